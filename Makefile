@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh Debian machine:
+#   make serve   set up, build every hall, serve them on http://127.0.0.1:8080
+#   make test    set up, run the whole test suite
+PY      := .venv/bin/python
+HALLS   := .venv/bin/halls
+HOST    ?= 127.0.0.1
+PORT    ?= 8080
+
+.PHONY: setup serve test build check bench clean
+
+setup: .venv/.installed node_modules/.installed
+	@tools/setup-system.sh
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: setup
+	$(HALLS) build
+
+check: setup
+	$(HALLS) check
+
+serve: build
+	$(HALLS) serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf build var

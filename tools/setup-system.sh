@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages Tunlan Halls needs, only those missing (idempotent, fast when done).
+#   fonts-wqy-microhei  CJK font for text panels (the build fails clearly without one)
+#   chromium            real browser for the viewer's end-to-end tests
+#   nginx               production recipe for /objects/ and its test
+#   redis-server        several server workers share presence and tours
+set -euo pipefail
+packages=(fonts-wqy-microhei chromium nginx redis-server)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+echo "setup: installing Debian packages: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
