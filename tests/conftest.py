@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny project (two halls) written to a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ALPHA = """\
+id: alpha
+title: {zh: 阿尔法馆, en: Alpha}
+intro: 测试用展馆
+theme: {primary: "#b22222", wall: "#f4efe6"}
+rooms:
+  - id: entrance
+    title: 序厅
+    size: [10, 8, 4]
+    doorways:
+      - {to: gallery, wall: east}
+      - {to: "hall:beta", wall: west}
+    exhibits:
+      - kind: panel
+        id: intro
+        title: 前言
+        text: 这是一块测试展板。
+        wall: north
+      - kind: checkpoint
+        id: quiz
+        title: 小测验
+        at: [0, -2]
+        radius: 1
+        questions:
+          - {id: q1, type: true-false, prompt: 屯兰有十个主题展厅。, answer: true}
+          - id: q2
+            type: single
+            prompt: 哪个是廉洁主题展厅？
+            options: [红色屯兰, 廉洁屯兰]
+            answer: B
+  - id: gallery
+    title: 展厅
+    size: [8, 8, 4]
+    exhibits:
+      - kind: model
+        id: miner
+        title: 矿工
+        generator: {name: figure, params: {pose: salute}}
+        at: [0, 0]
+"""
+
+BETA = """\
+id: beta
+title: 贝塔馆
+rooms:
+  - id: only
+    title: 唯一的展厅
+    size: [8, 6, 4]
+    doorways:
+      - {to: "hall:alpha", wall: south}
+    exhibits:
+      - kind: panel
+        id: note
+        title: 说明
+        text: 第二个展馆。
+        at: [0, 0]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder with halls alpha (2 rooms) and beta (1 room), node tools linked in."""
+    (tmp_path / "halls").mkdir()
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "halls" / "alpha.yaml").write_text(ALPHA, encoding="utf-8")
+    (tmp_path / "halls" / "beta.yaml").write_text(BETA, encoding="utf-8")
+    (tmp_path / "node_modules").symlink_to(ROOT / "node_modules")
+    return tmp_path
+
+
+def copy_project(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, symlinks=True)
+    return target
