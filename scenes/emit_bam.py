@@ -118,6 +118,8 @@ def _check_mesh(mesh: ir.MeshData, where: str) -> None:
         raise ValueError(f"{where}: normals must have shape {positions.shape}, got {normals.shape}")
     if indices.ndim != 2 or indices.shape[1] != 3:
         raise ValueError(f"{where}: indices must have shape (m, 3), got {indices.shape}")
+    if indices.size and not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"{where}: indices must be integers, got {indices.dtype}")
     if mesh.uvs is not None and np.asarray(mesh.uvs).shape != (n, 2):
         raise ValueError(f"{where}: uvs must have shape ({n}, 2), got {np.asarray(mesh.uvs).shape}")
     if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(normals))):
