@@ -29,6 +29,13 @@ def _triangles(path: NodePath) -> int:
     return total
 
 
+def _named(root: NodePath, name: str) -> NodePath:
+    """The node called `name` ('/' in IR names is a path separator to NodePath.find)."""
+    matches = [path for path in root.findAllMatches("**") if path.getName() == name]
+    assert len(matches) == 1, f"{len(matches)} nodes named {name!r}"
+    return matches[0]
+
+
 def _load(path) -> NodePath:
     options = LoaderOptions(LoaderOptions.LF_no_cache | LoaderOptions.LF_report_errors)
     node = Loader.getGlobalPtr().loadSync(Filename.fromOsSpecific(str(path)), options)
@@ -54,8 +61,7 @@ def loaded(tmp_path_factory):
 def test_emitters_agree_on_node_names_and_triangle_counts(loaded):
     for meshes, glb, bam in loaded:
         for node in meshes.nodes:
-            from_glb, from_bam = glb.find(f"**/{node.name}"), bam.find(f"**/{node.name}")
-            assert not from_glb.isEmpty() and not from_bam.isEmpty(), node.name
+            from_glb, from_bam = _named(glb, node.name), _named(bam, node.name)
             expected = sum(part.mesh.triangle_count for part in node.parts)
             assert _triangles(from_glb) == _triangles(from_bam) == expected, node.name
 
@@ -65,7 +71,7 @@ def test_emitters_agree_on_bounds_in_hall_coordinates(loaded):
         for node in meshes.nodes:
             if not node.parts:
                 continue
-            a = glb.find(f"**/{node.name}").getTightBounds(glb)
-            b = bam.find(f"**/{node.name}").getTightBounds(bam)
+            a = _named(glb, node.name).getTightBounds(glb)
+            b = _named(bam, node.name).getTightBounds(bam)
             for corner_a, corner_b in zip(a, b):
                 assert tuple(corner_a) == pytest.approx(tuple(corner_b), abs=1e-3), node.name
