@@ -162,7 +162,7 @@ def _decode(raw: bytes, file: str) -> str:
         raise _file_error(file, "the file is saved as UTF-16; save it as UTF-8")
     nul = raw.find(b"\0")
     if nul >= 0:
-        raise _file_error(file, "this is a binary file, not YAML text", *_byte_position(raw, nul))
+        raise _file_error(file, "this is a binary file, not YAML text")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
