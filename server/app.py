@@ -1,0 +1,171 @@
+"""The hall server's application factory.
+
+    create_app(config) -> web.Application
+
+Routes: the JSON API (`server.catalog`), immutable objects (`server.objects`),
+`/api/health`, the WebSocket hub (`server.hub`, when present), and the
+browser viewer's files from `server/web/` at `/` (or a small index page
+listing the halls).  State lives in typed app keys; background work runs in
+cleanup contexts; `halls serve --watch` adds the source watcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from server.catalog import (
+    BUILD_LOCK,
+    CURRENT_BUILD,
+    CurrentBuild,
+    add_catalog_routes,
+    empty_view,
+    follow_builds,
+    hub_module,
+    json_error,
+)
+from server.config import CONFIG, ServerConfig
+from server.objects import add_object_routes
+
+__all__ = ["create_app", "CONFIG", "CURRENT_BUILD", "SERVER_STATE", "ServerState"]
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("server.access")
+
+
+@dataclass
+class ServerState:
+    """Counters for `/api/health`."""
+
+    started: float
+    """`time.monotonic()` at start-up."""
+    in_flight: int = 0
+    """HTTP requests being answered (WebSocket sessions included)."""
+    served: int = 0
+
+
+SERVER_STATE: web.AppKey[ServerState] = web.AppKey("server_state", ServerState)
+
+
+def create_app(config: ServerConfig) -> web.Application:
+    """A hall server for `config`; nothing starts until the application is run."""
+    app = web.Application(
+        middlewares=[_request_log_middleware(config.access_log), _api_errors_middleware],
+        client_max_size=config.max_body_bytes,
+    )
+    app[CONFIG] = config
+    app[CURRENT_BUILD] = CurrentBuild(empty_view())
+    app[BUILD_LOCK] = asyncio.Lock()
+    app[SERVER_STATE] = ServerState(started=time.monotonic())
+    app.cleanup_ctx.append(follow_builds)
+    add_catalog_routes(app)
+    add_object_routes(app)
+    app.router.add_get("/api/health", health_handler)
+    hub = hub_module()
+    if hub is not None and hasattr(hub, "add_hub"):
+        hub.add_hub(app, config)
+    if config.watch:
+        from server.watch import add_watcher
+
+        add_watcher(app)
+    _add_web_routes(app, config)
+    return app
+
+
+async def health_handler(request: web.Request) -> web.Response:
+    """Build id, uptime, open requests and the hub's own figures."""
+    app = request.app
+    view = app[CURRENT_BUILD].view
+    state = app[SERVER_STATE]
+    hub = hub_module()
+    stats_of = getattr(hub, "hub_stats", None)
+    health = {
+        "status": "ok",
+        "build": view.build_id,
+        "halls": len(view.manifests),
+        "uptime_s": round(time.monotonic() - state.started, 3),
+        "pid": os.getpid(),
+        "requests_in_flight": state.in_flight,
+        "requests_served": state.served,
+        "hub": stats_of(app) if stats_of else None,
+    }
+    return web.json_response(health, headers={"Cache-Control": "no-store"})
+
+
+# --- viewer files ----------------------------------------------------------
+
+
+def _add_web_routes(app: web.Application, config: ServerConfig) -> None:
+    web_dir = config.web_path
+    index = web_dir / "index.html"
+    if index.is_file():
+        app.router.add_get("/", lambda request: web.FileResponse(index, headers={"Cache-Control": "no-cache"}))
+        app.router.add_static("/", web_dir, follow_symlinks=False, append_version=False)
+    else:
+        app.router.add_get("/", index_page_handler)
+
+
+async def index_page_handler(request: web.Request) -> web.Response:
+    """A plain page listing the halls, until the browser viewer lands."""
+    view = request.app[CURRENT_BUILD].view
+    items = []
+    for hall in view.catalog.value["halls"]:
+        title = hall.get("title") or {}
+        label = html.escape(title.get("zh") or hall["id"])
+        english = html.escape(title.get("en") or "")
+        items.append(f'<li><a href="/api/halls/{html.escape(hall["id"])}">{label}</a> {english}</li>')
+    body = (
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>屯兰VR展厅</title></head><body>'
+        f"<h1>屯兰VR展厅</h1><p>build {html.escape(str(view.build_id))}</p><ul>{''.join(items)}</ul></body></html>"
+    )
+    return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+# --- middlewares -----------------------------------------------------------
+
+
+def _request_log_middleware(enabled: bool):
+    @web.middleware
+    async def request_log(request: web.Request, handler):
+        state = request.app[SERVER_STATE]
+        started = time.perf_counter()
+        state.in_flight += 1
+        status = 500
+        response = None
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as error:
+            status = error.status
+            raise
+        finally:
+            state.in_flight -= 1
+            state.served += 1
+            if enabled:
+                length = getattr(response, "content_length", None) if response is not None else None
+                access_log.info(
+                    "method=%s path=%s status=%d bytes=%s ms=%.1f remote=%s",
+                    request.method, request.path_qs, status, "-" if length is None else length,
+                    (time.perf_counter() - started) * 1000, request.remote,
+                )
+
+    return request_log
+
+
+@web.middleware
+async def _api_errors_middleware(request: web.Request, handler):
+    """Errors under `/api/` answer JSON (`{"error": ...}`), like the handlers' own."""
+    try:
+        return await handler(request)
+    except web.HTTPException as error:
+        if not request.path.startswith("/api/") or error.status < 400:
+            raise
+        return json_error(error.status, error.reason.lower())
+

@@ -1,0 +1,274 @@
+"""Server configuration: defaults < a TOML/YAML file < `HALLS_*` environment variables < flags.
+
+Every key is a field of `ServerConfig` with a docstring; `config_reference()`
+reads those docstrings, so the README can be checked against them.  The file
+is flat (`port = 8080`); relative paths in it, in the environment and in
+flags are taken from the project folder (`root`).  The environment variable
+for a key is `HALLS_` + the key in capitals (`HALLS_PORT=9000`); the config
+file itself can be named by `HALLS_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import inspect
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from aiohttp import web
+
+ENV_PREFIX = "HALLS_"
+CONFIG_ENV = "HALLS_CONFIG"
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A bad key or value, naming where it came from."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How `halls serve` runs.  Every field is a config key."""
+
+    root: Path = Path(".")
+    """Project folder holding `halls/`, `assets/` and `build/` (default `.`)."""
+    build_dir: Path | None = None
+    """Folder `halls build` publishes to (default `<root>/build`); only `objects/` and `current` are served."""
+    host: str = "127.0.0.1"
+    """Address to listen on (`0.0.0.0` for every interface)."""
+    port: int = 8080
+    """TCP port to listen on (0 picks a free port)."""
+    base_url: str | None = None
+    """Public URL of the server as members reach it (default `http://HOST:PORT`), for printed links and nginx."""
+    objects_url: str = "/objects/"
+    """URL prefix clients fetch objects from: `/objects/` here, or a CDN's URL ending in `/`."""
+    tls_cert: Path | None = None
+    """PEM certificate chain; with `tls_key`, the server speaks HTTPS (WebXR needs a secure origin)."""
+    tls_key: Path | None = None
+    """PEM private key for `tls_cert`."""
+    var_dir: Path | None = None
+    """Folder for the server's own data: SQLite databases, outbox (default `<root>/var`)."""
+    web_dir: Path | None = None
+    """Browser viewer files served at `/` (default `server/web/` beside this module, if it exists)."""
+    redis_url: str | None = None
+    """Redis URL (`redis://host:6379/0`) for presence and tours across workers; none = in-process hub."""
+    workers: int = 1
+    """Server processes sharing the port (SO_REUSEPORT); more than one needs `redis_url` for the hub."""
+    watch: bool = False
+    """Rebuild when `halls/` or `assets/` change and tell open clients (authors' mode)."""
+    build_first: bool = False
+    """Run an (incremental) build before serving; a missing `build/current` is always built first."""
+    meshopt: bool = True
+    """Builds started by the server also write meshopt-compressed `.glb` variants (needs gltfpack)."""
+    watch_interval: float = 0.3
+    """Seconds between scans of `halls/` and `assets/` in watch mode."""
+    reload_interval: float = 0.5
+    """Seconds between checks of `build/current` for a build published by another process."""
+    max_body_bytes: int = 64 * 1024
+    """Largest HTTP request body accepted (answers to quizzes, statements)."""
+    ws_max_message_bytes: int = 16 * 1024
+    """Largest WebSocket message a client may send (close 1009 beyond)."""
+    ws_send_queue: int = 64
+    """Messages queued for one WebSocket client before it is dropped as a slow consumer."""
+    ws_max_rate: float = 30.0
+    """Messages per second one WebSocket client may send on average (poses are at most 20 Hz)."""
+    ws_heartbeat: float = 15.0
+    """Seconds between WebSocket pings; a client silent for two is closed."""
+    tick_hz: float = 10.0
+    """Presence ticks per second: each member receives one batched pose message per tick."""
+    interest_k: int = 32
+    """Most other members whose poses one member receives per tick (nearest first)."""
+    shutdown_timeout: float = 5.0
+    """Seconds open requests get to finish on shutdown before they are cut."""
+    access_log: bool = True
+    """Log one line per request (method, path, status, bytes, milliseconds)."""
+
+    @property
+    def build_path(self) -> Path:
+        return self.build_dir or self.root / "build"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.build_path / "objects"
+
+    @property
+    def var_path(self) -> Path:
+        return self.var_dir or self.root / "var"
+
+    @property
+    def web_path(self) -> Path:
+        return self.web_dir or Path(__file__).parent / "web"
+
+    @property
+    def public_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        scheme = "https" if self.tls_cert and self.tls_key else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+
+CONFIG: web.AppKey[ServerConfig] = web.AppKey("config", ServerConfig)
+"""The application's configuration."""
+
+
+def load_config(
+    file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> ServerConfig:
+    """Merge defaults, the config file, `HALLS_*` variables and flags (later wins); check every value."""
+    env = {} if env is None else env
+    values: dict[str, Any] = {}
+    file = file or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if file is not None:
+        values |= _checked(read_config_file(file), str(file))
+    values |= _checked(_from_env(env), "environment")
+    values |= _checked({k: v for k, v in (flags or {}).items() if v is not None}, "flags")
+    config = ServerConfig(**values)
+    _check_config(config)
+    return _rooted(config)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Keys from a `.toml` or `.yaml`/`.yml` file (flat; a `[server]` table is also accepted)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config file: {error.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table of keys")
+    if isinstance(data.get("server"), dict) and len(data) == 1:
+        data = data["server"]
+    return data
+
+
+def config_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(ServerConfig)]
+
+
+def config_reference() -> dict[str, str]:
+    """Each key's docstring, in field order (read from this module's source)."""
+    tree = ast.parse(inspect.getsource(ServerConfig))
+    body = tree.body[0].body
+    docs = {}
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+                docs[node.target.id] = inspect.cleandoc(following.value.value)
+    return {key: docs.get(key, "") for key in config_keys()}
+
+
+# --- private helpers -------------------------------------------------------
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, str]:
+    keys = set(config_keys())
+    found = {}
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and name != CONFIG_ENV:
+            key = name[len(ENV_PREFIX):].lower()
+            if key in keys:
+                found[key] = value
+    return found
+
+
+def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    hints = typing.get_type_hints(ServerConfig)
+    keys = config_keys()
+    checked = {}
+    for key, value in values.items():
+        if key not in hints:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{source}: unknown config key '{key}'{hint}")
+        try:
+            checked[key] = _coerce(value, hints[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {key}: expected {_type_name(hints[key])}, got {value!r}") from None
+    return checked
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if optional:
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE | FALSE:
+            return value.strip().lower() in TRUE
+        raise ValueError(value)
+    if hint is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return float(value)
+    if hint is Path:
+        if not isinstance(value, (str, Path)):
+            raise TypeError(value)
+        return Path(value).expanduser()
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return value
+    raise TypeError(hint)
+
+
+def _type_name(hint: Any) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number", Path: "a path", str: "a string"}
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return names.get(args[0] if args else hint, str(hint))
+
+
+def _check_config(config: ServerConfig) -> None:
+    if not 0 <= config.port <= 65535:
+        raise ConfigError(f"port: {config.port} is not a TCP port (0-65535)")
+    if config.workers < 1:
+        raise ConfigError(f"workers: must be at least 1, got {config.workers}")
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ConfigError("tls_cert and tls_key must be given together")
+    if config.workers > 1 and config.watch:
+        raise ConfigError("watch: rebuilding on edits needs a single worker (workers = 1)")
+    if not config.objects_url.endswith("/"):
+        raise ConfigError(f"objects_url: must end with '/', got {config.objects_url!r}")
+    for key in ("watch_interval", "reload_interval", "ws_max_rate", "ws_heartbeat", "tick_hz"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"{key}: must be positive")
+    for key in ("max_body_bytes", "ws_max_message_bytes", "ws_send_queue", "interest_k"):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"{key}: must be at least 1")
+
+
+def _rooted(config: ServerConfig) -> ServerConfig:
+    """Relative paths are taken from `root`."""
+    changes = {}
+    for key in ("build_dir", "tls_cert", "tls_key", "var_dir", "web_dir"):
+        value = getattr(config, key)
+        if value is not None and not value.is_absolute():
+            changes[key] = config.root / value
+    return dataclasses.replace(config, **changes)

@@ -1,0 +1,162 @@
+"""Server test fixtures: a fake published build and a real server on an ephemeral port.
+
+The fake build has the shape `scenes.build` publishes (objects named by
+hash, `releases/<id>/` with catalog, manifests and private answer keys,
+`current` switched by an atomic rename), so the server is tested without
+compiling anything.  The server runs in a thread with its own event loop;
+tests talk to it with real HTTP clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from server.app import create_app
+from server.config import ServerConfig
+
+SECRET = "ANSWER-KEY-SECRET"
+
+
+def store_object(build: Path, data: bytes, ext: str) -> dict:
+    """Write `data` as a content-addressed object; its manifest entry."""
+    digest = hashlib.sha256(data).hexdigest()
+    (build / "objects").mkdir(parents=True, exist_ok=True)
+    (build / "objects" / f"{digest}.{ext}").write_bytes(data)
+    return {"name": f"{digest}.{ext}", "sha256": digest, "size": len(data)}
+
+
+def room(room_id: str, x: float, y: float = 0.0, size: float = 10.0) -> dict:
+    half = size / 2
+    return {"id": room_id, "title": {"zh": room_id, "en": None}, "shape": "closed",
+            "bounds": {"min": [x - half, y - half, 0.0], "max": [x + half, y + half, 4.0]}}
+
+
+def doorway(here: str, there: str) -> dict:
+    return {"room": here, "to_room": there, "to_hall": None, "position": [0, 0, 0], "width": 2.0, "heading": 0.0}
+
+
+def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tuple[str, str]], salt: str = "") -> dict:
+    """A manifest with one chunk per room; chunk bytes depend on hall, room and `salt`."""
+    chunks = []
+    for info in rooms:
+        seed = f"{hall_id}/{info['id']}{salt}".encode()
+        objects = {
+            "glb": store_object(build, b"glTF" + seed * 50, "glb"),
+            "glb_meshopt": store_object(build, b"glTF-meshopt" + seed * 10, "glb"),
+            "bam": store_object(build, b"pbj\0\n\r" + seed * 80, "bam"),
+        }
+        chunks.append({"id": info["id"], "room": info["id"], "bounds": info["bounds"], "triangles": 12,
+                       "draw_calls": 1, "nodes": [f"{info['id']}/shell"], "objects": objects})
+    return {
+        "format": "tunlan-hall-manifest", "version": 1, "id": hall_id,
+        "title": {"zh": f"{hall_id}馆", "en": hall_id.title()}, "intro": None, "order": 0,
+        "theme": {"primary": "#b22222", "secondary": "#f2c14e"},
+        "coordinates": {"up": "z", "units": "m", "north": "+y", "east": "+x"},
+        "spawn": {"room": rooms[0]["id"], "position": [0, 0, 0], "heading": 0.0},
+        "rooms": rooms, "doorways": [doorway(a, b) for a, b in doors],
+        "chunks": chunks, "exhibits": [], "checkpoints": [],
+    }
+
+
+def default_halls(build: Path, salt: str = "") -> dict[str, dict]:
+    """Hall `alpha`: a row of rooms a-b-c plus `d` north of `a` reached only through `c`; hall `beta`: one room."""
+    alpha_rooms = [room("a", 0), room("b", 10), room("c", 20), room("d", 0, 10)]
+    return {
+        "alpha": fake_manifest(build, "alpha", alpha_rooms, [("a", "b"), ("b", "c"), ("c", "d")], salt),
+        "beta": fake_manifest(build, "beta", [room("only", 0)], [], salt),
+    }
+
+
+def publish(build: Path, manifests: dict[str, dict], build_id: str) -> Path:
+    """Write a release and switch `build/current` to it atomically (as `halls build` does)."""
+    release = build / "releases" / build_id
+    for hall_id, manifest in manifests.items():
+        (release / "halls" / hall_id).mkdir(parents=True, exist_ok=True)
+        (release / "halls" / hall_id / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+        (release / "private" / "answers").mkdir(parents=True, exist_ok=True)
+        (release / "private" / "answers" / f"{hall_id}.json").write_text(json.dumps({"answer": SECRET}))
+    catalog = {"format": "tunlan-hall-catalog", "version": 1, "build": build_id, "halls": [
+        {"id": hall_id, "title": m["title"], "intro": m["intro"], "order": m["order"],
+         "manifest": f"halls/{hall_id}/manifest.json"}
+        for hall_id, m in manifests.items()
+    ]}
+    (release / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False))
+    link = build / f".current-{build_id}"
+    os.symlink(f"releases/{build_id}", link)
+    os.replace(link, build / "current")
+    return release
+
+
+class RunningServer:
+    """A hall server on 127.0.0.1 and a free port, in a thread with its own event loop."""
+
+    def __init__(self, config: ServerConfig, prepare=None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.app = create_app(config)
+        if prepare is not None:
+            prepare(self.app)
+        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        self.loop.run_until_complete(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coroutine, timeout: float = 30.0):
+        """Run a coroutine on the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.call(self.runner.cleanup())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+@pytest.fixture
+def build_dir(tmp_path: Path) -> Path:
+    """`tmp_path/build` holding a published fake build `b1` with halls alpha and beta."""
+    build = tmp_path / "build"
+    publish(build, default_halls(build), "b1")
+    return build
+
+
+@pytest.fixture
+def config(tmp_path: Path, build_dir: Path) -> ServerConfig:
+    return ServerConfig(root=tmp_path, build_dir=build_dir, port=0, reload_interval=0.05,
+                        web_dir=tmp_path / "no-web", access_log=False)
+
+
+@pytest.fixture
+def start_server():
+    """Start servers for a test (`start_server(config, prepare=None)`); all are stopped afterwards."""
+    servers = []
+
+    def start(config: ServerConfig, prepare=None) -> RunningServer:
+        server = RunningServer(config, prepare)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server, config) -> RunningServer:
+    return start_server(config)
+
+
+def with_config(config: ServerConfig, **changes) -> ServerConfig:
+    return dataclasses.replace(config, **changes)
