@@ -543,16 +543,46 @@ def _draw_centred(
     fill: tuple[int, int, int],
     font_path: Path | None,
 ) -> None:
-    """One line of text centred on (cx, cy), as large as fits max_w x max_h (ellipsized below 12 px)."""
+    """Text centred on (cx, cy), as large as fits max_w x max_h: one line, or two when that reads larger."""
     text = " ".join(text.split())
-    size = max(12.0, max_h / 1.15)
+    one_size = _one_line_size(text, max_w, max_h, font_path)
+    two_size = math.floor(max_h / 2 / 1.2)
+    lines = [text]
+    if one_size < 0.6 * max_h / 1.15 and two_size > one_size:
+        wrapped = _balanced_two_lines(text, _font(font_path, two_size), max_w)
+        if len(wrapped) == 2:
+            lines, one_size = wrapped, two_size
+    size = max(12, one_size)
     font = _font(font_path, size)
-    length = font.getlength(text)
-    if length > max_w:
-        size = max(12.0, size * max_w / length)
-        font = _font(font_path, size)
-        text = _ellipsize(text, font, max_w)
-    draw.text((cx, cy), text, font=font, fill=fill, anchor="mm")
+    step = size * 1.2
+    for i, line in enumerate(lines):
+        y = cy + (i - (len(lines) - 1) / 2) * step
+        draw.text((cx, y), _ellipsize(line, font, max_w), font=font, fill=fill, anchor="mm")
+
+
+def _balanced_two_lines(text: str, font: ImageFont.FreeTypeFont, max_w: float) -> list[str]:
+    """Text broken into two lines of similar length if it fits two lines of max_w, else as wrapped."""
+    wrapped = wrap_text(text, font, max_w)
+    if len(wrapped) != 2:
+        return wrapped
+    low, high = max_w / 2, max_w
+    while high - low > 2:
+        mid = (low + high) / 2
+        if len(wrap_text(text, font, mid)) == 2:
+            high = mid
+        else:
+            low = mid
+    return wrap_text(text, font, high)
+
+
+def _one_line_size(text: str, max_w: float, max_h: float, font_path: Path | None) -> int:
+    """The largest whole pixel size at which text fits max_w x max_h on one line."""
+    size = math.floor(max_h / 1.15)
+    length = _font(font_path, size).getlength(text)
+    while size > 12 and length > max_w:
+        size = min(size - 1, math.floor(size * max_w / length))
+        length = _font(font_path, size).getlength(text)
+    return max(1, size)
 
 
 def _draw_play_symbol(draw: ImageDraw.ImageDraw, cx: float, cy: float, r: float, fill) -> None:
