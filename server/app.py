@@ -105,7 +105,11 @@ def _add_web_routes(app: web.Application, config: ServerConfig) -> None:
     web_dir = config.web_path
     index = web_dir / "index.html"
     if index.is_file():
-        app.router.add_get("/", lambda request: web.FileResponse(index, headers={"Cache-Control": "no-cache"}))
+
+        async def viewer_index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+        app.router.add_get("/", viewer_index)
         app.router.add_static("/", web_dir, follow_symlinks=False, append_version=False)
     else:
         app.router.add_get("/", index_page_handler)

@@ -198,14 +198,23 @@ def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     checked = {}
     for key, value in values.items():
         if key not in hints:
-            close = difflib.get_close_matches(key, keys, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            close = _suggest(key, keys)
+            hint = f" (did you mean '{close}'?)" if close else ""
             raise ConfigError(f"{source}: unknown config key '{key}'{hint}")
         try:
             checked[key] = _coerce(value, hints[key])
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {key}: expected {_type_name(hints[key])}, got {value!r}") from None
     return checked
+
+
+def _suggest(word: str, keys: list[str]) -> str | None:
+    """The likeliest intended key: swapped letters first, then the closest spelling."""
+    swapped = [k for k in keys if sorted(k) == sorted(word)]
+    if swapped:
+        return swapped[0]
+    close = difflib.get_close_matches(word, keys, n=1)
+    return close[0] if close else None
 
 
 def _coerce(value: Any, hint: Any) -> Any:

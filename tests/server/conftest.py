@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import http.client
 import json
 import os
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,11 +47,13 @@ def doorway(here: str, there: str) -> dict:
     return {"room": here, "to_room": there, "to_hall": None, "position": [0, 0, 0], "width": 2.0, "heading": 0.0}
 
 
-def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tuple[str, str]], salt: str = "") -> dict:
-    """A manifest with one chunk per room; chunk bytes depend on hall, room and `salt`."""
+def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tuple[str, str]], salt: str = "",
+                  salted: set[str] | None = None) -> dict:
+    """A manifest with one chunk per room; chunk bytes depend on hall, room and `salt` (for `salted` rooms)."""
     chunks = []
     for info in rooms:
-        seed = f"{hall_id}/{info['id']}{salt}".encode()
+        mix = salt if salted is None or info["id"] in salted else ""
+        seed = f"{hall_id}/{info['id']}{mix}".encode()
         objects = {
             "glb": store_object(build, b"glTF" + seed * 50, "glb"),
             "glb_meshopt": store_object(build, b"glTF-meshopt" + seed * 10, "glb"),
@@ -67,12 +72,16 @@ def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tupl
     }
 
 
-def default_halls(build: Path, salt: str = "") -> dict[str, dict]:
-    """Hall `alpha`: a row of rooms a-b-c plus `d` north of `a` reached only through `c`; hall `beta`: one room."""
+def default_halls(build: Path, salt: str = "", salted: set[str] | None = None) -> dict[str, dict]:
+    """Hall `alpha`: a row of rooms a-b-c plus `d` north of `a` reached only through `c`; hall `beta`: one room.
+
+    `salt` changes the chunks of the `salted` alpha rooms (all rooms of both halls when None).
+    """
     alpha_rooms = [room("a", 0), room("b", 10), room("c", 20), room("d", 0, 10)]
+    beta_salt = salt if salted is None else ""
     return {
-        "alpha": fake_manifest(build, "alpha", alpha_rooms, [("a", "b"), ("b", "c"), ("c", "d")], salt),
-        "beta": fake_manifest(build, "beta", [room("only", 0)], [], salt),
+        "alpha": fake_manifest(build, "alpha", alpha_rooms, [("a", "b"), ("b", "c"), ("c", "d")], salt, salted),
+        "beta": fake_manifest(build, "beta", [room("only", 0)], [], beta_salt),
     }
 
 
@@ -160,3 +169,60 @@ def server(start_server, config) -> RunningServer:
 
 def with_config(config: ServerConfig, **changes) -> ServerConfig:
     return dataclasses.replace(config, **changes)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def fetch(port: int, path: str, method: str = "GET", headers: dict | None = None) -> Reply:
+    """One real HTTP/1.1 request, the path sent exactly as given (no client-side normalising)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return Reply(response.status, response.headers, response.read())
+    finally:
+        connection.close()
+
+
+def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
+    """Poll `condition()` until it is truthy (for changes on disk the server notices by polling)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class FakeHub:
+    """Stands in for `server.hub`: records `broadcast_reload` calls."""
+
+    def __init__(self) -> None:
+        self.reloads: list[tuple] = []
+
+    def broadcast_reload(self, app, hall_id, changed, error=None):
+        self.reloads.append((hall_id, list(changed), error))
+
+    def hub_stats(self, app) -> dict:
+        return {"connections": 0, "fake": True}
+
+
+@pytest.fixture
+def fake_hub(monkeypatch) -> FakeHub:
+    """Route the server's hub calls to a recorder (whether or not `server.hub` exists)."""
+    hub = FakeHub()
+    monkeypatch.setattr("server.catalog.hub_module", lambda: hub)
+    monkeypatch.setattr("server.app.hub_module", lambda: hub)
+    return hub
