@@ -160,8 +160,7 @@ def _decode(raw: bytes, file: str) -> str:
     """UTF-8 text, or a clear error for UTF-16, binary and other encodings."""
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _file_error(file, "the file is saved as UTF-16; save it as UTF-8")
-    nul = raw.find(b"\0")
-    if nul >= 0:
+    if b"\0" in raw:
         raise _file_error(file, "this is a binary file, not YAML text")
     try:
         text = raw.decode("utf-8")
@@ -399,19 +398,27 @@ class _Loader:
         file = display_path(path, self.root)
         text = _decode(_read(path, file, self.options.max_bytes), file)
         chain = chain + (path.resolve(),)
-        builder = _Builder(file, self.options.max_depth, lambda value, mark, at: self._include(value, mark, at, chain))
-        try:
-            builder.build(yaml.parse(text, Loader=_Parser))
-        except _Fatal:
-            pass
-        except yaml.YAMLError as error:
-            builder.errors.append(_syntax_error(error, text, file))
+        builder = self._build(text, file, chain, _Parser)
         if builder.errors:
             raise AuthorErrors(builder.errors)
         if builder.data is None and builder.marks.keys() <= {()}:
             hint = "; a hall file starts with keys like 'id:' and 'title:'" if len(chain) == 1 else ""
             raise _file_error(file, "the file is empty" + hint)
         return Document(file, builder.data, builder.marks, builder.key_marks)
+
+    def _build(self, text: str, file: str, chain: tuple[Path, ...], parser) -> _Builder:
+        builder = _Builder(file, self.options.max_depth, lambda value, mark, at: self._include(value, mark, at, chain))
+        try:
+            builder.build(yaml.parse(text, Loader=parser))
+        except _Fatal:
+            pass
+        except yaml.YAMLError as error:
+            if "maximum nesting depth" in str(error) and parser is not yaml.SafeLoader:
+                # libyaml scans deep flow nesting ahead and stops at its own limit (1000) before
+                # we see an event; the pure-Python parser streams, so our own limit finds the spot.
+                return self._build(text, file, chain, yaml.SafeLoader)
+            builder.errors.append(_syntax_error(error, text, file))
+        return builder
 
     def _include(self, value: Any, mark: Mark, path: tuple, chain: tuple[Path, ...]) -> Document:
         """The included document; `AuthorErrors` when it cannot be included or loaded."""

@@ -131,6 +131,8 @@ def _schema_diagnostic(doc: Document, path: tuple, rest: tuple, item: dict) -> D
         return _at(doc, path, f"unknown key '{path[-1]}'{did_you_mean(str(path[-1]), candidates)}", key=True)
     if kind == "missing":
         name = item["loc"][-1]
+        if isinstance(name, int):  # a fixed-length list like [x, y] with too few numbers
+            return _at(doc, path, _length_message("too_short", _tuple_context(_field_at(item["loc"][:-1]), value_at(doc.data, path))))
         return _at(doc, path + (name,), f"missing required field '{name}'")
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
@@ -213,6 +215,18 @@ def _list_message(value: Any, field) -> str:
     if isinstance(value, dict):
         return "expected a list (start each entry with '- '), got a mapping"
     return f"expected a list, got {_describe(value)}"
+
+
+def value_at(data: Any, path: tuple) -> Any:
+    """The value at `path` in loaded data."""
+    for segment in path:
+        data = data[segment]
+    return data
+
+
+def _tuple_context(field, value: Any) -> dict:
+    count = len(get_args(_strip_optional(_annotation(field))))
+    return {"field_type": "Tuple", "min_length": count, "actual_length": len(value) if isinstance(value, list) else 0}
 
 
 def _length_message(kind: str, ctx: dict) -> str:
@@ -527,6 +541,8 @@ class _HallChecks:
         target, problem = self._doorway_target(r, door.to)
         if problem:
             yield self._error(path + ("to",), problem)
+        if target is not None:
+            self.links.add((r, target))
         low, high, inner_low, inner_high = _door_span(rect, door.wall, door.along, door.width)
         middle = rect.wall_middle(door.wall)
         if door.width > inner_high - inner_low + EPSILON:
@@ -541,10 +557,9 @@ class _HallChecks:
         self.openings.append(_Opening(r, door.wall, low, high, (r, d), joins, f"the doorway to '{door.to}'"))
         if target is None:
             return
-        self.links.add((r, target))
-        problem = self._shared_wall_problem(r, target, door, low, high)
+        field, problem = self._shared_wall_problem(r, target, door, low, high)
         if problem:
-            yield self._error(path + ("wall",), problem)
+            yield self._error(path + (field,), problem)
             return
         label = f"the doorway from '{room.id}'"
         self.openings.append(_Opening(target, OPPOSITE[door.wall], low, high, (r, d), joins, label))
@@ -569,21 +584,22 @@ class _HallChecks:
             return None, f"doorway to unknown room '{to}'; to lead to the hall '{to}', write 'hall:{to}'"
         return None, f"doorway to unknown room '{to}'{did_you_mean(to, self.room_index)}"
 
-    def _shared_wall_problem(self, r: int, t: int, door, low: float, high: float) -> str | None:
+    def _shared_wall_problem(self, r: int, t: int, door, low: float, high: float) -> tuple[str, str | None]:
+        """(field to blame, problem) when the two rooms do not share a wall the opening fits."""
         rect, other = self.rects[r], self.rects[t]
         line, start, end = rect.wall_line(door.wall)
         other_line, other_start, other_end = other.wall_line(OPPOSITE[door.wall])
         here, there = self.hall.rooms[r].id, self.hall.rooms[t].id
         if abs(line - other_line) > EPSILON or min(end, other_end) - max(start, other_start) <= EPSILON:
-            return f"rooms '{here}' and '{there}' do not share the {door.wall} wall of '{here}'; check 'wall' or the rooms' 'position'"
+            return "wall", f"rooms '{here}' and '{there}' do not share the {door.wall} wall of '{here}'; check 'wall' or the rooms' 'position'"
         shared_low = max(start, other_start) + WALL_THICKNESS
         shared_high = min(end, other_end) - WALL_THICKNESS
         if low < shared_low - EPSILON or high > shared_high + EPSILON:
             if door.width > shared_high - shared_low + EPSILON:
-                return f"the wall shared by '{here}' and '{there}' is too short for a {_num(door.width)} m doorway"
+                return "width", f"the wall shared by '{here}' and '{there}' is too short for a {_num(door.width)} m doorway"
             span = _along_range(shared_low, shared_high, door.width, rect.wall_middle(door.wall))
-            return f"doorway runs past the wall shared with room '{there}'; keep 'along' between {span}"
-        return None
+            return "along", f"doorway runs past the wall shared with room '{there}'; keep 'along' between {span}"
+        return "", None
 
     def _doorway_overlaps(self) -> Iterator[Diagnostic]:
         reported: set[tuple] = set()
