@@ -316,7 +316,7 @@ def _landscape_height(landscape: str, u: np.ndarray, v: np.ndarray, r: float, n:
         return r * (0.06 + 0.94 * s) + 0.08 * r * n
     if landscape == "gorge":
         t = np.abs(v - 0.5 + 0.1 * (n - 0.5))
-        return r * (0.05 + 0.95 * _smoothstep(0.05, 0.16, t)) + 0.06 * r * n
+        return r * (0.05 + 0.95 * _smoothstep(0.06, 0.22, t)) + 0.06 * r * n
     raise ValueError(f"terrain: unknown landscape {landscape!r}")
 
 
@@ -500,48 +500,84 @@ def _chain(points: np.ndarray, pitch: float) -> trimesh.Trimesh:
     return mesh(np.vstack(vertices), np.vstack(faces))
 
 
+@dataclass(frozen=True)
+class _BridgeSize:
+    """Derived measures of a chain bridge (unscaled)."""
+
+    sag: float
+    deck_z: float
+    """Height of the chain ends, on the abutments."""
+    pitch: float
+    """Link length."""
+    abutment: float
+    span: float
+    """Half the length of the chains."""
+
+    def chain_z(self, y):
+        return self.deck_z - self.sag * (1 - (np.asarray(y, float) / self.span) ** 2)
+
+
+def _bridge_size(p: dict) -> _BridgeSize:
+    length = p["length"]
+    abutment = min(0.5, length * 0.1)
+    sag = 0.035 * length
+    return _BridgeSize(sag, sag + 0.15, max(0.16, length / 100), abutment, length / 2 - abutment * 0.5)
+
+
+def _plank_rows(p: dict, size: _BridgeSize) -> np.ndarray:
+    if p["planks"] == "none":
+        return np.zeros(0)
+    return np.arange(-size.span + 0.15, (0.0 if p["planks"] == "half" else size.span - 0.1), 0.3)
+
+
+def bridge_deck_height(params: Mapping[str, Any], x, y) -> np.ndarray:
+    """Top of a chain bridge's deck (planks, or bare chains) at local (x, y); NaN off the bridge."""
+    p = resolve_params("chain-bridge", params)
+    scale = p["scale"]
+    x, y = np.asarray(x, float) / scale, np.asarray(y, float) / scale
+    size = _bridge_size(p)
+    rows = _plank_rows(p, size)
+    planked = np.zeros(np.shape(y), bool)
+    if len(rows):
+        planked = (y >= rows[0] - 0.1) & (y <= rows[-1] + 0.1)
+    chains_top = size.chain_z(np.clip(y, -size.span, size.span)) + 0.32 * size.pitch
+    top = np.where(planked, chains_top + 0.08 * size.pitch + 0.04, chains_top)
+    on = (np.abs(x) <= p["width"] / 2) & (np.abs(y) <= p["length"] / 2)
+    return np.where(on, top, np.nan) * scale
+
+
 def _chain_bridge(p: dict) -> list[Piece]:
     length, width = p["length"], p["width"]
-    sag = 0.035 * length
-    deck_z = sag + 0.15
-    pitch = max(0.16, length / 100)
-    abutment = min(0.5, length * 0.1)
-    span = length / 2 - abutment * 0.5
-    count = max(2, int(2 * span / pitch))
-    ys = np.linspace(-span, span, count)
-
-    def sag_z(y):
-        return deck_z - sag * (1 - (y / span) ** 2)
-
+    size = _bridge_size(p)
+    count = max(2, int(2 * size.span / size.pitch))
+    ys = np.linspace(-size.span, size.span, count)
     floor_xs = np.linspace(-width / 2 * 0.85, width / 2 * 0.85, p["chains"]) if p["chains"] > 1 else np.zeros(1)
-    chains = [_chain(np.column_stack([np.full(count, x), ys, sag_z(ys)]), pitch) for x in floor_xs]
+    chains = [_chain(np.column_stack([np.full(count, x), ys, size.chain_z(ys)]), size.pitch) for x in floor_xs]
     post_x = width / 2 + 0.1
-    chains += [_chain(np.column_stack([np.full(count, s * post_x), ys, sag_z(ys) + 1.0]), pitch) for s in (-1, 1)]
+    hand_z = size.chain_z(ys) + 1.0
+    chains += [_chain(np.column_stack([np.full(count, s * post_x), ys, hand_z]), size.pitch) for s in (-1, 1)]
     pieces = [Piece(_concat(chains), "iron", IRON)]
-    planks = _planks(p["planks"], width, span, sag_z, 0.4 * pitch)
+    planks = _planks(_plank_rows(p, size), width, size.chain_z, 0.4 * size.pitch)
     if planks is not None:
         pieces.append(Piece(planks, "wood", p["colour"]))
     stone = []
     for s in (-1, 1):
-        y0, y1 = sorted((s * length / 2, s * (length / 2 - abutment)))
-        stone.append(box((-width / 2 - 0.25, y0, 0), (width / 2 + 0.25, y1, deck_z)))
+        y0, y1 = sorted((s * length / 2, s * (length / 2 - size.abutment)))
+        stone.append(box((-width / 2 - 0.25, y0, 0), (width / 2 + 0.25, y1, size.deck_z)))
         for sx in (-1, 1):
-            post_lo = (sx * post_x - 0.1, s * span - 0.1, deck_z)
-            stone.append(box(post_lo, (sx * post_x + 0.1, s * span + 0.1, deck_z + 1.15)))
+            post_lo = (sx * post_x - 0.1, s * size.span - 0.1, size.deck_z)
+            stone.append(box(post_lo, (sx * post_x + 0.1, s * size.span + 0.1, size.deck_z + 1.15)))
     pieces.append(Piece(_concat(stone), "stone", STONE))
     return pieces
 
 
-def _planks(planks: str, width: float, span: float, sag_z, lift: float) -> trimesh.Trimesh | None:
-    """Planks across the floor chains every 0.3 m, tilted with the chains; 'half' covers only y < 0."""
-    if planks == "none":
-        return None
-    ys = np.arange(-span + 0.15, (0.0 if planks == "half" else span - 0.1), 0.3)
+def _planks(rows: np.ndarray, width: float, chain_z, lift: float) -> trimesh.Trimesh | None:
+    """Planks across the floor chains at the given rows, tilted with the chains."""
     boards = []
-    for y in ys:
-        slope = (sag_z(y + 0.01) - sag_z(y - 0.01)) / 0.02
+    for y in rows:
+        slope = (chain_z(y + 0.01) - chain_z(y - 0.01)) / 0.02
         board = box((-width / 2, -0.1, 0.0), (width / 2, 0.1, 0.04))
-        board.apply_transform(_translate(0, y, sag_z(y) + lift) @ _rot_x(math.degrees(math.atan(slope))))
+        board.apply_transform(_translate(0, y, float(chain_z(y)) + lift) @ _rot_x(math.degrees(math.atan(slope))))
         boards.append(board)
     return _concat(boards) if boards else None
 

@@ -323,7 +323,7 @@ def build_chunk_meshes(chunk: ir.ChunkIR, options: GeometryOptions = GeometryOpt
 def build_node_meshes(node: ir.Node, options: GeometryOptions = GeometryOptions()) -> ir.NodeMeshes:
     """A node's shapes, placed in its frame and merged per material."""
     groups: dict[ir.Material, list[_Mesh]] = {}
-    ground = next((shape for shape in node.shapes if shape.kind == "terrain"), None)
+    ground = _Ground(node)
     for shape in node.shapes:
         for built, material in _build_placed_shape(shape, node.name, options, ground):
             groups.setdefault(material, []).append(built)
@@ -331,14 +331,14 @@ def build_node_meshes(node: ir.Node, options: GeometryOptions = GeometryOptions(
     return ir.NodeMeshes(name=node.name, position=node.position, heading=node.heading, parts=parts)
 
 
-def _build_placed_shape(shape: ir.Shape, node: str, options: GeometryOptions, ground: ir.Shape | None) -> Built:
+def _build_placed_shape(shape: ir.Shape, node: str, options: GeometryOptions, ground: "_Ground") -> Built:
     """A shape's meshes in its node's frame: built, lifted onto the ground if asked, turned and moved."""
     if not isinstance(shape.params, Mapping):
         raise GeometryError(f"geometry: params of shape '{shape.kind}' must be a mapping in node '{node}'")
     lift, height_at = 0.0, None
-    if shape.params.get("ground") is True and ground is not None and shape is not ground:
-        lift = _ground_lift(shape, ground, node)
-        height_at = _local_height_at(shape, ground, lift, node)
+    if shape.params.get("ground") is True and shape.kind != "terrain":
+        lift = ground.lift(shape)
+        height_at = ground.local_height_at(shape, lift)
     built = _build_shape(shape, node, options, height_at)
     ox, oy, oz = shape.offset
     return [(m.transformed(shape.heading, (ox, oy, oz + lift)), material) for m, material in built]
@@ -360,48 +360,75 @@ def _build_shape(shape: ir.Shape, node: str, options: GeometryOptions, height_at
 # --- ground ----------------------------------------------------------------
 
 
-def _terrain_heights(ground: ir.Shape, node: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """Terrain height at node-frame (x, y) points, including the terrain shape's own offset."""
-    try:
-        generators.resolve_params("terrain", ground.params)
-    except ValueError as error:
-        raise GeometryError(f"geometry: {error} in node '{node}'") from None
-    inverse = _rotation_z(-ground.heading)[:2, :2]
-    tx, ty, tz = ground.offset
+class _Ground:
+    """The surface `ground: true` shapes stand on: the node's terrain, and the decks of its chain bridges."""
 
-    def heights(x, y):
-        local = np.stack([np.asarray(x, float) - tx, np.asarray(y, float) - ty], axis=-1) @ inverse.T
-        return generators.terrain_height(ground.params, local[..., 0], local[..., 1]) + tz
+    def __init__(self, node: ir.Node):
+        self.node = node.name
+        self.terrain = next((shape for shape in node.shapes if shape.kind == "terrain"), None)
+        if self.terrain is not None:
+            self._check("terrain", self.terrain.params)
+        self.bridges: list[tuple[ir.Shape, float]] = []
+        for shape in node.shapes:
+            if shape.kind == "chain-bridge":
+                self._check("chain-bridge", shape.params)
+                lift = self._bridge_lift(shape) if shape.params.get("ground") is True else 0.0
+                self.bridges.append((shape, lift))
 
-    return heights
+    def _check(self, kind: str, params: Mapping[str, Any]) -> None:
+        try:
+            generators.resolve_params(kind, params)
+        except ValueError as error:
+            raise GeometryError(f"geometry: {error} in node '{self.node}'") from None
+
+    def terrain_height(self, x, y) -> np.ndarray:
+        """Terrain height at node-frame points (0 without a terrain)."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        if self.terrain is None:
+            return np.zeros(np.broadcast(x, y).shape)
+        local = _to_local(self.terrain, x, y)
+        return generators.terrain_height(self.terrain.params, local[..., 0], local[..., 1]) + self.terrain.offset[2]
+
+    def height(self, x, y) -> np.ndarray:
+        """Walkable height at node-frame points: terrain, or a bridge deck above it."""
+        heights = self.terrain_height(x, y)
+        for bridge, lift in self.bridges:
+            local = _to_local(bridge, x, y)
+            deck = generators.bridge_deck_height(bridge.params, local[..., 0], local[..., 1]) + bridge.offset[2] + lift
+            heights = np.where(np.isnan(deck), heights, np.fmax(heights, deck))
+        return heights
+
+    def _bridge_lift(self, bridge: ir.Shape) -> float:
+        """A bridge rests its ends on the higher of the two banks."""
+        half = generators.resolve_params("chain-bridge", bridge.params)
+        half = half["length"] * half["scale"] / 2
+        ends = np.array([[0.0, -half], [0.0, half]]) @ _rotation_z(bridge.heading)[:2, :2].T + bridge.offset[:2]
+        return float(np.max(self.terrain_height(ends[:, 0], ends[:, 1]))) - bridge.offset[2]
+
+    def lift(self, shape: ir.Shape) -> float:
+        """How far to raise a `ground: true` shape so its origin stands on the ground."""
+        if shape.kind == "chain-bridge":
+            return next(lift for bridge, lift in self.bridges if bridge is shape)
+        x, y, z = shape.offset
+        return float(self.height(x, y)) - z
+
+    def local_height_at(self, shape: ir.Shape, lift: float) -> generators.HeightAt:
+        """Ground height under shape-local points, relative to the lifted shape origin (for draping)."""
+        rotation = _rotation_z(shape.heading)[:2, :2]
+        ox, oy, oz = shape.offset
+
+        def height_at(x, y):
+            points = np.stack([np.asarray(x, float), np.asarray(y, float)], axis=-1) @ rotation.T
+            return self.height(points[..., 0] + ox, points[..., 1] + oy) - oz - lift
+
+        return height_at
 
 
-def _anchor_points(shape: ir.Shape) -> np.ndarray:
-    """Shape-local points whose ground height sets the shape's height: both ends of a bridge, else the origin."""
-    if shape.kind == "chain-bridge":
-        half = float(shape.params.get("length", generators.DEFAULTS["chain-bridge"]["length"])) / 2
-        half *= float(shape.params.get("scale", 1.0))
-        return np.array([[0.0, -half], [0.0, half]])
-    return np.zeros((1, 2))
-
-
-def _ground_lift(shape: ir.Shape, ground: ir.Shape, node: str) -> float:
-    heights = _terrain_heights(ground, node)
-    points = _anchor_points(shape) @ _rotation_z(shape.heading)[:2, :2].T + np.asarray(shape.offset[:2])
-    return float(np.max(heights(points[:, 0], points[:, 1])))
-
-
-def _local_height_at(shape: ir.Shape, ground: ir.Shape, lift: float, node: str):
-    """Ground height under shape-local points, relative to the lifted shape origin (for draping)."""
-    heights = _terrain_heights(ground, node)
-    rotation = _rotation_z(shape.heading)[:2, :2]
-    ox, oy = shape.offset[:2]
-
-    def height_at(x, y):
-        points = np.stack([np.asarray(x, float), np.asarray(y, float)], axis=-1) @ rotation.T
-        return heights(points[..., 0] + ox, points[..., 1] + oy) - lift
-
-    return height_at
+def _to_local(shape: ir.Shape, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Node-frame (x, y) points in a shape's own frame, as (..., 2)."""
+    inverse = _rotation_z(-shape.heading)[:2, :2]
+    points = np.stack(np.broadcast_arrays(np.asarray(x, float) - shape.offset[0], np.asarray(y, float) - shape.offset[1]), axis=-1)
+    return points @ inverse.T
 
 
 # --- room shell ------------------------------------------------------------
