@@ -69,6 +69,8 @@ def create_app(config: ServerConfig) -> web.Application:
     app.router.add_get("/api/health", health_handler)
     hub = hub_module()
     if hub is not None and hasattr(hub, "add_hub"):
+        if hasattr(hub, "MANIFEST_LOOKUP"):
+            app[hub.MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
         hub.add_hub(app, config)
     if config.watch:
         from server.watch import add_watcher

@@ -178,13 +178,18 @@ def changed_chunks(old: BuildView, new: BuildView) -> dict[str, list[str]]:
     changes = {}
     for hall_id in sorted(set(old.manifests) | set(new.manifests)):
         before, after = old.manifests.get(hall_id), new.manifests.get(hall_id)
-        if before is not None and after is not None and before[None].etag == after[None].etag:
+        if before is not None and after is not None and _canonical(before[None].value) == _canonical(after[None].value):
             continue
         old_chunks = _chunk_objects(before[None].value if before else {})
         new_chunks = _chunk_objects(after[None].value if after else {})
         order = list(new_chunks) + [c for c in old_chunks if c not in new_chunks]
         changes[hall_id] = [c for c in order if old_chunks.get(c) != new_chunks.get(c)]
     return changes
+
+
+def _canonical(value: Any) -> str:
+    """The same JSON whatever the key order (a manifest is unchanged if only its key order moved)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _chunk_objects(manifest: Mapping) -> dict[str, tuple]:
@@ -204,14 +209,20 @@ def hub_module():
     return importlib.import_module("server.hub")
 
 
-async def notify_reload(app: web.Application, hall_id: str | None, changed: list[str], error: str | None = None):
-    """Tell connected clients through the hub (if there is one) that a hall changed or a build failed."""
+async def notify_reload(app: web.Application, hall_id: str | None, changed: list[str], error: str | None = None,
+                        *, share: bool = False):
+    """Tell connected clients through the hub (if there is one) that a hall changed or a build failed.
+
+    `share`: also tell other workers.  Off for build switches, which every
+    worker notices by itself; on for what only the watching worker knows.
+    """
     hub = hub_module()
     broadcast = getattr(hub, "broadcast_reload", None)
     if broadcast is None:
         return
+    extra = {"share": share} if "share" in inspect.signature(broadcast).parameters else {}
     try:
-        result = broadcast(app, hall_id, changed, error=error)
+        result = broadcast(app, hall_id, changed, error=error, **extra)
         if inspect.isawaitable(result):
             await result
     except Exception:

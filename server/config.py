@@ -73,18 +73,28 @@ class ServerConfig:
     """Seconds between checks of `build/current` for a build published by another process."""
     max_body_bytes: int = 64 * 1024
     """Largest HTTP request body accepted (answers to quizzes, statements)."""
-    ws_max_message_bytes: int = 16 * 1024
-    """Largest WebSocket message a client may send (close 1009 beyond)."""
-    ws_send_queue: int = 64
-    """Messages queued for one WebSocket client before it is dropped as a slow consumer."""
-    ws_max_rate: float = 30.0
-    """Messages per second one WebSocket client may send on average (poses are at most 20 Hz)."""
-    ws_heartbeat: float = 15.0
-    """Seconds between WebSocket pings; a client silent for two is closed."""
-    tick_hz: float = 10.0
+    hub_tick_hz: float = 10.0
     """Presence ticks per second: each member receives one batched pose message per tick."""
-    interest_k: int = 32
-    """Most other members whose poses one member receives per tick (nearest first)."""
+    hub_neighbours: int = 32
+    """Most other members whose poses one member receives per tick (nearest first, K)."""
+    hub_queue_limit: int = 32
+    """Messages queued for one WebSocket client before it is dropped as a slow consumer."""
+    hub_max_message_bytes: int = 4096
+    """Largest WebSocket message a client may send (closed with 1009 beyond)."""
+    hub_max_rate_hz: float = 20.0
+    """Poses per second one WebSocket client may send (1 s burst allowed)."""
+    hub_control_rate_hz: float = 5.0
+    """Other hub messages (tours, pings) per second one client may send."""
+    hub_heartbeat: float = 20.0
+    """Seconds of WebSocket silence before a ping; no pong within half that closes the socket."""
+    hub_send_buffer: int = 65536
+    """Bytes buffered per WebSocket before the client counts as slow."""
+    hub_join_timeout: float = 10.0
+    """Seconds a new WebSocket has to send `join`."""
+    hub_redis_prefix: str = "tunlan:hub"
+    """Prefix of the hub's Redis keys and channels."""
+    trainer_key: str | None = None
+    """Secret that grants the trainer role (guided tours) until accounts arrive; none = nobody."""
     shutdown_timeout: float = 5.0
     """Seconds open requests get to finish on shutdown before they are cut."""
     access_log: bool = True
@@ -265,10 +275,11 @@ def _check_config(config: ServerConfig) -> None:
         raise ConfigError("watch: rebuilding on edits needs a single worker (workers = 1)")
     if not config.objects_url.endswith("/"):
         raise ConfigError(f"objects_url: must end with '/', got {config.objects_url!r}")
-    for key in ("watch_interval", "reload_interval", "ws_max_rate", "ws_heartbeat", "tick_hz"):
+    for key in ("watch_interval", "reload_interval", "hub_tick_hz", "hub_max_rate_hz", "hub_control_rate_hz",
+                "hub_heartbeat", "hub_join_timeout"):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
-    for key in ("max_body_bytes", "ws_max_message_bytes", "ws_send_queue", "interest_k"):
+    for key in ("max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer"):
         if getattr(config, key) < 1:
             raise ConfigError(f"{key}: must be at least 1")
 

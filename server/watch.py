@@ -78,18 +78,19 @@ def add_watcher(app: web.Application, state: WatchState | None = None) -> None:
 
 async def watch_sources(app: web.Application):
     """Cleanup context: the watcher task for the life of the application."""
-    task = asyncio.create_task(_watch(app), name="watch-sources")
+    config = app[CONFIG]
+    baseline = await asyncio.get_running_loop().run_in_executor(None, snapshot, config.root)
+    log.info("watching %s for changes", ", ".join(str(config.root / f) for f in WATCHED))
+    task = asyncio.create_task(_watch(app, baseline), name="watch-sources")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
 
-async def _watch(app: web.Application) -> None:
+async def _watch(app: web.Application, last: Snapshot) -> None:
     config = app[CONFIG]
     loop = asyncio.get_running_loop()
-    last = await loop.run_in_executor(None, snapshot, config.root)
-    log.info("watching %s for changes", ", ".join(str(config.root / f) for f in WATCHED))
     while True:
         await asyncio.sleep(config.watch_interval)
         now = await loop.run_in_executor(None, snapshot, config.root)
@@ -122,16 +123,16 @@ async def rebuild(app: web.Application) -> bool:
             text = "\n".join(str(d) for d in errors.diagnostics)
             log.error("rebuild failed; still serving the last good build:\n%s", text)
             state.failed = True
-            await notify_reload(app, None, [], error=text)
+            await notify_reload(app, None, [], error=text, share=True)
             return False
         except Exception as error:  # a compiler bug must not stop the server
             log.exception("rebuild crashed; still serving the last good build")
             state.failed = True
-            await notify_reload(app, None, [], error=f"build failed: {error}")
+            await notify_reload(app, None, [], error=f"build failed: {error}", share=True)
             return False
         switched = await switch_build(app, view)
         if state.failed:
             state.failed = False
-            await notify_reload(app, None, [], error=None)
+            await notify_reload(app, None, [], error=None, share=True)
         log.info("rebuild done (%s)", "new build served" if switched else "nothing changed")
         return True

@@ -20,9 +20,9 @@ def test_defaults_need_no_file_environment_or_flags():
 
 def test_toml_file_overrides_defaults_and_paths_are_taken_from_root(tmp_path):
     file = tmp_path / "halls.toml"
-    file.write_text('root = "/srv/halls"\nport = 9000\nbuild_dir = "out"\nwatch = true\ntick_hz = 20\n')
+    file.write_text('root = "/srv/halls"\nport = 9000\nbuild_dir = "out"\nwatch = true\nhub_tick_hz = 20\n')
     config = load_config(file)
-    assert config.port == 9000 and config.watch is True and config.tick_hz == 20.0
+    assert config.port == 9000 and config.watch is True and config.hub_tick_hz == 20.0
     assert config.build_path == Path("/srv/halls/out")
 
 
@@ -81,7 +81,7 @@ def test_bad_value_in_environment_names_key_and_expected_type():
     ({"tls_cert": "c.pem"}, "together"),
     ({"workers": 2, "watch": True}, "single worker"),
     ({"objects_url": "https://cdn.example.org"}, "must end with '/'"),
-    ({"tick_hz": 0}, "positive"),
+    ({"hub_tick_hz": 0}, "positive"),
 ])
 def test_inconsistent_values_are_refused(flags, message):
     with pytest.raises(ConfigError, match=message):
