@@ -1,0 +1,239 @@
+"""The hub's wire protocol: validated client messages, server messages, pose batches.
+
+Every text frame is a JSON object with `v` (protocol version, 1) and `type`.
+Pose batches travel as binary frames (see `POSE_DTYPE` and `encode_pose_batch`);
+the whole protocol is described in `docs/hub.md`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_COORD = 10_000.0
+"""Largest accepted |coordinate|, metres."""
+MAX_NARRATION = 2000
+"""Longest narration text, characters."""
+
+# Close codes (RFC 6455 section 7.4.1), one per class of failure.
+CLOSE_GOING_AWAY = 1001
+"""The server is shutting down."""
+CLOSE_UNSUPPORTED = 1003
+"""A binary frame from a client: the client protocol is JSON text only."""
+CLOSE_POLICY = 1008
+"""Malformed JSON, unknown type, missing or out-of-range field, rate limit, join order."""
+CLOSE_TOO_BIG = 1009
+"""A message over the size limit."""
+CLOSE_TRY_AGAIN = 1013
+"""Slow consumer: the connection's send queue overflowed."""
+
+_REASON_BYTES = 123  # RFC 6455: the close reason must fit in a 125-byte control frame
+
+
+class ProtocolError(Exception):
+    """A client broke the protocol: close with `code` and `reason`."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+    @property
+    def reason_bytes(self) -> bytes:
+        """The reason, UTF-8, cut to what a close frame can carry."""
+        return self.reason.encode()[:_REASON_BYTES].decode(errors="ignore").encode()
+
+
+# --- client -> server -------------------------------------------------------
+
+Coord = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD, allow_inf_nan=False)]
+QuatPart = Annotated[float, Field(ge=-1.01, le=1.01, allow_inf_nan=False)]
+Position = tuple[Coord, Coord, Coord]
+Quaternion = tuple[QuatPart, QuatPart, QuatPart, QuatPart]
+Slug = Annotated[str, Field(min_length=1, max_length=64)]
+U32 = Annotated[int, Field(ge=0, le=0xFFFFFFFF)]
+
+
+class _ClientMessage(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    v: Literal[1]
+    """Protocol version."""
+
+
+class Join(_ClientMessage):
+    """First message on a connection: who is walking the hall."""
+
+    type: Literal["join"]
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+    """Display name shown to others (no control characters)."""
+    role: Literal["member", "trainer"] = "member"
+    """Requested role; `trainer` is granted only with the right `key`."""
+    key: Annotated[str, Field(max_length=256)] | None = None
+    """Trainer key (until accounts arrive with the quiz issue)."""
+
+
+class Pose(_ClientMessage):
+    """Where the member is and where the head points, up to `hub_max_rate_hz` times a second."""
+
+    type: Literal["pose"]
+    room: Slug
+    """Room id from the hall manifest."""
+    p: Position
+    """Position, metres, hall coordinates (z up)."""
+    q: Quaternion
+    """Head orientation, unit quaternion (x, y, z, w)."""
+    t: U32 | None = None
+    """Sender's timestamp, ms (wraps at 2**32); passed through to receivers unchanged."""
+
+
+class TourStart(_ClientMessage):
+    """A trainer starts leading the hall's guided tour."""
+
+    type: Literal["tour-start"]
+
+
+class TourGoto(_ClientMessage):
+    """Send followers to an exhibit."""
+
+    type: Literal["tour-goto"]
+    exhibit: Slug
+    """Exhibit id from the hall manifest."""
+
+
+class TourNarrate(_ClientMessage):
+    """Narration text for followers."""
+
+    type: Literal["tour-narrate"]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_NARRATION)]
+
+
+class TourGather(_ClientMessage):
+    """Call followers to one spot."""
+
+    type: Literal["tour-gather"]
+    room: Slug
+    p: Position
+
+
+class TourEnd(_ClientMessage):
+    """The leader ends the tour."""
+
+    type: Literal["tour-end"]
+
+
+class Follow(_ClientMessage):
+    """Follow (or stop following) the hall's tour."""
+
+    type: Literal["follow"]
+    on: bool
+
+
+class Ping(_ClientMessage):
+    """Round-trip probe; answered with `pong` carrying the same `t`."""
+
+    type: Literal["ping"]
+    t: U32 | None = None
+
+
+ClientMessage = Annotated[
+    Union[Join, Pose, TourStart, TourGoto, TourNarrate, TourGather, TourEnd, Follow, Ping],
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGE = TypeAdapter(ClientMessage)
+TOUR_TYPES = frozenset({"tour-start", "tour-goto", "tour-narrate", "tour-gather", "tour-end"})
+
+
+def parse_client_message(text: str) -> BaseModel:
+    """Validate one text frame; raise `ProtocolError` (1008) with a readable reason."""
+    try:
+        return CLIENT_MESSAGE.validate_json(text)
+    except ValidationError as exc:
+        raise ProtocolError(CLOSE_POLICY, _explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    kind, loc = error["type"], error["loc"]
+    if kind == "json_invalid":
+        return f"malformed JSON: {error['ctx']['error']}"
+    if kind == "union_tag_invalid":
+        return f"unknown message type {error['ctx']['tag']!r}"
+    if kind == "union_tag_not_found":
+        return "missing field 'type'"
+    if not loc:
+        return "message must be a JSON object"
+    message_type, *path = loc
+    if path == ["v"]:
+        return f"unsupported protocol version {error.get('input')!r}: this server speaks v=1"
+    where = message_type + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return f"{where}: {error['msg'].lower()}"
+
+
+def check_quaternion(q: tuple[float, float, float, float], message_type: str = "pose") -> tuple[float, ...]:
+    """The quaternion normalised; a `ProtocolError` when it is far from unit length."""
+    norm = math.sqrt(sum(c * c for c in q))
+    if not 0.9 <= norm <= 1.1:
+        raise ProtocolError(CLOSE_POLICY, f"{message_type}.q: not a unit quaternion (length {norm:.3g})")
+    return tuple(c / norm for c in q)
+
+
+# --- server -> client: JSON --------------------------------------------------
+
+
+def encode(type_: str, **fields: Any) -> str:
+    """One server message as compact JSON text."""
+    return json.dumps({"v": PROTOCOL_VERSION, "type": type_, **fields}, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- server -> client: binary pose batches -----------------------------------
+
+POSE_DTYPE = np.dtype([
+    ("id", "<u4"),    # member id
+    ("t", "<u4"),     # sender's timestamp, ms (as sent in `pose.t`)
+    ("x", "<i4"),     # position, centimetres
+    ("y", "<i4"),
+    ("z", "<i4"),
+    ("qx", "<i2"),    # orientation, unit quaternion * 32767
+    ("qy", "<i2"),
+    ("qz", "<i2"),
+    ("qw", "<i2"),
+    ("room", "<u2"),  # index into the manifest's `rooms`; 0xFFFF unknown
+    ("flags", "<u2"),  # FLAG_TRAINER | FLAG_LEADER
+])
+"""One member's pose in a batch: 32 bytes, little-endian."""
+assert POSE_DTYPE.itemsize == 32
+
+BATCH_POSES = 1
+"""First byte of a binary frame holding a pose batch."""
+BATCH_HEADER = struct.Struct("<BBHI")
+"""kind (1), version (1), count, tick number: 8 bytes, then `count` records."""
+NO_ROOM = 0xFFFF
+FLAG_TRAINER = 1
+FLAG_LEADER = 2
+
+
+def pose_record(member_id: int, t: int, p: tuple[float, float, float], q: tuple[float, ...],
+                room: int, flags: int) -> tuple:
+    """A pose quantised into a `POSE_DTYPE` record (centimetres, int16 quaternion)."""
+    return (member_id, t, round(p[0] * 100), round(p[1] * 100), round(p[2] * 100),
+            round(q[0] * 32767), round(q[1] * 32767), round(q[2] * 32767), round(q[3] * 32767),
+            room, flags)
+
+
+def encode_batch_header(count: int, tick: int) -> bytes:
+    return BATCH_HEADER.pack(BATCH_POSES, PROTOCOL_VERSION, count, tick & 0xFFFFFFFF)
+
+
+def decode_pose_batch(data: bytes) -> tuple[int, np.ndarray]:
+    """(tick, records) from a binary pose-batch frame."""
+    kind, version, count, tick = BATCH_HEADER.unpack_from(data)
+    if kind != BATCH_POSES or version != PROTOCOL_VERSION:
+        raise ValueError(f"not a v{PROTOCOL_VERSION} pose batch (kind {kind}, version {version})")
+    return tick, np.frombuffer(data, POSE_DTYPE, count, BATCH_HEADER.size)

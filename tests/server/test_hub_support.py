@@ -1,0 +1,178 @@
+"""Helpers for the hub tests: a hub on an ephemeral port, a small hall, a WebSocket client.
+
+No tests here; the `test_hub*` files import these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from contextlib import asynccontextmanager
+from types import SimpleNamespace
+
+from aiohttp import web
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from server.hub import HUB, MANIFEST_LOOKUP, add_hub
+from server.hub_messages import decode_pose_batch
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> dict:
+    return {"min": [x0, y0, 0.0], "max": [x1, y1, 4.0]}
+
+
+# lobby -- east, lobby -- north; far has no doorway to the others.
+MANIFEST = {
+    "id": "alpha",
+    "rooms": [
+        {"id": "lobby", "bounds": box(0, 0, 10, 10)},
+        {"id": "east", "bounds": box(10, 0, 20, 10)},
+        {"id": "north", "bounds": box(0, 10, 10, 20)},
+        {"id": "far", "bounds": box(100, 0, 110, 10)},
+    ],
+    "doorways": [
+        {"room": "lobby", "to_room": "east", "to_hall": None, "position": [10, 5, 0]},
+        {"room": "lobby", "to_room": "north", "to_hall": None, "position": [5, 10, 0]},
+        {"room": "far", "to_room": None, "to_hall": "beta", "position": [110, 5, 0]},
+    ],
+    "exhibits": [
+        {"id": "lamp", "room": "east", "position": [15.0, 5.0, 0.0]},
+        {"id": "intro", "room": "lobby", "position": [5.0, 1.0, 0.0]},
+    ],
+}
+
+
+def hub_config(**overrides) -> SimpleNamespace:
+    """A config object as the HTTP side passes it; fast ticks for tests."""
+    values = dict(redis_url=None, hub_tick_hz=20, hub_neighbours=32, hub_queue_limit=None,
+                  hub_max_message_bytes=None, hub_max_rate_hz=20, trainer_key="sesame")
+    values.update(overrides)
+    return SimpleNamespace(**values)
+
+
+def build_app(manifests: dict | None = None, **config) -> web.Application:
+    """A bare application with only the hub, as the tests need it."""
+    manifests = {"alpha": MANIFEST} if manifests is None else manifests
+    app = web.Application()
+    app[MANIFEST_LOOKUP] = manifests.get
+    add_hub(app, hub_config(**config))
+    return app
+
+
+@asynccontextmanager
+async def serving(app: web.Application):
+    """Serve `app` on 127.0.0.1 with an ephemeral port; yield the ws:// base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"ws://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def running_hub(manifests: dict | None = None, **config):
+    app = build_app(manifests, **config)
+    async with serving(app) as base:
+        yield app, base
+
+
+def stats(app: web.Application) -> dict:
+    return app[HUB].stats()
+
+
+class HubClient:
+    """A real WebSocket client speaking the hub protocol."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.welcome: dict = {}
+        self.seen: list[dict] = []
+
+    @classmethod
+    async def join(cls, base: str, name: str, hall: str = "alpha", **fields) -> "HubClient":
+        client = await cls.open(base, hall)
+        await client.send(type="join", name=name, **fields)
+        client.welcome = await client.expect("welcome")
+        return client
+
+    @classmethod
+    async def open(cls, base: str, hall: str = "alpha", **options) -> "HubClient":
+        ws = await connect(f"{base}/ws/halls/{hall}", compression=None, open_timeout=5, **options)
+        return cls(ws)
+
+    @property
+    def id(self) -> int:
+        return self.welcome["id"]
+
+    async def send(self, **fields) -> None:
+        await self.ws.send(json.dumps({"v": 1, **fields}))
+
+    async def pose(self, room: str, p, q=(0.0, 0.0, 0.0, 1.0), t: int | None = None) -> None:
+        fields = {"type": "pose", "room": room, "p": list(p), "q": list(q)}
+        if t is not None:
+            fields["t"] = t
+        await self.send(**fields)
+
+    async def expect(self, type_: str, timeout: float = 5.0, **match) -> dict:
+        """The next JSON message of `type_` (and matching fields); others are kept in `seen`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await self.ws.recv()
+                if isinstance(data, bytes):
+                    continue
+                message = json.loads(data)
+                self.seen.append(message)
+                if message["type"] == type_ and all(message.get(k) == v for k, v in match.items()):
+                    return message
+
+    async def batch(self, timeout: float = 5.0, until=None):
+        """The next pose batch as a record array (the first for which `until(records)` holds)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                data = await self.ws.recv()
+                if isinstance(data, str):
+                    self.seen.append(json.loads(data))
+                    continue
+                _, records = decode_pose_batch(data)
+                if until is None or until(records):
+                    return records
+
+    async def closed(self, timeout: float = 5.0) -> tuple[int | None, str]:
+        """Read until the server closes; the close code and reason."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.ws.recv()
+        except ConnectionClosed as exc:
+            received = exc.rcvd
+            return (received.code, received.reason) if received else (None, "")
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def keep_walking(client: HubClient, room: str, p, stop: asyncio.Event, hz: float = 20.0) -> None:
+    """Send poses until `stop` is set (a member who keeps moving)."""
+    x, y, z = p
+    step = 0
+    while not stop.is_set():
+        step += 1
+        await client.pose(room, (x + 0.01 * (step % 10), y, z), t=int(time.monotonic() * 1000) & 0xFFFFFFFF)
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0 / hz)
+        except asyncio.TimeoutError:
+            pass
+
+
+def run(coro, timeout: float = 60.0):
+    """Run one test scenario on a fresh event loop, bounded in time."""
+    async def bounded():
+        async with asyncio.timeout(timeout):
+            return await coro
+    return asyncio.run(bounded())
