@@ -435,7 +435,8 @@ class _Loader:
             raise _IncludeProblem(f"use '/' in include paths, not '\\': '{value}'")
         relative = PurePosixPath(value)
         if relative.is_absolute() or re.match(r"^[A-Za-z]:", value):
-            raise _IncludeProblem(f"include path '{value}' must be relative to the halls folder, like 'shared/quiz.yaml'")
+            message = f"include path '{value}' must be relative to the halls folder, like 'shared/quiz.yaml'"
+            raise _IncludeProblem(message)
         if ".." in relative.parts:
             raise _IncludeProblem(f"include path '{value}' must stay inside the halls folder; remove '..'")
         if relative.suffix not in (".yaml", ".yml"):

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Iterator, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from scenes.diagnostics import AuthorErrors, Diagnostic, did_you_mean, format_path, suggest
+from scenes.diagnostics import AuthorErrors, Diagnostic, did_you_mean, format_path
 from scenes.layout import CLEARANCE, OPPOSITE, WALL_THICKNESS, RoomRect, place_exhibit, place_rooms
 from scenes.load import Document, LoadOptions, Mark, display_path, load_document
 from scenes.model import Checkpoint, Colour, Diorama, Exhibit, Hall, Media, Model, Panel, Slug, Text
@@ -123,24 +123,24 @@ def _data_path(data: Any, loc: tuple) -> tuple[tuple, tuple]:
 
 
 def _schema_diagnostic(doc: Document, path: tuple, rest: tuple, item: dict) -> Diagnostic:
-    kind, value, ctx = item["type"], item["input"], item.get("ctx") or {}
-    field = _field_at(item["loc"])
+    kind, loc, ctx = item["type"], item["loc"], item.get("ctx") or {}
     if kind == "extra_forbidden":
-        model = _model_at(item["loc"][:-1])
-        candidates = list(model.model_fields) if model else []
-        return _at(doc, path, f"unknown key '{path[-1]}'{did_you_mean(str(path[-1]), candidates)}", key=True)
+        model = _model_at(loc[:-1])
+        key = str(path[-1])
+        return _at(doc, path, f"unknown key '{key}'{did_you_mean(key, model.model_fields if model else [])}", key=True)
+    if kind == "missing" and isinstance(loc[-1], int):  # a fixed-length list like [x, y] with too few numbers
+        context = _tuple_context(_field_at(loc[:-1]), value_at(doc.data, path))
+        return _at(doc, path, _length_message("too_short", context))
     if kind == "missing":
-        name = item["loc"][-1]
-        if isinstance(name, int):  # a fixed-length list like [x, y] with too few numbers
-            return _at(doc, path, _length_message("too_short", _tuple_context(_field_at(item["loc"][:-1]), value_at(doc.data, path))))
-        return _at(doc, path + (name,), f"missing required field '{name}'")
+        return _at(doc, path + (loc[-1],), f"missing required field '{loc[-1]}'")
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
-        kinds = ", ".join(EXHIBIT_KINDS)
-        return _at(doc, path + ("kind",), f"unknown exhibit kind '{tag}'{did_you_mean(tag, EXHIBIT_KINDS)}; kinds: {kinds}")
+        message = f"unknown exhibit kind '{tag}'{did_you_mean(tag, EXHIBIT_KINDS)}; kinds: {', '.join(EXHIBIT_KINDS)}"
+        return _at(doc, path + ("kind",), message)
     if kind == "union_tag_not_found":
         return _at(doc, path + ("kind",), f"missing required field 'kind' (one of: {', '.join(EXHIBIT_KINDS)})")
-    return _at(doc, path, _value_message(kind, value, ctx, field) or _pydantic_message(item["msg"]))
+    message = _value_message(kind, item["input"], ctx, _field_at(loc)) or _pydantic_message(item["msg"])
+    return _at(doc, path, message)
 
 
 def _pydantic_message(message: str) -> str:
@@ -148,22 +148,32 @@ def _pydantic_message(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
+_TYPE_MESSAGES = {
+    "float_type": "expected a number, got {got}",
+    "float_parsing": "expected a number, got {got}",
+    "finite_number": "expected a number, got {got}",
+    "int_type": "expected a whole number, got {got}",
+    "int_parsing": "expected a whole number, got {got}",
+    "int_from_float": "expected a whole number, got {got}",
+    "bool_type": "expected true or false, got {got}",
+    "bool_parsing": "expected true or false, got {got}",
+}
+_RANGE_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
 def _value_message(kind: str, value: Any, ctx: dict, field) -> str | None:
-    """Plain-language message for an error about a value."""
+    """Plain-language message for an error about a value; None to fall back on pydantic's."""
     got = _describe(value)
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind].format(got=got)
+    if kind in _RANGE_ERRORS:
+        return f"out of range: {_range_text(field, ctx)}, got {got}"
     if kind == "literal_error":
-        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        if isinstance(value, str):
-            return f"unknown value '{value}'{did_you_mean(value, allowed)}; choose one of: {', '.join(allowed)}"
-        return f"expected one of: {', '.join(allowed)}, got {got}"
+        return _choice_message(value, str(ctx.get("expected", "")))
     if kind == "string_pattern_mismatch":
         return _pattern_message(str(value), ctx.get("pattern", ""))
     if kind == "string_type":
-        if value is None and _pattern_of(field) == COLOUR_PATTERN:
-            return "the colour is empty: put it in quotes, like '#b22222' (an unquoted '#' starts a comment)"
-        if isinstance(value, (bool, int, float)):
-            return f"expected text, got {got}; put it in quotes: '{_yaml_scalar(value)}'"
-        return f"expected text, got {got}"
+        return _text_message(value, field)
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         if ctx.get("class_name") == "Text" or _model_type(field) is Text:
             return f"expected text, got {got}"
@@ -173,18 +183,26 @@ def _value_message(kind: str, value: Any, ctx: dict, field) -> str | None:
     if kind in ("too_short", "too_long"):
         return _length_message(kind, ctx)
     if kind == "string_too_short":
-        return "text must not be empty" if ctx.get("min_length") == 1 else f"text needs at least {ctx['min_length']} characters"
+        minimum = ctx.get("min_length")
+        return "text must not be empty" if minimum == 1 else f"text needs at least {minimum} characters"
     if kind == "string_too_long":
         return f"text is too long: at most {ctx.get('max_length')} characters"
-    if kind in ("float_type", "float_parsing", "finite_number"):
-        return f"expected a number, got {got}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected a whole number, got {got}"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, got {got}"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"out of range: {_range_text(field, ctx)}, got {got}"
     return None
+
+
+def _choice_message(value: Any, expected: str) -> str:
+    allowed = re.findall(r"'([^']*)'", expected)
+    if isinstance(value, str):
+        return f"unknown value '{value}'{did_you_mean(value, allowed)}; choose one of: {', '.join(allowed)}"
+    return f"expected one of: {', '.join(allowed)}, got {_describe(value)}"
+
+
+def _text_message(value: Any, field) -> str:
+    if value is None and _pattern_of(field) == COLOUR_PATTERN:
+        return "the colour is empty: put it in quotes, like '#b22222' (an unquoted '#' starts a comment)"
+    if isinstance(value, (bool, int, float)):
+        return f"expected text, got {_describe(value)}; put it in quotes: '{_yaml_scalar(value)}'"
+    return f"expected text, got {_describe(value)}"
 
 
 def _union_message(path: tuple, items: list[tuple[tuple, dict]]) -> str:
@@ -439,21 +457,27 @@ class _HallChecks:
         stem = PurePosixPath(self.doc.file).stem
         if self.hall.id != stem:
             name = PurePosixPath(self.doc.file).name
-            yield self._error(("id",), f"hall id '{self.hall.id}' does not match the file name '{name}'; rename one of them")
+            message = f"hall id '{self.hall.id}' does not match the file name '{name}'; rename one of them"
+            yield self._error(("id",), message)
 
     def _budgets(self) -> Iterator[Diagnostic]:
         opts = self.options
         rooms = len(self.hall.rooms)
         if rooms > opts.max_rooms:
-            yield self._error(("rooms", opts.max_rooms), f"too many rooms: {rooms} (the limit is {opts.max_rooms} per hall); split the hall")
+            message = f"too many rooms: {rooms} (the limit is {opts.max_rooms} per hall); split the hall"
+            yield self._error(("rooms", opts.max_rooms), message)
         exhibits = list(self._exhibits())
         if len(exhibits) > opts.max_exhibits:
             path = exhibits[opts.max_exhibits][3]
-            message = f"too many exhibits: {len(exhibits)} in this hall (the limit is {opts.max_exhibits}); move some to another hall"
+            message = (
+                f"too many exhibits: {len(exhibits)} in this hall (the limit is {opts.max_exhibits}); "
+                "move some to another hall"
+            )
             yield self._error(path, message)
         for _, _, exhibit, path in exhibits:
             if isinstance(exhibit, Checkpoint) and len(exhibit.questions) > opts.max_questions:
-                message = f"too many questions: {len(exhibit.questions)} (the limit is {opts.max_questions} per checkpoint)"
+                count = len(exhibit.questions)
+                message = f"too many questions: {count} (the limit is {opts.max_questions} per checkpoint)"
                 yield self._error(path + ("questions", opts.max_questions), message)
             if isinstance(exhibit, Diorama):
                 figures = sum(figure.count for figure in exhibit.figures)
@@ -526,7 +550,8 @@ class _HallChecks:
                 if _overlap(_room_box(self.rects[a]), _room_box(rect_b)):
                     first = _first_at(self.doc.mark(("rooms", a)), self.doc.mark(("rooms", b)))
                     other = self.hall.rooms[a].id
-                    message = f"room '{self.hall.rooms[b].id}' overlaps room '{other}' ({first}); change 'position' or 'size'"
+                    room = self.hall.rooms[b].id
+                    message = f"room '{room}' overlaps room '{other}' ({first}); change 'position' or 'size'"
                     yield self._error(("rooms", b), message)
                     break
 
@@ -547,11 +572,13 @@ class _HallChecks:
         middle = rect.wall_middle(door.wall)
         if door.width > inner_high - inner_low + EPSILON:
             length = _num(inner_high - inner_low)
-            yield self._error(path + ("width",), f"doorway is {_num(door.width)} m wide but the {door.wall} wall is only {length} m long inside")
+            message = f"doorway is {_num(door.width)} m wide but the {door.wall} wall is only {length} m long inside"
+            yield self._error(path + ("width",), message)
             return
         if low < inner_low - EPSILON or high > inner_high + EPSILON:
             span = _along_range(inner_low, inner_high, door.width, middle)
-            yield self._error(path + ("along",), f"doorway runs past the end of the {door.wall} wall; keep 'along' between {span}")
+            message = f"doorway runs past the end of the {door.wall} wall; keep 'along' between {span}"
+            yield self._error(path + ("along",), message)
             return
         joins = frozenset((room.id, door.to)) if target is not None else frozenset()
         self.openings.append(_Opening(r, door.wall, low, high, (r, d), joins, f"the doorway to '{door.to}'"))
@@ -591,12 +618,16 @@ class _HallChecks:
         other_line, other_start, other_end = other.wall_line(OPPOSITE[door.wall])
         here, there = self.hall.rooms[r].id, self.hall.rooms[t].id
         if abs(line - other_line) > EPSILON or min(end, other_end) - max(start, other_start) <= EPSILON:
-            return "wall", f"rooms '{here}' and '{there}' do not share the {door.wall} wall of '{here}'; check 'wall' or the rooms' 'position'"
+            return "wall", (
+                f"rooms '{here}' and '{there}' do not share the {door.wall} wall of '{here}'; "
+                "check 'wall' or the rooms' 'position'"
+            )
         shared_low = max(start, other_start) + WALL_THICKNESS
         shared_high = min(end, other_end) - WALL_THICKNESS
         if low < shared_low - EPSILON or high > shared_high + EPSILON:
             if door.width > shared_high - shared_low + EPSILON:
-                return "width", f"the wall shared by '{here}' and '{there}' is too short for a {_num(door.width)} m doorway"
+                message = f"the wall shared by '{here}' and '{there}' is too short for a {_num(door.width)} m doorway"
+                return "width", message
             span = _along_range(shared_low, shared_high, door.width, rect.wall_middle(door.wall))
             return "along", f"doorway runs past the wall shared with room '{there}'; keep 'along' between {span}"
         return "", None
@@ -621,8 +652,10 @@ class _HallChecks:
         path = ("rooms", r, "doorways", d)
         if earlier.joins and earlier.joins == later.joins:
             declared = self.hall.rooms[earlier.door[0]].id
-            where = _first_at(self.doc.mark(("rooms",) + (earlier.door[0], "doorways", earlier.door[1])), self.doc.mark(path))
-            return self._error(path, f"this opening is also declared in room '{declared}' ({where}); declare each shared opening once")
+            first = self.doc.mark(("rooms", earlier.door[0], "doorways", earlier.door[1]))
+            where = _first_at(first, self.doc.mark(path))
+            message = f"this opening is also declared in room '{declared}' ({where}); declare each shared opening once"
+            return self._error(path, message)
         room = self.hall.rooms[earlier.room].id
         return self._error(path, f"doorway overlaps {earlier.label} in the {earlier.wall} wall of room '{room}'")
 
@@ -639,7 +672,8 @@ class _HallChecks:
         first = self.hall.rooms[0].id
         for r, room in enumerate(self.hall.rooms):
             if r not in seen and self.room_index[room.id] == r:
-                yield self._error(("rooms", r), f"room '{room.id}' cannot be reached from the first room '{first}'; add a doorway")
+                message = f"room '{room.id}' cannot be reached from the first room '{first}'; add a doorway"
+                yield self._error(("rooms", r), message)
 
     def _spawn(self) -> Iterator[Diagnostic]:
         for r, room in enumerate(self.hall.rooms):
@@ -647,12 +681,13 @@ class _HallChecks:
                 continue
             path = ("rooms", r, "spawn")
             if r > 0:
-                yield _at(self.doc, path, "'spawn' is only used in the first room; members start there", severity="warning")
+                message = "'spawn' is only used in the first room; members start there"
+                yield _at(self.doc, path, message, severity="warning")
                 continue
             half_x, half_y = _free_half(self.rects[r])
             x, y = room.spawn
             if abs(x) > half_x + EPSILON or abs(y) > half_y + EPSILON:
-                yield self._error(path, f"spawn point is outside room '{room.id}'; keep x between {_num(-half_x)} and {_num(half_x)}, y between {_num(-half_y)} and {_num(half_y)}")
+                yield self._error(path, f"spawn point is outside room '{room.id}'; keep {_xy_range(half_x, half_y)}")
 
     # exhibits
 
@@ -671,13 +706,15 @@ class _HallChecks:
 
     def _exhibits_apart(self) -> Iterator[Diagnostic]:
         for r, room in enumerate(self.hall.rooms):
-            boxes = [(e, exhibit, place_exhibit(self.rects[r], exhibit).box()) for e, exhibit in enumerate(room.exhibits)]
+            rect = self.rects[r]
+            boxes = [(e, exhibit, place_exhibit(rect, exhibit).box()) for e, exhibit in enumerate(room.exhibits)]
             for i, (e, exhibit, box) in enumerate(boxes):
                 for f, other, other_box in boxes[:i]:
                     if _overlap(box, other_box):
                         path = ("rooms", r, "exhibits", e)
                         where = _first_at(self.doc.mark(("rooms", r, "exhibits", f)), self.doc.mark(path))
-                        yield self._error(path, f"{_label(exhibit)} overlaps {_label(other)} ({where}); move them apart")
+                        message = f"{_label(exhibit)} overlaps {_label(other)} ({where}); move them apart"
+                        yield self._error(path, message)
                         break
 
     def _mounted_clear_of_doorways(self) -> Iterator[Diagnostic]:
@@ -690,8 +727,11 @@ class _HallChecks:
             half = footprint.half_w if wall in ("north", "south") else footprint.half_d
             low, high = middle + exhibit.along - half, middle + exhibit.along + half
             for opening in self.openings:
-                if (opening.room, opening.wall) == (r, wall) and min(high, opening.high) - max(low, opening.low) > EPSILON:
-                    yield self._error(path + ("along",), f"{_label(exhibit)} covers {opening.label} in the {wall} wall; move 'along'")
+                if (opening.room, opening.wall) != (r, wall):
+                    continue
+                if min(high, opening.high) - max(low, opening.low) > EPSILON:
+                    message = f"{_label(exhibit)} covers {opening.label} in the {wall} wall; move 'along'"
+                    yield self._error(path + ("along",), message)
                     break
 
     def _diorama_contents(self) -> Iterator[Diagnostic]:
@@ -704,7 +744,8 @@ class _HallChecks:
                     x, y = item.at
                     if abs(x) > half_x + EPSILON or abs(y) > half_y + EPSILON:
                         area = f"{_num(exhibit.area[0])} x {_num(exhibit.area[1])} m"
-                        yield self._error(path + (name, i, "at"), f"stands outside the diorama's {area} area; keep x between {_num(-half_x)} and {_num(half_x)}, y between {_num(-half_y)} and {_num(half_y)}")
+                        message = f"stands outside the diorama's {area} area; keep {_xy_range(half_x, half_y)}"
+                        yield self._error(path + (name, i, "at"), message)
 
     # quizzes and text
 
@@ -727,7 +768,8 @@ class _HallChecks:
         for panel, path in panels:
             width, height = panel.size
             if not text_fits(panel.title.zh, panel.text.zh, width, height, has_image=panel.image is not None):
-                yield self._error(path + ("text",), f"text does not fit on a {_num(width)} x {_num(height)} m panel; shorten it or enlarge 'size'")
+                message = f"text does not fit on a {_num(width)} x {_num(height)} m panel; shorten it or enlarge 'size'"
+                yield self._error(path + ("text",), message)
 
 
 ASSET_FIELDS = {
@@ -770,12 +812,14 @@ def _question_problems(question) -> Iterator[tuple[tuple, str]]:
         return
     if question.type == "single":
         if not isinstance(answer, str):
-            yield ("answer",), f"the answer of a single-choice question is one letter, like 'B', got {_describe(answer)}"
+            got = _describe(answer)
+            yield ("answer",), f"the answer of a single-choice question is one letter, like 'B', got {got}"
         elif answer not in letters:
             yield ("answer",), _letter_problem(answer, letters)
         return
     if not isinstance(answer, list) or not answer:
-        yield ("answer",), f"the answer of a multiple-choice question is a list of letters, like [A, C], got {_describe(answer)}"
+        got = _describe(answer)
+        yield ("answer",), f"the answer of a multiple-choice question is a list of letters, like [A, C], got {got}"
         return
     seen = set()
     for i, letter in enumerate(answer):
@@ -812,6 +856,10 @@ def _door_span(rect: RoomRect, wall: str, along: float, width: float) -> tuple[f
     _, start, end = rect.wall_line(wall)
     centre = rect.wall_middle(wall) + along
     return centre - width / 2, centre + width / 2, start + WALL_THICKNESS, end - WALL_THICKNESS
+
+
+def _xy_range(half_x: float, half_y: float) -> str:
+    return f"x between {_num(-half_x)} and {_num(half_x)}, y between {_num(-half_y)} and {_num(half_y)}"
 
 
 def _along_range(low: float, high: float, width: float, middle: float) -> str:

@@ -110,8 +110,9 @@ def test_load_reads_a_large_valid_file_quickly(tmp_path):
     rooms = "".join(f"  - id: room-{i}\n    title: 展厅{i}\n    size: [12, 10, 4]\n" for i in range(12000))
     path = write(tmp_path, "big.yaml", "id: big\ntitle: 大\nrooms:\n" + rooms)
     assert path.stat().st_size < LoadOptions().max_bytes
-    with quick_and_small(seconds=3.0, megabytes=64):
-        doc = load_document(path, root=tmp_path)
+    started = time.perf_counter()
+    doc = load_document(path, root=tmp_path)
+    assert time.perf_counter() - started < 3.0
     assert len(doc.data["rooms"]) == 12000
 
 
