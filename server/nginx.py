@@ -39,6 +39,8 @@ class NginxOptions:
 def nginx_config(config: ServerConfig, options: NginxOptions = NginxOptions()) -> str:
     """The nginx configuration text for serving `config`'s build."""
     build = config.build_path.resolve()
+    if options.upstream is None and config.port == 0:
+        raise ValueError("nginx-config: the server's port is 0 (any free port); give the upstream host:port")
     upstream = options.upstream or f"{config.host}:{config.port}"
     scheme = "https" if config.tls else "http"
     extensions = OBJECT_NAME.pattern.split("(")[1].rstrip(")")

@@ -91,12 +91,13 @@ async def send_object(request: web.Request, file, size: int, digest: str, conten
         byte_range = parse_range(range_header, size)
         if byte_range == "unsatisfiable":
             headers["Content-Range"] = f"bytes */{size}"
-            del headers["Content-Type"]
+            del headers["Content-Type"], headers["Accept-Ranges"]
             return web.Response(status=416, headers=headers)
         if byte_range is not None:
             start, end = byte_range
             count, status = end - start + 1, 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            del headers["Accept-Ranges"]  # as nginx does: it advertises ranges on full answers only
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = count
     await response.prepare(request)

@@ -1,0 +1,113 @@
+"""`halls serve` and `halls nginx-config` as processes: build first, TLS, clean shutdown."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from server.cli import add_nginx_arguments, nginx_command
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(args: list[str], env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_health(port: int, process: subprocess.Popen, context: ssl.SSLContext | None = None, timeout=120.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited with {process.returncode}:\n{process.stdout.read()}")
+        try:
+            if context is None:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            else:
+                connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
+            connection.request("GET", "/api/health")
+            return json.loads(connection.getresponse().read())
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail("server did not answer /api/health")
+
+
+def _stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    return output
+
+
+def test_serve_builds_first_when_nothing_is_built_then_serves(project):
+    port = _free_port()
+    process = _serve(["--root", str(project), "--port", str(port)], env={"HALLS_MESHOPT": "false"})
+    try:
+        health = _wait_health(port, process)
+    finally:
+        output = _stop(process)
+    assert health["build"] and health["halls"] == 2
+    assert f"no build at {project / 'build' / 'current'}; building first" in output
+    assert "method=GET path=/api/health status=200" in output
+
+
+def test_serve_speaks_https_with_configured_certificate(build_dir, tmp_path):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    config = tmp_path / "halls.toml"
+    config.write_text(f'tls_cert = "{cert}"\ntls_key = "{key}"\n')
+    port = _free_port()
+    process = _serve(["--root", str(tmp_path), "--port", str(port)], env={"HALLS_CONFIG": str(config)})
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    try:
+        health = _wait_health(port, process, context)
+    finally:
+        _stop(process)
+    assert health["build"] == "b1"
+
+
+def test_serve_refuses_bad_config_with_exit_code_2(tmp_path):
+    process = _serve(["--root", str(tmp_path)], env={"HALLS_PORT": "eighty"})
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "environment: port: expected an integer, got 'eighty'" in output
+
+
+def test_nginx_config_command_prints_objects_location_and_websocket_proxy(build_dir, tmp_path):
+    parser = argparse.ArgumentParser()
+    add_nginx_arguments(parser)
+    args = parser.parse_args(["--root", str(tmp_path), "--listen", "8081", "--upstream", "127.0.0.1:9000"])
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert nginx_command(args) == 0
+    text = out.getvalue()
+    assert f'root "{build_dir.resolve()}";' in text
+    assert "listen 8081;" in text and "server 127.0.0.1:9000;" in text
+    assert 'add_header Cache-Control "public, max-age=31536000, immutable";' in text
+    assert "model/gltf-binary glb;" in text
+    assert "proxy_set_header Upgrade $http_upgrade;" in text
+    assert "http {" not in text  # the conf.d part unless --full
