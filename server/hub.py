@@ -110,7 +110,10 @@ async def authenticate(app: web.Application, join: msg.Join) -> Identity:
     settings = app[HUB].settings
     trainer = (join.role == "trainer" and settings.trainer_key is not None and join.key is not None
                and hmac.compare_digest(join.key.encode(), settings.trainer_key.encode()))
-    return Identity(name=join.name.strip(), role="trainer" if trainer else "member")
+    name = join.name.strip()
+    if not name:
+        raise AuthError("name must not be blank")
+    return Identity(name=name, role="trainer" if trainer else "member")
 
 
 # --- the hub -------------------------------------------------------------------
@@ -281,6 +284,8 @@ class Hub:
         if message.type is WSMsgType.BINARY:
             raise msg.ProtocolError(msg.CLOSE_UNSUPPORTED, "binary frames are not accepted: send JSON text")
         if message.type is WSMsgType.ERROR:
+            if getattr(message.data, "code", None) == msg.CLOSE_TOO_BIG:  # aiohttp refused it and closed
+                raise msg.ProtocolError(msg.CLOSE_TOO_BIG, str(message.data))
             log.info("hub socket error peer=%s: %s", conn.peer, message.data)
         return None
 

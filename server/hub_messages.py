@@ -71,7 +71,7 @@ class Join(_ClientMessage):
     """First message on a connection: who is walking the hall."""
 
     type: Literal["join"]
-    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$")]
     """Display name shown to others (no control characters)."""
     role: Literal["member", "trainer"] = "member"
     """Requested role; `trainer` is granted only with the right `key`."""
@@ -173,7 +173,8 @@ def _explain(exc: ValidationError) -> str:
     if path == ["v"]:
         return f"unsupported protocol version {error.get('input')!r}: this server speaks v=1"
     where = message_type + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
-    return f"{where}: {error['msg'].lower()}"
+    text = error["msg"]
+    return f"{where}: {text[:1].lower()}{text[1:]}"
 
 
 def check_quaternion(q: tuple[float, float, float, float], message_type: str = "pose") -> tuple[float, ...]:

@@ -93,6 +93,9 @@ class HubClient:
         self.ws = ws
         self.welcome: dict = {}
         self.seen: list[dict] = []
+        """Every JSON message received, in order."""
+        self.inbox: list[dict] = []
+        """JSON messages received while waiting for something else, not yet expected."""
 
     @classmethod
     async def join(cls, base: str, name: str, hall: str = "alpha", **fields) -> "HubClient":
@@ -120,16 +123,29 @@ class HubClient:
         await self.send(**fields)
 
     async def expect(self, type_: str, timeout: float = 5.0, **match) -> dict:
-        """The next JSON message of `type_` (and matching fields); others are kept in `seen`."""
+        """The first unexpected JSON message of `type_` (with matching fields), waiting for it if need be."""
+        def wanted(message: dict) -> bool:
+            return message["type"] == type_ and all(message.get(k) == v for k, v in match.items())
+
+        for message in self.inbox:
+            if wanted(message):
+                self.inbox.remove(message)
+                return message
         async with asyncio.timeout(timeout):
             while True:
                 data = await self.ws.recv()
                 if isinstance(data, bytes):
                     continue
-                message = json.loads(data)
-                self.seen.append(message)
-                if message["type"] == type_ and all(message.get(k) == v for k, v in match.items()):
+                message = self._note(data)
+                if wanted(message):
+                    self.inbox.remove(message)
                     return message
+
+    def _note(self, text: str) -> dict:
+        message = json.loads(text)
+        self.seen.append(message)
+        self.inbox.append(message)
+        return message
 
     async def batch(self, timeout: float = 5.0, until=None):
         """The next pose batch as a record array (the first for which `until(records)` holds)."""
@@ -137,7 +153,7 @@ class HubClient:
             while True:
                 data = await self.ws.recv()
                 if isinstance(data, str):
-                    self.seen.append(json.loads(data))
+                    self._note(data)
                     continue
                 _, records = decode_pose_batch(data)
                 if until is None or until(records):
@@ -154,7 +170,17 @@ class HubClient:
             return (received.code, received.reason) if received else (None, "")
 
     async def close(self) -> None:
+        """Close, reading what is still queued so the server's close frame gets through."""
+        async def drain() -> None:
+            try:
+                while True:
+                    await self.ws.recv()
+            except ConnectionClosed:
+                pass
+
+        draining = asyncio.create_task(drain())
         await self.ws.close()
+        await draining
 
 
 async def keep_walking(client: HubClient, room: str, p, stop: asyncio.Event, hz: float = 20.0) -> None:
