@@ -352,7 +352,7 @@ def _manifest(item: CompiledHall, results: dict, media: dict) -> dict:
             "triangles": stats["triangles"],
             "draw_calls": stats["draw_calls"],
             "nodes": stats["nodes"],
-            "objects": stats["objects"],
+            "objects": dict(sorted(stats["objects"].items())),
         })
     exhibits = []
     for exhibit in scene.exhibits:

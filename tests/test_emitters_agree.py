@@ -20,7 +20,10 @@ from tests.conftest import ALPHA
 
 def _triangles(path: NodePath) -> int:
     total = 0
-    for geom_path in path.findAllMatches("**/+GeomNode"):
+    geom_paths = list(path.findAllMatches("**/+GeomNode"))
+    if isinstance(path.node(), GeomNode):
+        geom_paths.append(path)
+    for geom_path in geom_paths:
         node: GeomNode = geom_path.node()
         for i in range(node.getNumGeoms()):
             geom = node.getGeom(i)
@@ -32,11 +35,17 @@ def _triangles(path: NodePath) -> int:
 def _named(root: NodePath, name: str) -> NodePath:
     """The node called `name` ('/' in IR names is a path separator to NodePath.find)."""
     matches = [path for path in root.findAllMatches("**") if path.getName() == name]
-    assert len(matches) == 1, f"{len(matches)} nodes named {name!r}"
-    return matches[0]
+    assert matches, f"no node named {name!r}"
+    return matches[0]  # the topmost: panda3d-gltf names a mesh's GeomNode after its node too
 
 
-def _load(path) -> NodePath:
+def _load_glb(path) -> NodePath:
+    import gltf
+
+    return NodePath(gltf.load_model(str(path)))
+
+
+def _load_bam(path) -> NodePath:
     options = LoaderOptions(LoaderOptions.LF_no_cache | LoaderOptions.LF_report_errors)
     node = Loader.getGlobalPtr().loadSync(Filename.fromOsSpecific(str(path)), options)
     assert node is not None, f"could not load {path}"
@@ -45,8 +54,6 @@ def _load(path) -> NodePath:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    import gltf  # noqa: F401  (registers the .glb loader with Panda3D)
-
     tmp = tmp_path_factory.mktemp("emit")
     scene = layout_hall(Hall.model_validate(yaml.safe_load(ALPHA)))
     out = []
@@ -54,7 +61,7 @@ def loaded(tmp_path_factory):
         meshes = build_chunk_meshes(chunk, GeometryOptions(read_asset=lambda p: b""))
         (tmp / f"{chunk.id}.glb").write_bytes(emit_gltf(meshes))
         (tmp / f"{chunk.id}.bam").write_bytes(emit_bam(meshes))
-        out.append((meshes, _load(tmp / f"{chunk.id}.glb"), _load(tmp / f"{chunk.id}.bam")))
+        out.append((meshes, _load_glb(tmp / f"{chunk.id}.glb"), _load_bam(tmp / f"{chunk.id}.bam")))
     return out
 
 
