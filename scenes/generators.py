@@ -254,6 +254,8 @@ def _submesh(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, mask:
 OCTAVES = (3, 6, 12, 24)
 EDGE_BAND = 0.1
 """Fraction of the width and depth over which the terrain comes down to z=0 at its edges."""
+GROUND_CLEARANCE = 0.02
+"""Lowest height inside a terrain, so it never lies flush with the floor under it (z-fighting)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -302,9 +304,9 @@ def water_level(params: Mapping[str, Any]) -> float | None:
 
 def _landscape_height(landscape: str, u: np.ndarray, v: np.ndarray, r: float, n: np.ndarray) -> np.ndarray:
     if landscape == "flat":
-        return 0.1 * r * n
+        return GROUND_CLEARANCE + 0.1 * r * n
     if landscape == "hills":
-        return r * n
+        return GROUND_CLEARANCE + r * n
     if landscape == "snow-mountain":
         d = np.hypot(u - 0.5, v - 0.5) * 2
         base = np.clip(1 - d, 0, 1) ** 1.3
