@@ -36,6 +36,8 @@ CONTENT_TYPES = {
     "webm": "video/webm",
 }
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+SMALL_BODY = 256 * 1024
+"""Bodies up to this size are read and written in one go; larger ones go by sendfile."""
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 """O_NONBLOCK: a FIFO planted under a valid name must not block the open."""
 
@@ -50,28 +52,45 @@ async def object_handler(request: web.Request) -> web.StreamResponse:
     match = OBJECT_NAME.fullmatch(name)
     if match is None:
         raise web.HTTPNotFound()
-    # Opening and fstat-ing a file in the page cache takes microseconds: done
-    # inline, a thread hop per request would cost more than it saves.
-    fd = open_object(request.app[CONFIG].objects_dir, name)
-    if fd is None:
+    # Looking a file up in the page cache takes microseconds: done inline, a
+    # thread hop per request would cost more than it saves.
+    objects_dir = request.app[CONFIG].objects_dir
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and "If-Match" not in request.headers and _etag_listed(if_none_match, name[:64], True):
+        if not is_object(objects_dir, name):  # a revalidation needs no open file, only its existence
+            raise web.HTTPNotFound()
+        return web.Response(status=304, headers={"ETag": f'"{name[:64]}"', "Cache-Control": CACHE_CONTROL})
+    opened = open_object(objects_dir, name)
+    if opened is None:
         raise web.HTTPNotFound()
+    fd, size = opened
     with os.fdopen(fd, "rb", buffering=0) as file:
-        size = os.fstat(file.fileno()).st_size
         return await send_object(request, file, size, name[:64], CONTENT_TYPES[match.group(1)])
 
 
-def open_object(objects_dir: Path, name: str) -> int | None:
-    """A descriptor for a regular file named `name` directly in `objects_dir`, or None."""
+def is_object(objects_dir: Path | str, name: str) -> bool:
+    """A regular file (not a symlink) named `name` is in `objects_dir`."""
+    if "/" in name or "\0" in name:
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(os.path.join(objects_dir, name)).st_mode)
+    except OSError:
+        return False
+
+
+def open_object(objects_dir: Path | str, name: str) -> tuple[int, int] | None:
+    """(descriptor, size) of a regular file named `name` directly in `objects_dir`, or None."""
     if "/" in name or "\0" in name:
         return None
     try:
-        fd = os.open(objects_dir / name, OPEN_FLAGS)
+        fd = os.open(os.path.join(objects_dir, name), OPEN_FLAGS)
     except OSError:
         return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         return None
-    return fd
+    return fd, info.st_size
 
 
 async def send_object(request: web.Request, file, size: int, digest: str, content_type: str) -> web.StreamResponse:
@@ -98,15 +117,21 @@ async def send_object(request: web.Request, file, size: int, digest: str, conten
             count, status = end - start + 1, 206
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
             del headers["Accept-Ranges"]  # as nginx does: it advertises ranges on full answers only
+    if count <= SMALL_BODY and request.method != "HEAD":
+        # One write of headers and body beats sendfile's extra loop turns for small files.
+        return web.Response(status=status, headers=headers, body=os.pread(file.fileno(), count, start))
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = count
-    await response.prepare(request)
-    if request.method != "HEAD" and count > 0:
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("client went away")
-        await asyncio.get_running_loop().sendfile(transport, file, start, count)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        if request.method != "HEAD" and count > 0:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return response
+            await asyncio.get_running_loop().sendfile(transport, file, start, count)
+        await response.write_eof()
+    except ConnectionError:  # the client went away mid-answer: nothing to log but the access line
+        pass
     return response
 
 

@@ -154,6 +154,7 @@ TRICKS = [
 def test_object_traversal_trick_answers_404_without_opening_any_file(server, glb, trick, monkeypatch):
     opened = []
     monkeypatch.setattr(objects, "open_object", lambda *args: opened.append(args))
+    monkeypatch.setattr(objects, "is_object", lambda *args: opened.append(args))
     path = trick.format(h=glb["sha256"], H=glb["sha256"].upper(), short=glb["sha256"][:63])
     reply = fetch(server.port, path)
     assert reply.status == 404
@@ -178,6 +179,12 @@ def test_object_symlink_to_another_object_answers_404(server, build_dir, glb):
     name = hashlib.sha256(b"alias").hexdigest() + ".glb"
     (build_dir / "objects" / name).symlink_to(build_dir / "objects" / glb["name"])
     assert fetch(server.port, f"/objects/{name}").status == 404
+    assert fetch(server.port, f"/objects/{name}", headers={"If-None-Match": f'"{name[:64]}"'}).status == 404
+
+
+def test_object_revalidation_of_missing_object_answers_404(server):
+    name = "c" * 64 + ".glb"
+    assert fetch(server.port, f"/objects/{name}", headers={"If-None-Match": f'"{name[:64]}"'}).status == 404
 
 
 def test_object_name_that_is_a_fifo_or_folder_answers_404_without_blocking(server, build_dir):

@@ -1,0 +1,210 @@
+"""Object serving throughput: the hall server vs nginx (and aiohttp's own static files) in one run.
+
+    .venv/bin/python bench/objects/run.py [--seconds 5] [--connections 16] [--write BENCHMARKS.md]
+
+Makes a throw-away build folder of random objects (5 MB and 1 MB hall
+chunks, 100 KB and 10 KB small objects), starts each server pinned to CPU 0
+and `wrk` pinned to CPU 1, and measures requests/s and MB/s for full GETs
+and for 304 revalidations (If-None-Match with the hash).  Needs `wrk` and
+`nginx` (Debian packages) and `taskset` (util-linux).  Only loopback is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from server.config import ServerConfig  # noqa: E402
+from server.nginx import NginxOptions, nginx_config  # noqa: E402
+
+log = logging.getLogger("bench.objects")
+
+SIZES = {"5 MB chunk": 5_000_000, "1 MB chunk": 1_000_000, "100 KB object": 100_000, "10 KB object": 10_000}
+FILE_RESPONSE_APP = """
+import sys
+from aiohttp import web
+app = web.Application()
+app.router.add_static("/objects/", sys.argv[1])
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per case (default 5)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
+    parser.add_argument("--write", type=Path, help="replace the 'Objects' section of this markdown file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for tool in ("wrk", "nginx", "taskset"):
+        if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")):
+            log.error("%s is not installed", tool)
+            return 1
+    with tempfile.TemporaryDirectory(prefix="halls-bench-") as tmp:
+        root = Path(tmp)
+        objects = _make_objects(root / "build" / "objects")
+        servers = {"halls serve": _start_halls(root), "nginx": _start_nginx(root), "aiohttp FileResponse": None}
+        servers["aiohttp FileResponse"] = _start_file_response(root)
+        try:
+            rows = _measure(servers, objects, args)
+        finally:
+            for _, process in servers.values():
+                process.terminate()
+                process.wait(10)
+    table = _table(rows, args)
+    print(table)
+    if args.write:
+        _write_section(args.write, table)
+        log.info("wrote the Objects section of %s", args.write)
+    return 0
+
+
+def _make_objects(folder: Path) -> dict[str, str]:
+    folder.mkdir(parents=True)
+    names = {}
+    for label, size in SIZES.items():
+        data = os.urandom(size)
+        name = hashlib.sha256(data).hexdigest() + ".glb"
+        (folder / name).write_bytes(data)
+        names[label] = name
+    release = folder.parent / "releases" / "bench"  # an empty published build, so the server starts at once
+    release.mkdir(parents=True)
+    (release / "catalog.json").write_text('{"format": "tunlan-hall-catalog", "version": 1, "build": "bench", "halls": []}')
+    (folder.parent / "current").symlink_to("releases/bench")
+    return names
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pinned(cpu: int, command: list[str], **kw) -> subprocess.Popen:
+    return subprocess.Popen(["taskset", "-c", str(cpu), *command], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, **kw)
+
+
+def _start_halls(root: Path):
+    port = _free_port()
+    env = {**os.environ, "HALLS_ACCESS_LOG": "false", "PYTHONPATH": str(ROOT)}
+    process = _pinned(0, [sys.executable, "-m", "server.cli", "--root", str(root), "--port", str(port)], env=env,
+                      cwd=ROOT)
+    return _ready(port, process)
+
+
+def _start_nginx(root: Path):
+    port = _free_port()
+    prefix = root / "nginx"
+    prefix.mkdir()
+    config = ServerConfig(root=root, port=1)
+    options = NginxOptions(listen=f"127.0.0.1:{port}", upstream="127.0.0.1:1", full=True, prefix=prefix,
+                           foreground=True, access_log=False)
+    (prefix / "nginx.conf").write_text(nginx_config(config, options))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = _pinned(0, [nginx, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"])
+    return _ready(port, process)
+
+
+def _start_file_response(root: Path):
+    port = _free_port()
+    process = _pinned(0, [sys.executable, "-c", FILE_RESPONSE_APP, str(root / "build" / "objects"), str(port)])
+    return _ready(port, process)
+
+
+def _ready(port: int, process: subprocess.Popen):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return port, process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def _measure(servers: dict, objects: dict[str, str], args) -> list[tuple[str, dict[str, tuple[float, float]]]]:
+    """Each case on each server, interleaved over `rounds` so background load hits all alike; medians."""
+    cases = [(f"GET {label}", name, None) for label, name in objects.items()]
+    name = objects["1 MB chunk"]
+    cases.append(("304 revalidation", name, f'If-None-Match: "{name[:64]}"'))
+    rows = []
+    for label, name, header in cases:
+        samples: dict[str, list[tuple[float, float]]] = {server: [] for server in servers}
+        for server, (port, _) in servers.items():
+            _wrk(f"http://127.0.0.1:{port}/objects/{name}", header, 1, args.connections)  # warm up
+        for _ in range(args.rounds):
+            for server, (port, _) in servers.items():
+                samples[server].append(_wrk(f"http://127.0.0.1:{port}/objects/{name}", header, args.seconds,
+                                            args.connections))
+        results = {server: tuple(statistics.median(v) for v in zip(*runs)) for server, runs in samples.items()}
+        for server, (rate, mbps) in results.items():
+            log.info("%-18s %-22s %10.0f req/s %9.1f MB/s", label, server, rate, mbps)
+        rows.append((label, results))
+    return rows
+
+
+def _wrk(url: str, header: str | None, seconds: int, connections: int) -> tuple[float, float]:
+    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    if header:
+        command += ["-H", header]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx or 3xx responses" in output:
+        raise RuntimeError(f"errors from {url}:\n{output}")
+    requests = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
+    scale = {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[transfer.group(2)]
+    return requests, float(transfer.group(1)) * scale
+
+
+def _table(rows, args) -> str:
+    lines = [
+        "| case | halls serve req/s | nginx req/s | ratio | aiohttp FileResponse req/s | ratio | halls MB/s | nginx MB/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, results in rows:
+        halls, nginx, plain = results["halls serve"], results["nginx"], results["aiohttp FileResponse"]
+        lines.append(
+            f"| {label} | {halls[0]:,.0f} | {nginx[0]:,.0f} | {halls[0] / nginx[0]:.2f}x | {plain[0]:,.0f} "
+            f"| {plain[0] / nginx[0]:.2f}x | {halls[1]:,.0f} | {nginx[1]:,.0f} |"
+        )
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return "\n".join(lines) + (
+        f"\n\nMedians of {args.rounds} interleaved rounds of wrk -t1 -c{args.connections} -d{args.seconds}s on CPU 1; "
+        f"each server alone on CPU 0 (one process; nginx with one worker, sendfile on; access logs off); "
+        f"{machine}; load average at the end {load}.")
+
+
+def _write_section(path: Path, table: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    marker = "<!-- objects-results -->"
+    if marker in text:
+        start = text.index(marker)
+        end = text.index(marker, start + len(marker)) + len(marker)
+        text = text[:start] + f"{marker}\n{table}\n{marker}" + text[end:]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Objects\n\n{marker}\n{table}\n{marker}\n"
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
