@@ -47,7 +47,7 @@ class LoadOptions:
     max_bytes: int = 1 << 20
     """Largest file accepted, checked before reading."""
     max_depth: int = 40
-    """Deepest nesting of lists and mappings in one file."""
+    """Deepest nesting of lists and mappings in one file (at most 1000)."""
     max_include_depth: int = 4
     """How deep includes may nest (a hall including a snippet is depth 1)."""
     halls_dir: Path | None = None
@@ -82,8 +82,8 @@ class Document:
 
 def load_document(path: Path, *, root: Path, options: LoadOptions = LoadOptions()) -> Document:
     """Load a hall file; raise `AuthorErrors` listing every problem found."""
-    if options.max_bytes <= 0 or options.max_depth <= 0 or options.max_include_depth < 0:
-        raise ValueError(f"load: limits must be positive, got {options}")
+    if options.max_bytes <= 0 or not 0 < options.max_depth <= 1000 or options.max_include_depth < 0:
+        raise ValueError(f"load: limits must be positive (max_depth at most 1000, as libyaml), got {options}")
     path = Path(path)
     loader = _Loader(Path(root), Path(options.halls_dir or path.parent), options)
     doc = loader.load(path, chain=())
@@ -298,6 +298,13 @@ class _Builder:
         self.errors.append(_diagnostic(self._mark(event), path, message))
         raise _Fatal
 
+    def too_deep(self) -> str:
+        return f"nesting is too deep: more than {self.max_depth} levels of lists and mappings"
+
+    def current_path(self) -> tuple:
+        """Path of the value being built (the last key or index seen)."""
+        return self._path()
+
     def _path(self) -> tuple:
         if not self.stack:
             return ()
@@ -339,8 +346,7 @@ class _Builder:
         if self._awaiting_key():
             self._fatal(event, self.stack[-1].path, "a key must be a word or text, not a list or mapping")
         if len(self.stack) >= self.max_depth:
-            message = f"nesting is too deep: more than {self.max_depth} levels of lists and mappings"
-            self._fatal(event, self._path(), message)
+            self._fatal(event, self._path(), self.too_deep())
         container: dict | list = {} if isinstance(event, yaml.MappingStartEvent) else []
         path = self._place(container, self._mark(event))
         self.stack.append(_Frame(container, path))
@@ -398,7 +404,7 @@ class _Loader:
         file = display_path(path, self.root)
         text = _decode(_read(path, file, self.options.max_bytes), file)
         chain = chain + (path.resolve(),)
-        builder = self._build(text, file, chain, _Parser)
+        builder = self._build(text, file, chain)
         if builder.errors:
             raise AuthorErrors(builder.errors)
         if builder.data is None and builder.marks.keys() <= {()}:
@@ -406,18 +412,21 @@ class _Loader:
             raise _file_error(file, "the file is empty" + hint)
         return Document(file, builder.data, builder.marks, builder.key_marks)
 
-    def _build(self, text: str, file: str, chain: tuple[Path, ...], parser) -> _Builder:
+    def _build(self, text: str, file: str, chain: tuple[Path, ...]) -> _Builder:
         builder = _Builder(file, self.options.max_depth, lambda value, mark, at: self._include(value, mark, at, chain))
         try:
-            builder.build(yaml.parse(text, Loader=parser))
+            builder.build(yaml.parse(text, Loader=_Parser))
         except _Fatal:
             pass
         except yaml.YAMLError as error:
-            if "maximum nesting depth" in str(error) and parser is not yaml.SafeLoader:
-                # libyaml scans deep flow nesting ahead and stops at its own limit (1000) before
-                # we see an event; the pure-Python parser streams, so our own limit finds the spot.
-                return self._build(text, file, chain, yaml.SafeLoader)
-            builder.errors.append(_syntax_error(error, text, file))
+            mark = getattr(error, "problem_mark", None)
+            if "maximum nesting depth" in str(error) and mark is not None:
+                # libyaml scans deep [[[... ahead and stops at its own limit (1000) before we see the
+                # events, so our own depth check never fires: report it at libyaml's mark instead.
+                where = (file, mark.line + 1, mark.column + 1)
+                builder.errors.append(_diagnostic(where, builder.current_path(), builder.too_deep()))
+            else:
+                builder.errors.append(_syntax_error(error, text, file))
         return builder
 
     def _include(self, value: Any, mark: Mark, path: tuple, chain: tuple[Path, ...]) -> Document:

@@ -10,6 +10,7 @@ reachability, quizzes and text fit.  The only disk access is listing
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import types
@@ -53,6 +54,12 @@ class ValidateOptions:
     """Most questions in one checkpoint."""
     max_figures: int = 200
     """Most figures in one diorama, counting each figure of a column."""
+    max_doorways: int = 200
+    """Most doorways in one hall, all rooms together."""
+    max_panel_chars: int = 1500
+    """Longest body text of one panel, in characters."""
+    max_text_chars: int = 30000
+    """Most panel text in one hall, in characters; the fit check takes time in proportion."""
 
 
 def validate_hall(doc: Document, options: ValidateOptions) -> tuple[Hall | None, list[Diagnostic]]:
@@ -434,11 +441,16 @@ class _HallChecks:
         self._assets: frozenset[str] | None = options.asset_files
 
     def run(self) -> Iterator[Diagnostic]:
+        oversized = list(self._size_budgets())
+        yield from oversized
+        yield from self._hall_id()
+        yield from self._duplicate_ids()
+        if oversized:
+            return  # pairwise checks on a hall this big could take minutes; the author must split it first
         checks = (
-            self._hall_id, self._budgets, self._duplicate_ids, self._assets_exist, self._rooms_apart,
-            self._doorways, self._doorway_overlaps, self._reachable, self._spawn, self._exhibits_in_rooms,
-            self._exhibits_apart, self._mounted_clear_of_doorways, self._diorama_contents, self._questions,
-            self._text_fits,
+            self._content_budgets, self._sizes_positive, self._assets_exist, self._rooms_apart, self._doorways,
+            self._doorway_overlaps, self._reachable, self._spawn, self._exhibits_in_rooms, self._exhibits_apart,
+            self._mounted_clear_of_doorways, self._diorama_contents, self._questions, self._text_fits,
         )
         for check in checks:
             yield from check()
@@ -460,7 +472,7 @@ class _HallChecks:
             message = f"hall id '{self.hall.id}' does not match the file name '{name}'; rename one of them"
             yield self._error(("id",), message)
 
-    def _budgets(self) -> Iterator[Diagnostic]:
+    def _size_budgets(self) -> Iterator[Diagnostic]:
         opts = self.options
         rooms = len(self.hall.rooms)
         if rooms > opts.max_rooms:
@@ -474,7 +486,16 @@ class _HallChecks:
                 "move some to another hall"
             )
             yield self._error(path, message)
-        for _, _, exhibit, path in exhibits:
+        doorways = [
+            ("rooms", r, "doorways", d) for r, room in enumerate(self.hall.rooms) for d, _ in enumerate(room.doorways)
+        ]
+        if len(doorways) > opts.max_doorways:
+            message = f"too many doorways: {len(doorways)} in this hall (the limit is {opts.max_doorways})"
+            yield self._error(doorways[opts.max_doorways], message)
+
+    def _content_budgets(self) -> Iterator[Diagnostic]:
+        opts = self.options
+        for _, _, exhibit, path in self._exhibits():
             if isinstance(exhibit, Checkpoint) and len(exhibit.questions) > opts.max_questions:
                 count = len(exhibit.questions)
                 message = f"too many questions: {count} (the limit is {opts.max_questions} per checkpoint)"
@@ -693,6 +714,8 @@ class _HallChecks:
 
     def _exhibits_in_rooms(self) -> Iterator[Diagnostic]:
         for r, _, exhibit, path in self._exhibits():
+            if not _has_area(exhibit):
+                continue
             rect = self.rects[r]
             footprint = place_exhibit(rect, exhibit)
             if footprint.mounted_on is not None:
@@ -759,17 +782,58 @@ class _HallChecks:
                 for where, message in _question_problems(question):
                     yield self._error(path + ("questions", q) + where, message)
 
+    def _sizes_positive(self) -> Iterator[Diagnostic]:
+        for _, _, exhibit, path in self._exhibits():
+            if not _has_area(exhibit):
+                name = SIZE_FIELDS[type(exhibit)]
+                yield self._error(path + (name,), f"'{name}' must be more than 0 in both directions")
+
     def _text_fits(self) -> Iterator[Diagnostic]:
         panels = [(exhibit, path) for _, _, exhibit, path in self._exhibits() if isinstance(exhibit, Panel)]
-        if not panels:
+        total = sum(len(panel.title.zh) + len(panel.text.zh) for panel, _ in panels)
+        if total > self.options.max_text_chars:
+            limit = self.options.max_text_chars
+            message = f"too much panel text: {total} characters in this hall (the limit is {limit})"
+            yield self._error(("rooms",), message)
             return
-        from scenes.text import text_fits  # imported late: fonts and Pillow only when there are panels
-
         for panel, path in panels:
             width, height = panel.size
-            if not text_fits(panel.title.zh, panel.text.zh, width, height, has_image=panel.image is not None):
+            if len(panel.text.zh) > self.options.max_panel_chars:
+                message = (
+                    f"text is too long for one panel: {len(panel.text.zh)} characters "
+                    f"(the limit is {self.options.max_panel_chars}); split it over several panels"
+                )
+                yield self._error(path + ("text",), message)
+            elif min(width, height) > 0 and not _panel_text_fits(panel):
                 message = f"text does not fit on a {_num(width)} x {_num(height)} m panel; shorten it or enlarge 'size'"
                 yield self._error(path + ("text",), message)
+
+
+SIZE_FIELDS = {Panel: "size", Media: "size", Model: "footprint", Diorama: "area"}
+
+
+def _has_area(exhibit) -> bool:
+    name = SIZE_FIELDS.get(type(exhibit))
+    return name is None or min(getattr(exhibit, name)) > 0
+
+
+MIN_CHAR_M = 0.03
+"""No panel text is printed smaller than this (metres): a bound to skip hopeless fit checks."""
+
+
+def _panel_text_fits(panel: Panel) -> bool:
+    """Whether the panel's Chinese title and text fit it (`scenes.text.text_fits`, memoised)."""
+    width, height = panel.size
+    if len(panel.title.zh) + len(panel.text.zh) > 2 * width * height / MIN_CHAR_M**2:
+        return False  # more characters than half-width glyphs could cover at the smallest size
+    return _text_fits_cached(panel.title.zh, panel.text.zh, width, height, panel.image is not None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_fits_cached(title: str, body: str, width: float, height: float, has_image: bool) -> bool:
+    from scenes.text import text_fits  # imported late: fonts and Pillow only when a hall has panels
+
+    return text_fits(title, body, width, height, has_image=has_image)
 
 
 ASSET_FIELDS = {

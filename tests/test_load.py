@@ -152,7 +152,12 @@ def test_load_rejects_10k_deep_nesting_without_recursion(tmp_path):
     path = write(tmp_path, "deep.yaml", "a: " + "[" * 10000 + "]" * 10000 + "\n")
     with quick_and_small():
         errors = errors_of(path, tmp_path)
-    assert errors == [
+    assert errors == ["halls/deep.yaml:1:1003: a[0]: nesting is too deep: more than 40 levels of lists and mappings"]
+
+
+def test_load_rejects_nesting_just_over_the_limit_at_its_place(tmp_path):
+    path = write(tmp_path, "deep.yaml", "a: " + "[" * 41 + "]" * 41 + "\n")
+    assert errors_of(path, tmp_path) == [
         "halls/deep.yaml:1:43: a" + "[0]" * 39 + ": nesting is too deep: more than 40 levels of lists and mappings"
     ]
 

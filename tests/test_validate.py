@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from textwrap import dedent, indent
 
@@ -755,4 +756,66 @@ def test_check_reports_every_semantic_error_in_one_file():
         "halls/gallery.yaml:28:5: rooms[1]: room 'store' cannot be reached from the first room 'foyer'; add a doorway",
         "halls/shared/quiz.yaml:8:14: rooms[0].exhibits[3].questions[0].answer: answer 'C' is not one of the "
         "options A to B",
+    ]
+
+
+def test_check_reports_panel_text_over_the_character_limit(tmp_path):
+    text = one_exhibit(f"""\
+          - kind: panel
+            id: intro
+            title: 前言
+            text: {"长" * 1501}
+            size: [20, 3]
+            wall: north
+    """, size="[24, 8, 4]")
+    assert check(tmp_path, text) == [
+        "halls/demo.yaml:11:15: rooms[0].exhibits[0].text: text is too long for one panel: 1501 characters "
+        "(the limit is 1500); split it over several panels"
+    ]
+
+
+def test_check_reports_too_much_panel_text_in_a_hall(tmp_path):
+    panels = "".join(
+        f"  - {{kind: panel, id: p{i}, title: 题, text: {'字' * 1000}, wall: north}}\n" for i in range(31)
+    )
+    text = "id: demo\ntitle: 演示\nrooms:\n" + "".join(
+        f"  - id: r{i}\n    title: 厅\n    position: [{i * 20}, 0]\n    exhibits:\n  {panels.splitlines()[i]}\n"
+        for i in range(31)
+    )
+    diagnostics = check(tmp_path, text)
+    assert "halls/demo.yaml:4:3: rooms: too much panel text: 31031 characters in this hall (the limit is 30000)" in diagnostics
+    assert not any("does not fit" in d for d in diagnostics)
+
+
+def test_check_reports_sizes_that_are_not_positive(tmp_path):
+    text = one_exhibit("""\
+          - {kind: panel, id: intro, title: 前言, text: 正文, size: [0, 1], at: [0, 0]}
+          - {kind: model, id: rock, title: 石, generator: {name: rock}, footprint: [1, -1], at: [2, 2]}
+    """)
+    assert check(tmp_path, text) == [
+        "halls/demo.yaml:8:61: rooms[0].exhibits[0].size: 'size' must be more than 0 in both directions",
+        "halls/demo.yaml:9:79: rooms[0].exhibits[1].footprint: 'footprint' must be more than 0 in both directions",
+    ]
+
+
+def test_check_reports_too_many_doorways(tmp_path):
+    text = two_rooms("      - {to: annex, wall: east}\n      - {to: 'hall:lobby', wall: west}\n")
+    path = tmp_path / "halls" / "demo.yaml"
+    path.parent.mkdir()
+    path.write_text(text, encoding="utf-8")
+    options = ValidateOptions(root=tmp_path, assets_dir=tmp_path / "assets", max_doorways=1)
+    _, diagnostics = check_file(path, options)
+    assert [str(d) for d in diagnostics] == [
+        "halls/demo.yaml:9:9: rooms[0].doorways[1]: too many doorways: 2 in this hall (the limit is 1)"
+    ]
+
+
+def test_check_stops_early_and_quickly_on_a_hall_far_over_budget(tmp_path):
+    rooms = "".join(f"  - id: room-{i}\n    title: 展厅\n    doorways: [{{to: room-{i + 1}, wall: east}}]\n" for i in range(8000))
+    started = time.perf_counter()
+    diagnostics = check(tmp_path, "id: demo\ntitle: 演示\nrooms:\n" + rooms)
+    assert time.perf_counter() - started < 5.0
+    assert diagnostics == [
+        "halls/demo.yaml:124:5: rooms[40]: too many rooms: 8000 (the limit is 40 per hall); split the hall",
+        "halls/demo.yaml:606:16: rooms[200].doorways[0]: too many doorways: 8000 in this hall (the limit is 200)",
     ]
