@@ -84,13 +84,19 @@ def test_author_errors_are_sorted_by_position_and_listed_in_the_message():
 
 
 def test_load_builds_plain_data_with_marks_for_values_and_keys(tmp_path):
-    path = write(tmp_path, "red.yaml", "id: red\ntitle: 红色屯兰\norder: 10\nrooms:\n  - id: foyer\n    size: [12, 10.5, 4]\n    open: yes\n    note: ~\n    when: 2021-07-01\n    quoted: '10'\n")
+    text = (
+        "id: red\ntitle: 红色屯兰\norder: 10\nrooms:\n  - id: foyer\n    size: [12, 10.5, 4]\n"
+        "    open: yes\n    note: ~\n    when: 2021-07-01\n    quoted: '10'\n"
+    )
+    path = write(tmp_path, "red.yaml", text)
     doc = load_document(path, root=tmp_path)
     assert isinstance(doc, Document)
     assert doc.file == "halls/red.yaml"
     assert doc.data == {
         "id": "red", "title": "红色屯兰", "order": 10,
-        "rooms": [{"id": "foyer", "size": [12, 10.5, 4], "open": True, "note": None, "when": "2021-07-01", "quoted": "10"}],
+        "rooms": [
+            {"id": "foyer", "size": [12, 10.5, 4], "open": True, "note": None, "when": "2021-07-01", "quoted": "10"}
+        ],
     }
     assert doc.marks[()] == ("halls/red.yaml", 1, 1)
     assert doc.marks[("title",)] == ("halls/red.yaml", 2, 8)
@@ -166,7 +172,9 @@ def test_load_rejects_deep_block_nesting(tmp_path):
     text = "".join(" " * i + f"k{i}:\n" for i in range(60))
     path = write(tmp_path, "deep.yaml", text)
     errors = errors_of(path, tmp_path, LoadOptions(max_depth=5))
-    assert errors == ["halls/deep.yaml:6:6: k0.k1.k2.k3.k4: nesting is too deep: more than 5 levels of lists and mappings"]
+    assert errors == [
+        "halls/deep.yaml:6:6: k0.k1.k2.k3.k4: nesting is too deep: more than 5 levels of lists and mappings"
+    ]
 
 
 def test_load_rejects_a_binary_file(tmp_path):
@@ -185,7 +193,9 @@ def test_load_names_the_first_byte_that_is_not_utf8(tmp_path):
 
 def test_load_counts_columns_in_characters_before_a_bad_byte(tmp_path):
     path = write(tmp_path, "mixed.yaml", "title: 红色".encode() + b"\xff\n")
-    assert errors_of(path, tmp_path) == ["halls/mixed.yaml:1:10: the file is not UTF-8 text (byte 0xff here); save it as UTF-8"]
+    assert errors_of(path, tmp_path) == [
+        "halls/mixed.yaml:1:10: the file is not UTF-8 text (byte 0xff here); save it as UTF-8"
+    ]
 
 
 def test_load_asks_for_utf8_instead_of_utf16(tmp_path):
@@ -258,13 +268,16 @@ def test_load_reports_every_duplicate_key(tmp_path):
 
 def test_load_points_an_unclosed_quote_at_its_start(tmp_path):
     path = write(tmp_path, "quote.yaml", 'id: red\ntitle: "红色屯兰\nrooms: []\n')
-    assert errors_of(path, tmp_path) == ["halls/quote.yaml:2:8: this quoted text is never closed; add the closing quote"]
+    assert errors_of(path, tmp_path) == [
+        "halls/quote.yaml:2:8: this quoted text is never closed; add the closing quote"
+    ]
 
 
 def test_load_explains_an_unexpected_colon(tmp_path):
     path = write(tmp_path, "colon.yaml", "id: red\ntitle: 注意: 安全\n")
     assert errors_of(path, tmp_path) == [
-        "halls/colon.yaml:2:10: unexpected ':' here; check this line's indentation, or put text containing ': ' in quotes"
+        "halls/colon.yaml:2:10: unexpected ':' here; check this line's indentation, or put text "
+        "containing ': ' in quotes"
     ]
 
 
@@ -290,7 +303,8 @@ def test_load_asks_to_quote_a_value_starting_with_a_reserved_character(tmp_path)
 def test_load_rejects_tags(tmp_path):
     path = write(tmp_path, "tag.yaml", "id: red\ntitle: !!python/object:os.system x\n")
     assert errors_of(path, tmp_path) == [
-        "halls/tag.yaml:2:8: title: tags like 'tag:yaml.org,2002:python/object:os.system' are not allowed; write plain values"
+        "halls/tag.yaml:2:8: title: tags like 'tag:yaml.org,2002:python/object:os.system' are not "
+        "allowed; write plain values"
     ]
 
 
@@ -375,7 +389,10 @@ def test_load_suggests_the_file_for_a_missing_include(tmp_path):
     "target, message",
     [
         ("../secret.yaml", "include path '../secret.yaml' must stay inside the halls folder; remove '..'"),
-        ("/etc/passwd.yaml", "include path '/etc/passwd.yaml' must be relative to the halls folder, like 'shared/quiz.yaml'"),
+        (
+            "/etc/passwd.yaml",
+            "include path '/etc/passwd.yaml' must be relative to the halls folder, like 'shared/quiz.yaml'",
+        ),
         ("shared\\quiz.yaml", "use '/' in include paths, not '\\': 'shared\\quiz.yaml'"),
         ("shared/quiz.txt", "can only include .yaml files, not 'shared/quiz.txt'"),
     ],

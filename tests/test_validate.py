@@ -30,7 +30,8 @@ def check(tmp_path: Path, text: str, *, name: str = "demo", assets=(), known_hal
 
 def one_exhibit(exhibit: str, size: str = "[10, 8, 4]") -> str:
     """A one-room hall; the exhibit's first line is line 8."""
-    return "id: demo\ntitle: 演示\nrooms:\n  - id: hall\n    title: 大厅\n" f"    size: {size}\n    exhibits:\n" + indent(dedent(exhibit), " " * 6)
+    head = f"id: demo\ntitle: 演示\nrooms:\n  - id: hall\n    title: 大厅\n    size: {size}\n    exhibits:\n"
+    return head + indent(dedent(exhibit), " " * 6)
 
 
 # --- valid halls -----------------------------------------------------------------------------
@@ -123,7 +124,9 @@ def test_check_reports_a_point_with_the_wrong_count(tmp_path):
             text: 正文
             at: [1, 2, 3]
     """)
-    assert check(tmp_path, text) == ["halls/demo.yaml:12:13: rooms[0].exhibits[0].at: expected a list of 2 numbers, got 3"]
+    assert check(tmp_path, text) == [
+        "halls/demo.yaml:12:13: rooms[0].exhibits[0].at: expected a list of 2 numbers, got 3"
+    ]
 
 
 def test_check_reports_bad_exhibit_kind_with_suggestion(tmp_path):
@@ -178,7 +181,9 @@ def test_check_explains_an_unquoted_colour_read_as_a_comment(tmp_path):
 
 def test_check_reports_out_of_range_with_both_bounds(tmp_path):
     text = "id: demo\ntitle: 演示\ntheme:\n  ambient: 3\nrooms:\n  - {id: hall, title: 大厅}\n"
-    assert check(tmp_path, text) == ["halls/demo.yaml:4:12: theme.ambient: out of range: must be at least 0 and at most 1, got 3"]
+    assert check(tmp_path, text) == [
+        "halls/demo.yaml:4:12: theme.ambient: out of range: must be at least 0 and at most 1, got 3"
+    ]
 
 
 def test_check_reports_unknown_choice_with_suggestion(tmp_path):
@@ -208,7 +213,8 @@ def test_check_reports_a_mapping_where_a_list_is_expected(tmp_path):
 
 
 def test_check_reports_an_empty_room_list(tmp_path):
-    assert check(tmp_path, "id: demo\ntitle: 演示\nrooms: []\n") == ["halls/demo.yaml:3:8: rooms: needs at least 1 entry"]
+    text = "id: demo\ntitle: 演示\nrooms: []\n"
+    assert check(tmp_path, text) == ["halls/demo.yaml:3:8: rooms: needs at least 1 entry"]
 
 
 def test_check_reports_a_wrong_answer_type_once(tmp_path):
@@ -322,7 +328,8 @@ def model_with_asset(asset: str) -> str:
 def test_check_reports_missing_asset_with_suggestion(tmp_path):
     assets = {"assets/lamp.gltf", "assets/flag.png"}
     assert check(tmp_path, model_with_asset("assets/lamp.glb"), assets=assets) == [
-        "halls/demo.yaml:11:16: rooms[0].exhibits[0].asset: no such asset 'assets/lamp.glb' (did you mean 'assets/lamp.gltf'?)"
+        "halls/demo.yaml:11:16: rooms[0].exhibits[0].asset: no such asset 'assets/lamp.glb' (did you "
+        "mean 'assets/lamp.gltf'?)"
     ]
 
 
@@ -360,7 +367,8 @@ def test_check_reports_wrong_image_type_on_a_panel(tmp_path):
             at: [0, 0]
     """)
     assert check(tmp_path, text, assets={"assets/intro.mp4"}) == [
-        "halls/demo.yaml:12:16: rooms[0].exhibits[0].image: 'assets/intro.mp4' is not an image file; use .png, .jpg or .jpeg"
+        "halls/demo.yaml:12:16: rooms[0].exhibits[0].image: 'assets/intro.mp4' is not an image file; "
+        "use .png, .jpg or .jpeg"
     ]
 
 
@@ -435,7 +443,8 @@ def test_check_reports_mounted_exhibit_wider_than_its_wall(tmp_path):
             wall: east
     """)
     assert check(tmp_path, text, assets={"assets/film.mp4"}) == [
-        "halls/demo.yaml:8:9: rooms[0].exhibits[0].along: media 'film' is 8 m wide but the east wall is only 7.6 m long inside"
+        "halls/demo.yaml:8:9: rooms[0].exhibits[0].along: media 'film' is 8 m wide but the east wall "
+        "is only 7.6 m long inside"
     ]
 
 
@@ -443,7 +452,8 @@ def test_check_reports_overlapping_exhibits(tmp_path):
     text = one_exhibit("""\
           - {kind: model, id: a, title: 甲, generator: {name: rock}, at: [0, 0], footprint: [2, 2]}
           - {kind: model, id: b, title: 乙, generator: {name: rock}, at: [1.2, 0.5]}
-          - {kind: checkpoint, id: c, title: 丙, at: [3, 3], radius: 1, questions: [{id: q, type: true-false, prompt: 对, answer: true}]}
+          - {kind: checkpoint, id: c, title: 丙, at: [3, 3], radius: 1,
+             questions: [{id: q, type: true-false, prompt: 对, answer: true}]}
     """)
     assert check(tmp_path, text) == [
         "halls/demo.yaml:9:9: rooms[0].exhibits[1]: model 'b' overlaps model 'a' (line 8); move them apart",
@@ -471,8 +481,10 @@ def test_check_reports_mounted_exhibit_covering_a_doorway(tmp_path):
               - {kind: panel, id: notice, title: 须知, text: 正文, wall: west, along: 1.5}
     """
     assert check(tmp_path, text) == [
-        "halls/demo.yaml:10:74: rooms[0].exhibits[0].along: panel 'intro' covers the doorway to 'annex' in the east wall; move 'along'",
-        "halls/demo.yaml:15:75: rooms[1].exhibits[0].along: panel 'notice' covers the doorway from 'hall' in the west wall; move 'along'",
+        "halls/demo.yaml:10:74: rooms[0].exhibits[0].along: panel 'intro' covers the doorway to "
+        "'annex' in the east wall; move 'along'",
+        "halls/demo.yaml:15:75: rooms[1].exhibits[0].along: panel 'notice' covers the doorway from "
+        "'hall' in the west wall; move 'along'",
     ]
 
 
@@ -530,7 +542,8 @@ def test_check_reports_doorway_past_the_shared_part_of_the_wall(tmp_path):
 def test_check_reports_doorway_wider_than_its_wall(tmp_path):
     text = two_rooms("      - {to: annex, wall: east, width: 8}\n")
     assert check(tmp_path, text) == [
-        "halls/demo.yaml:8:40: rooms[0].doorways[0].width: doorway is 8 m wide but the east wall is only 7.6 m long inside"
+        "halls/demo.yaml:8:40: rooms[0].doorways[0].width: doorway is 8 m wide but the east wall is "
+        "only 7.6 m long inside"
     ]
 
 
@@ -545,7 +558,8 @@ def test_check_reports_doorway_past_the_end_of_its_wall(tmp_path):
 def test_check_reports_overlapping_doorways_on_one_wall(tmp_path):
     text = two_rooms("      - {to: annex, wall: east}\n      - {to: 'hall:lobby', wall: east, along: 1}\n")
     assert check(tmp_path, text) == [
-        "halls/demo.yaml:9:9: rooms[0].doorways[1]: doorway overlaps the doorway to 'annex' in the east wall of room 'hall'"
+        "halls/demo.yaml:9:9: rooms[0].doorways[1]: doorway overlaps the doorway to 'annex' in the "
+        "east wall of room 'hall'"
     ]
 
 
@@ -664,7 +678,8 @@ def test_check_reports_multiple_choice_answer_problems(tmp_path):
     """)
     assert check(tmp_path, text) == [
         "halls/demo.yaml:13:81: rooms[0].exhibits[0].questions[0].answer[1]: answer lists 'A' twice",
-        "halls/demo.yaml:14:81: rooms[0].exhibits[0].questions[1].answer[1]: answer 'E' is not one of the options A to C",
+        "halls/demo.yaml:14:81: rooms[0].exhibits[0].questions[1].answer[1]: answer 'E' is not one "
+        "of the options A to C",
         "halls/demo.yaml:15:77: rooms[0].exhibits[0].questions[2].answer: the answer of a multiple-choice question is "
         "a list of letters, like [A, C], got a list",
         "halls/demo.yaml:16:77: rooms[0].exhibits[0].questions[3].answer: the answer of a multiple-choice question is "
@@ -690,7 +705,8 @@ def test_check_reports_choice_question_with_fewer_than_two_options(tmp_path):
               - {id: q1, type: single, prompt: 问, options: [甲], answer: A}
     """)
     assert check(tmp_path, text) == [
-        "halls/demo.yaml:13:56: rooms[0].exhibits[0].questions[0].options: a single-choice question needs at least 2 options"
+        "halls/demo.yaml:13:56: rooms[0].exhibits[0].questions[0].options: a single-choice question "
+        "needs at least 2 options"
     ]
 
 
@@ -783,7 +799,8 @@ def test_check_reports_too_much_panel_text_in_a_hall(tmp_path):
         for i in range(31)
     )
     diagnostics = check(tmp_path, text)
-    assert "halls/demo.yaml:4:3: rooms: too much panel text: 31031 characters in this hall (the limit is 30000)" in diagnostics
+    expected = "halls/demo.yaml:4:3: rooms: too much panel text: 31031 characters in this hall (the limit is 30000)"
+    assert expected in diagnostics
     assert not any("does not fit" in d for d in diagnostics)
 
 
@@ -811,7 +828,8 @@ def test_check_reports_too_many_doorways(tmp_path):
 
 
 def test_check_stops_early_and_quickly_on_a_hall_far_over_budget(tmp_path):
-    rooms = "".join(f"  - id: room-{i}\n    title: 展厅\n    doorways: [{{to: room-{i + 1}, wall: east}}]\n" for i in range(8000))
+    room = "  - id: room-{i}\n    title: 展厅\n    doorways: [{{to: room-{j}, wall: east}}]\n"
+    rooms = "".join(room.format(i=i, j=i + 1) for i in range(8000))
     started = time.perf_counter()
     diagnostics = check(tmp_path, "id: demo\ntitle: 演示\nrooms:\n" + rooms)
     assert time.perf_counter() - started < 5.0
