@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -220,7 +221,9 @@ def compile_chunk(job: ChunkJob) -> dict:
     root = Path(job.root)
     meshes = build_chunk_meshes(job.chunk, GeometryOptions(read_asset=lambda path: read_asset(root, path)))
     glb = emit_gltf(meshes)
-    objects = {"glb": _stage(Path(job.staging), glb, ".glb"), "bam": _stage(Path(job.staging), emit_bam(meshes), ".bam")}
+    # Panda3D reads zlib-compressed `.bam.pz` files transparently; textures make raw bams ~10x larger.
+    bam = zlib.compress(emit_bam(meshes), 6)
+    objects = {"glb": _stage(Path(job.staging), glb, ".glb"), "bam": _stage(Path(job.staging), bam, ".bam.pz")}
     if job.meshopt:
         objects["glb_meshopt"] = _stage(Path(job.staging), meshopt_compress(glb, root), ".glb")
     return {

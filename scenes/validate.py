@@ -450,7 +450,8 @@ class _HallChecks:
         checks = (
             self._content_budgets, self._sizes_positive, self._assets_exist, self._rooms_apart, self._doorways,
             self._doorway_overlaps, self._reachable, self._spawn, self._exhibits_in_rooms, self._exhibits_apart,
-            self._mounted_clear_of_doorways, self._diorama_contents, self._questions, self._text_fits,
+            self._mounted_clear_of_doorways, self._diorama_contents, self._generator_params, self._questions,
+            self._text_fits,
         )
         for check in checks:
             yield from check()
@@ -769,6 +770,23 @@ class _HallChecks:
                         area = f"{_num(exhibit.area[0])} x {_num(exhibit.area[1])} m"
                         message = f"stands outside the diorama's {area} area; keep {_xy_range(half_x, half_y)}"
                         yield self._error(path + (name, i, "at"), message)
+
+    def _generator_params(self) -> Iterator[Diagnostic]:
+        from scenes.generators import resolve_params
+
+        for _, _, exhibit, path in self._exhibits():
+            if isinstance(exhibit, Model) and exhibit.generator is not None:
+                generators = [(path + ("generator", "params"), exhibit.generator)]
+            elif isinstance(exhibit, Diorama):
+                generators = [(path + ("props", i, "generator", "params"), prop.generator)
+                              for i, prop in enumerate(exhibit.props)]
+            else:
+                continue
+            for where, generator in generators:
+                try:
+                    resolve_params(generator.name, generator.params)
+                except ValueError as problem:
+                    yield self._error(where, str(problem))
 
     # quizzes and text
 

@@ -837,3 +837,33 @@ def test_check_stops_early_and_quickly_on_a_hall_far_over_budget(tmp_path):
         "halls/demo.yaml:124:5: rooms[40]: too many rooms: 8000 (the limit is 40 per hall); split the hall",
         "halls/demo.yaml:606:16: rooms[200].doorways[0]: too many doorways: 8000 in this hall (the limit is 200)",
     ]
+
+
+def test_check_reports_unknown_generator_param_with_known_list(tmp_path):
+    from scenes.load import load_document
+    from scenes.validate import ValidateOptions, validate_hall
+
+    (tmp_path / "halls").mkdir()
+    (tmp_path / "assets").mkdir()
+    path = tmp_path / "halls" / "gen.yaml"
+    path.write_text(
+        "id: gen\n"
+        "title: 生成\n"
+        "rooms:\n"
+        "  - id: main\n"
+        "    title: 主厅\n"
+        "    exhibits:\n"
+        "      - kind: model\n"
+        "        id: flag\n"
+        "        title: 旗帜\n"
+        "        at: [0, 0]\n"
+        "        generator: {name: flag, params: {wdth: 2}}\n",
+        encoding="utf-8",
+    )
+    hall, diagnostics = validate_hall(load_document(path, root=tmp_path),
+                                      ValidateOptions(root=tmp_path, assets_dir=tmp_path / "assets"))
+    assert hall is None
+    assert [str(d) for d in diagnostics] == [
+        "halls/gen.yaml:11:41: rooms[0].exhibits[0].generator.params: flag: unknown param 'wdth' "
+        "(known: colour, ground, height, pole, scale, width)"
+    ]
