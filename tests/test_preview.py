@@ -154,3 +154,14 @@ def test_inspect_image_rejects_malformed_colour():
     with pytest.raises(ValueError) as info:
         inspect_image(Image.new("RGB", (2, 2)), ["#12345"])
     assert str(info.value) == "preview: not a '#rrggbb' colour: '#12345'"
+
+
+def test_render_preview_accepts_negative_camera_coordinates(tmp_path):
+    from panda3d.core import NodePath
+
+    box = NodePath("empty")
+    path = tmp_path / "empty.bam"
+    box.writeBamFile(str(path))
+    out = render_preview([path], camera_pos=(-8.0, -3.5, 1.6), look_at=(-1.0, 2.0, 1.0), theme={}, size=(64, 40),
+                         out=tmp_path / "neg.png")
+    assert out.is_file()

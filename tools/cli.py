@@ -125,7 +125,7 @@ def cmd_preview(args) -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     try:
         path = preview_hall(args.root, args.hall, args.out, room=args.room, size=(width, height))
-    except (FileNotFoundError, KeyError, ValueError) as error:
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as error:
         print(f"halls preview: {error}", file=sys.stderr)
         return 1
     log.info("wrote %s", path)

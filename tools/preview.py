@@ -124,7 +124,7 @@ def _bam_paths(bam_files: Sequence[bytes | Path], tmp: Path) -> list[Path]:
 def _child_argv(paths, camera_pos, look_at, light, size, out: Path, display: str) -> list[str]:
     vec = lambda v: ",".join(repr(float(x)) for x in v)  # noqa: E731
     return [sys.executable, "-m", "tools.preview", *map(str, paths),
-            "--camera", vec(camera_pos), "--look-at", vec(look_at),
+            f"--camera={vec(camera_pos)}", f"--look-at={vec(look_at)}",  # '=' keeps '-8,..' from reading as a flag
             "--theme", json.dumps(light), "--size", f"{size[0]}x{size[1]}",
             "--display", display, "--out", str(out.resolve())]
 

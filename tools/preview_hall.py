@@ -20,6 +20,8 @@ def preview_hall(root: Path, hall_id: str, out: Path, *, room: str | None = None
     if room_id not in rooms:
         raise KeyError(f"hall '{hall_id}' has no room '{room_id}' (rooms: {', '.join(rooms)})")
     camera, target = camera_for_room(rooms[room_id])
+    if rooms[room_id]["shape"] == "open":
+        camera, target = overview_for_room(rooms[room_id])
     bams = [build / "objects" / chunk["objects"]["bam"]["name"] for chunk in manifest["chunks"]]
     return render_preview(bams, camera_pos=camera, look_at=target, theme=manifest["theme"], size=size, out=out)
 
@@ -32,10 +34,21 @@ def load_manifest(build: Path, hall_id: str) -> dict:
 
 
 def camera_for_room(room: dict) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """Stand near the south wall at eye height, looking north across the room."""
+    """Stand in the south-west of the room, a little above eye height, looking north-east across it.
+
+    Off the centre line, so a centred exhibit does not fill the view.
+    """
     (x0, y0, _), (x1, y1, z1) = room["bounds"]["min"], room["bounds"]["max"]
-    cx = (x0 + x1) / 2
-    eye = min(EYE_HEIGHT, z1 - 0.3)
-    camera = (cx, y0 + 0.6, eye + 0.4)
-    target = (cx, y0 + (y1 - y0) * 0.75, eye * 0.8)
+    width, depth = x1 - x0, y1 - y0
+    eye = min(EYE_HEIGHT + 0.6, z1 - 0.3)
+    camera = (x0 + width * 0.3, y0 + 0.5, eye)
+    target = (x0 + width * 0.55, y0 + depth * 0.8, EYE_HEIGHT * 0.8)
     return camera, target
+
+
+def overview_for_room(room: dict) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Open-air rooms hold terrain taller than a person: look down from above the south edge."""
+    (x0, y0, _), (x1, y1, z1) = room["bounds"]["min"], room["bounds"]["max"]
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    height = max(z1, 6.0) + (y1 - y0) * 0.25
+    return (cx, y0 + 0.5, height), (cx, cy + (y1 - y0) * 0.1, 0.0)
