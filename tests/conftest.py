@@ -82,3 +82,19 @@ def project(tmp_path: Path) -> Path:
 def copy_project(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def built_halls(tmp_path_factory) -> Path:
+    """The real halls/ and assets/ built once per test session into a temporary project folder.
+
+    Share this fixture rather than building again: a clean build of every hall takes a minute or more.
+    """
+    from scenes.build import BuildOptions, build
+
+    project = tmp_path_factory.mktemp("real-halls")
+    shutil.copytree(ROOT / "halls", project / "halls")
+    shutil.copytree(ROOT / "assets", project / "assets")
+    (project / "node_modules").symlink_to(ROOT / "node_modules")
+    build(BuildOptions(root=project, jobs=2))
+    return project
