@@ -86,6 +86,7 @@ class Panel(Placement):
     """A text board with a title, body text and an optional picture."""
 
     kind: Literal["panel"]
+    """Exhibit type: `panel`, a text board."""
     id: Slug
     """Exhibit id, unique within the hall."""
     title: Text
@@ -111,6 +112,7 @@ class Model(Placement):
     """A 3D object: a mesh from `assets/` or a procedural generator."""
 
     kind: Literal["model"]
+    """Exhibit type: `model`, a 3D object."""
     id: Slug
     """Exhibit id, unique within the hall."""
     title: Text
@@ -184,6 +186,7 @@ class Diorama(Schema):
     """An immersive re-enactment a member walks into at human scale."""
 
     kind: Literal["diorama"]
+    """Exhibit type: `diorama`, a walk-in re-enactment."""
     id: Slug
     """Exhibit id, unique within the hall."""
     title: Text
@@ -208,6 +211,7 @@ class Media(Placement):
     """An image, video or audio piece."""
 
     kind: Literal["media"]
+    """Exhibit type: `media`, an image, video or audio piece."""
     id: Slug
     """Exhibit id, unique within the hall."""
     title: Text
@@ -241,6 +245,7 @@ class Checkpoint(Schema):
     """A quiz station: entering its circle opens the questions."""
 
     kind: Literal["checkpoint"]
+    """Exhibit type: `checkpoint`, a quiz station."""
     id: Slug
     """Checkpoint id, unique within the hall."""
     title: Text
