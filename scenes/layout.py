@@ -136,7 +136,7 @@ def layout_hall(hall: Hall, options: LayoutOptions = LayoutOptions()) -> ir.Scen
         intro=_text(hall.intro),
         theme=theme,
         order=hall.order,
-        spawn=ir.Spawn(first.id, (first_rect.cx + spawn_x, first_rect.cy + spawn_y, 0.0), 0.0),
+        spawn=ir.Spawn(first.id, (first_rect.cx + spawn_x, first_rect.cy + spawn_y, 0.0), _heading(first.spawn_facing)),
         rooms=tuple(
             ir.RoomInfo(room.id, _text(room.title), room.shape, _room_bounds(rects[room.id])) for room in hall.rooms
         ),

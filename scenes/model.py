@@ -295,6 +295,8 @@ class Room(Schema):
     """Centre of the room in the hall, metres; by default just east of the previous room."""
     spawn: Point2 | None = None
     """Where members appear, if this is the hall's first room; default the room's centre."""
+    spawn_facing: float = 0
+    """Direction members face when they appear, compass degrees (0 north, 90 east)."""
     doorways: list[Doorway] = []
     """Openings to other rooms or halls; declare each shared opening once."""
     exhibits: list[Exhibit] = []

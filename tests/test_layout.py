@@ -99,3 +99,10 @@ def test_layout_marches_figure_column_behind_leader():
     assert [s.offset[0] for s in figures] == pytest.approx([0, -2, -4])  # facing east: followers to the west
     assert all(s.params["ground"] for s in figures)
     assert node.shapes[0].kind == "terrain"
+
+
+def test_layout_spawn_faces_the_authored_direction():
+    hall = _hall()
+    rooms = [hall.rooms[0].model_copy(update={"spawn": (1.0, -2.0), "spawn_facing": 90.0})] + list(hall.rooms[1:])
+    scene = layout_hall(hall.model_copy(update={"rooms": rooms}))
+    assert scene.spawn == ir.Spawn("entrance", (1.0, -2.0, 0.0), 270.0)  # facing east = +Y turned clockwise
