@@ -1,10 +1,22 @@
-"""One WebSocket client of the hub: a bounded send queue, its writer task, rate limits."""
+"""One WebSocket client of the hub: bounded sending, rate limits.
+
+Sending is the hub's hot path (one batch per member per tick), so messages
+are framed here and written straight to the socket's transport while its
+buffer is below the high-water mark: no queue, no task switch.  Only when the
+client falls behind do messages wait in a bounded queue, drained by a writer
+task once the transport empties; when that queue overflows the client is a
+slow consumer and `on_overflow` is called (the hub closes it with 1013), so
+nobody else waits for it.  Frames are whole RFC 6455 frames (server frames are
+unmasked, compression is off), so they interleave safely with the control
+frames aiohttp writes itself (ping, pong, close).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+import struct
 from typing import Callable
 
 from aiohttp import web
@@ -13,6 +25,27 @@ log = logging.getLogger(__name__)
 
 CLOSE_WAIT = 1.0
 """Seconds a close handshake may take before the socket is aborted."""
+DRAIN_POLL = 0.02
+"""Seconds between checks of a backed-up transport."""
+
+TEXT, BINARY, PING = 0x81, 0x82, 0x89
+"""First byte of a final frame of each kind (FIN + opcode)."""
+_LEN16 = struct.Struct("!BBH")
+_LEN64 = struct.Struct("!BBQ")
+
+
+def frame_header(size: int, first: int) -> bytes:
+    """The header of an unmasked, unfragmented WebSocket frame with `size` payload bytes."""
+    if size < 126:
+        return bytes((first, size))
+    if size < 65536:
+        return _LEN16.pack(first, 126, size)
+    return _LEN64.pack(first, 127, size)
+
+
+def frame(payload: bytes, first: int) -> bytes:
+    """An unmasked, unfragmented WebSocket frame."""
+    return frame_header(len(payload), first) + payload
 
 
 class RateLimit:
@@ -34,28 +67,29 @@ class RateLimit:
 
 
 class Connection:
-    """A client socket with a bounded queue drained by its own writer task.
-
-    `send` never waits: when the queue is full the client is too slow, and
-    `on_overflow` is called (the hub closes it with 1013) so that nobody
-    else waits for it.
-    """
+    """A client socket: direct writes while it keeps up, a bounded backlog when it does not."""
 
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, queue_limit: int,
                  send_buffer: int, on_overflow: Callable[["Connection"], None]) -> None:
         self.ws = ws
         self.transport = request.transport
         self.peer = request.remote
-        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(queue_limit)
+        self.queue_limit = queue_limit
+        self.high_water = send_buffer
+        self.backlog: list[bytes] = []
         self.on_overflow = on_overflow
         self.closing = False
+        self.dead = False
+        """Closed for not answering the heartbeat ping."""
+        self.last_heard = asyncio.get_running_loop().time()
+        self.pinged_at: float | None = None
         self.sent = 0
         self._writer: asyncio.Task | None = None
         self._bound_buffers(send_buffer)
 
     def _bound_buffers(self, send_buffer: int) -> None:
         # Small kernel and transport buffers make a stalled reader show up as a
-        # full queue within seconds instead of after megabytes of backlog.
+        # full backlog within seconds instead of after megabytes.
         if self.transport is None:
             return
         self.transport.set_write_buffer_limits(high=send_buffer)
@@ -66,34 +100,49 @@ class Connection:
             except OSError:  # pragma: no cover - platform without the option
                 pass
 
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write(), name=f"hub-writer {self.peer}")
+    @property
+    def depth(self) -> int:
+        """Messages waiting in the backlog."""
+        return len(self.backlog)
 
     def send(self, item: str | bytes) -> bool:
-        """Queue a text or binary message; False when the connection is closing or overflowed."""
-        if self.closing:
+        """Send a text or binary message now, or queue it; False when closing or overflowed."""
+        return self.send_frame(frame(item.encode(), TEXT) if isinstance(item, str) else frame(item, BINARY))
+
+    def send_frame(self, data: bytes) -> bool:
+        """Like `send`, for a frame already built with `frame`."""
+        if self.closing or self.ws.closed:
             return False
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
+        transport = self.transport
+        if not self.backlog and transport.get_write_buffer_size() < self.high_water:
+            if transport.is_closing():
+                return False
+            transport.write(data)
+            self.sent += 1
+            return True
+        if len(self.backlog) >= self.queue_limit:
             self.on_overflow(self)
             return False
+        self.backlog.append(data)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name=f"hub-writer {self.peer}")
         return True
 
-    async def _write(self) -> None:
-        ws, queue = self.ws, self.queue
-        try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, bytes):
-                    await ws.send_bytes(item)
-                else:
-                    await ws.send_str(item)
-                self.sent += 1
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("hub writer stopped peer=%s: %s", self.peer, exc)
+    async def _drain(self) -> None:
+        """Write the backlog as the transport empties."""
+        transport, backlog = self.transport, self.backlog
+        while backlog and not self.closing:
+            if transport.is_closing():
+                backlog.clear()
+                return
+            if transport.get_write_buffer_size() >= self.high_water:
+                await asyncio.sleep(DRAIN_POLL)
+                continue
+            transport.write(backlog.pop(0))
+            self.sent += 1
 
     def stop_writer(self) -> None:
+        self.backlog.clear()
         if self._writer is not None:
             self._writer.cancel()
 
@@ -106,7 +155,6 @@ class Connection:
         except (asyncio.TimeoutError, ConnectionError, RuntimeError):
             pass
         finally:
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.abort()
-            elif self.transport is not None and self.transport.get_write_buffer_size():
-                self.transport.abort()  # closing, but stuck behind unread data
+            transport = self.transport
+            if transport is not None and (not transport.is_closing() or transport.get_write_buffer_size()):
+                transport.abort()  # still open, or closing but stuck behind unread data

@@ -69,8 +69,8 @@ def nearest(positions: np.ndarray, rooms: np.ndarray, visible: np.ndarray,
             count_parts.append(keep.sum(axis=1))
             flat_parts.append(np.broadcast_to(candidates, keep.shape)[keep])
             continue
-        here = positions[group]
-        there = positions[candidates]
+        here = positions[group].astype(np.float32)
+        there = positions[candidates].astype(np.float32)
         distance = (np.einsum("ij,ij->i", here, here)[:, None]
                     + np.einsum("ij,ij->i", there, there)[None, :]
                     - 2.0 * here @ there.T)

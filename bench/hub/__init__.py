@@ -1,0 +1,1 @@
+"""Hub benchmark: simulated members against the hub and a naive per-pose fan-out."""

@@ -1,0 +1,5 @@
+"""`python -m bench.hub`: run the hub benchmark."""
+
+from bench.hub.run import main
+
+main()

@@ -1,0 +1,164 @@
+"""Hub benchmark: the hub and a naive per-pose fan-out under 24, 250 and 1,000 walking members.
+
+    .venv/bin/python -m bench.hub [--sizes 24,250,1000] [--seconds 20] [--json results.json]
+
+For each size, both servers run in turn (`bench.hub.server`, pinned to CPU 0
+with taskset) while `tools.loadtest` (pinned to CPU 1) walks the members at
+10 poses a second.  Server CPU is read from /proc over the load tool's
+measured window.  Prints a Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.hub.hall import bench_manifest
+
+log = logging.getLogger("bench.hub")
+ROOT = Path(__file__).resolve().parents[2]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def idle_fraction(seconds: float = 1.0) -> float:
+    """How idle the machine is, measured over `seconds` (other benchmarks skew the numbers)."""
+    def sample():
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return values[3] + values[4], sum(values)
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return (idle1 - idle0) / max(1, total1 - total0)
+
+
+class CpuSampler(threading.Thread):
+    """Samples a process's CPU seconds against wall time."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.running = pid, [], True
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.samples.append((time.time(), cpu_seconds(self.pid)))
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.1)
+
+    def between(self, start: float, end: float) -> float | None:
+        inside = [(t, c) for t, c in self.samples if start <= t <= end]
+        if len(inside) < 2:
+            return None
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        return (c1 - c0) / (t1 - t0)
+
+
+def taskset(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
+
+
+def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: float) -> dict:
+    port = free_port()
+    server = subprocess.Popen([*taskset(0), sys.executable, "-m", "bench.hub.server", "--mode", mode,
+                               "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"bench server ({mode}) did not start")
+                time.sleep(0.05)
+        sampler = CpuSampler(server.pid)
+        sampler.start()
+        command = [*taskset(1), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}", "--hall", "bench",
+                   "--manifest", str(manifest), "--members", str(members), "--rate", "10",
+                   "--seconds", str(seconds), "--json"]
+        try:
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"mode": mode, "members": members, "failed": f"load tool did not finish in {timeout:.0f} s"}
+        sampler.running = False
+        if done.returncode != 0:
+            return {"mode": mode, "members": members, "failed": done.stderr.strip().splitlines()[-1:]}
+        report = json.loads(done.stdout)
+        report["mode"] = mode
+        report["server_cpu"] = sampler.between(*report["window_unix"])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as response:
+            report["server"] = json.load(response)["hub"]
+        return report
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def row(report: dict) -> str:
+    name = "hub (nearest 32, 10 Hz tick)" if report["mode"] == "hub" else "naive per-pose fan-out"
+    if "failed" in report:
+        return f"| {report['members']} | {name} | collapsed: {report['failed']} | | | | | |"
+    latency, drops = report["latency_ms"], report["drops"]["members_closed"]
+    cpu = f"{report['server_cpu']:.0%}" if report.get("server_cpu") is not None else "?"
+    late = report["server"].get("ticks", {}).get("late") if report["mode"] == "hub" else None
+    batches = f"{report['batches_per_s']:.2f}" if report.get("batches_per_s") is not None else "–"
+    return (f"| {report['members']} | {name} | {latency['p50']} | {latency['p99']} | {report['delivered']:.2%} "
+            f"| {batches} | {cpu} | {report['tool_cpu']:.0%} | {drops}"
+            f"{'' if late is None else f' / {late} late ticks'} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="24,250,1000")
+    parser.add_argument("--modes", default="hub,naive")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--json", type=Path, help="also write the raw reports here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
+        manifest = Path(tmp) / "bench.json"
+        manifest.write_text(json.dumps(bench_manifest()))
+        for members in [int(n) for n in args.sizes.split(",")]:
+            for mode in args.modes.split(","):
+                idle = idle_fraction()
+                log.info("%s with %d members (machine %.0f%% idle before the run)", mode, members, idle * 100)
+                report = one_run(mode, members, args.seconds, manifest, timeout=args.seconds + 180)
+                report["idle_before"] = round(idle, 3)
+                reports.append(report)
+                log.info("%s", row(report))
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=1))
+    lines = ["| members | server | p50 ms | p99 ms | delivered | batches/s | server CPU | load-tool CPU "
+             "| drops |", "|---|---|---|---|---|---|---|---|---|"]
+    sys.stdout.write("\n".join(lines + [row(r) for r in reports]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
