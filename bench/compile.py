@@ -75,15 +75,14 @@ def _timed(action):
 
 
 def _edit_one_line(work: Path) -> str:
-    """Change the first panel text line of the first hall file that has one."""
+    """Change one character of the first panel text line: '。' becomes '！' (same length, still fits)."""
     for path in sorted((work / "halls").glob("*.yaml")):
-        text = path.read_text(encoding="utf-8")
-        match = re.search(r"^(\s+text: )(.+)$", text, flags=re.M)
-        if match:
-            edited = text[: match.end(2)] + "（已修改）" + text[match.end(2):] if not match.group(2).startswith(("{", "|", ">")) else None
-            if edited:
-                path.write_text(edited, encoding="utf-8")
-                return f"halls/{path.name}"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        for number, line in enumerate(lines):
+            if re.match(r"\s+text: ", line) and "。" in line:
+                lines[number] = line.replace("。", "！", 1)
+                path.write_text("".join(lines), encoding="utf-8")
+                return f"halls/{path.name}:{number + 1}"
     raise SystemExit("bench: no one-line panel text found to edit")
 
 
