@@ -263,7 +263,7 @@ def summarise(logs: list[MemberLog], window: tuple[float, float], tick_hz: float
     latencies, covered, on_time, exact, batch_rates = [], 0, 0, 0, []
     for entry in logs:
         in_window = [(a, d) for a, d in entry.batches if start <= a < end]
-        if tick_hz and entry.closed is None:
+        if tick_hz and entry.closed is None and in_window:  # members with nobody in view get no batches
             batch_rates.append(len(in_window) / ((end - start) / 1000.0))
         if not entry.batches:
             continue
