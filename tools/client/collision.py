@@ -1,0 +1,159 @@
+"""Collision solids made from a chunk's own triangles, grouped for fast traversal.
+
+Colliding into visible geometry tests every triangle of every `Geom` whose
+bounds are touched: ~50 ms per frame in the gorge of `party-history` (one
+58k-triangle bridge).  `collision_mesh` instead copies the triangles into
+`CollisionPolygon`s once, when a chunk arrives, sorted into a grid of
+`CollisionNode`s so a traversal looks at a few hundred at most:
+
+    collision:<chunk>
+      <scene node name>          (e.g. `foyer/exhibit/party-flag`, for picking)
+        walls  (|normal.z| < 0.7)   into-mask WALL_MASK | PICK_MASK
+        floors (normal.z >= 0.7)    into-mask FLOOR_MASK | PICK_MASK
+
+Downward faces (ceilings, undersides) are left out.  Node names contain '/',
+so look groups up by `getName()`, never with `NodePath.find`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+from panda3d.core import (
+    BitMask32,
+    CollisionNode,
+    CollisionPolygon,
+    GeomTriangles,
+    NodePath,
+    Point3,
+)
+
+log = logging.getLogger(__name__)
+
+WALL_MASK = BitMask32.bit(21)
+FLOOR_MASK = BitMask32.bit(22)
+PICK_MASK = BitMask32.bit(23)
+CELL = 2.0
+"""Grid cell edge, metres."""
+WALL_NORMAL_Z = 0.7
+MIN_AREA = 1e-6
+"""Twice the triangle area (|cross product|) below which a triangle is dropped as degenerate."""
+
+
+def collision_mesh(chunk: NodePath, cell: float = CELL) -> NodePath:
+    """Collision solids for the chunk's triangles, in the chunk's coordinates (see the module doc)."""
+    root = NodePath(f"collision:{chunk.getName()}")
+    count = 0
+    for group_name, triangles in _groups(chunk):
+        group = root.attachNewNode(group_name)
+        count += _add_cells(group, triangles, cell)
+    log.debug("collision: chunk %s: %d polygons", chunk.getName(), count)
+    return root
+
+
+def chunk_triangles(chunk: NodePath) -> np.ndarray:
+    """All triangles under `chunk`, in its coordinates, shape (n, 3, 3)."""
+    parts = [t for _, t in _groups(chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, 3, 3))
+
+
+def _groups(chunk: NodePath):
+    """(scene node name, triangles) for each direct child of the chunk root holding geometry."""
+    groups: dict[str, list[np.ndarray]] = defaultdict(list)
+    for geom_np in chunk.findAllMatches("**/+GeomNode"):
+        owner = geom_np
+        while owner.getParent() != chunk and not owner.getParent().isEmpty():
+            owner = owner.getParent()
+        name = owner.getName() if owner != chunk else chunk.getName()
+        matrix = _matrix(geom_np.getMat(chunk))
+        node = geom_np.node()
+        for i in range(node.getNumGeoms()):
+            triangles = _geom_triangles(node.getGeom(i))
+            if len(triangles):
+                groups[name].append(triangles @ matrix[:3, :3] + matrix[3, :3])
+    return [(name, np.concatenate(parts)) for name, parts in groups.items()]
+
+
+def _matrix(mat) -> np.ndarray:
+    return np.array([[mat.getCell(r, c) for c in range(4)] for r in range(4)], dtype=np.float64)
+
+
+def _geom_triangles(geom) -> np.ndarray:
+    """A `Geom`'s triangles as (n, 3, 3) float64 vertex positions (row vectors)."""
+    geom = geom.decompose()
+    vdata = geom.getVertexData()
+    fmt = vdata.getFormat()
+    array_index = fmt.getArrayWith("vertex")
+    column = fmt.getColumn("vertex")
+    if array_index < 0 or column is None or column.getNumComponents() < 3:
+        return np.zeros((0, 3, 3))
+    stride = fmt.getArray(array_index).getStride()
+    raw = np.frombuffer(memoryview(vdata.getArray(array_index)), dtype=np.uint8)
+    if not len(raw):
+        return np.zeros((0, 3, 3))
+    rows = raw.reshape(-1, stride)
+    start = column.getStart()
+    if column.getComponentBytes() != 4:  # doubles or packed data: the slow, general reader
+        return _triangles_by_reader(geom)
+    positions = np.ascontiguousarray(rows[:, start:start + 12]).view("<f4").reshape(-1, 3).astype(np.float64)
+    parts = []
+    for p in range(geom.getNumPrimitives()):
+        prim = geom.getPrimitive(p)
+        if not isinstance(prim, GeomTriangles):
+            continue
+        if prim.isIndexed():
+            dtype = {1: np.uint8, 2: np.uint16, 4: np.uint32}[prim.getIndexStride()]
+            index = np.frombuffer(memoryview(prim.getVertices()), dtype=dtype)
+        else:
+            index = np.arange(prim.getFirstVertex(), prim.getFirstVertex() + prim.getNumVertices())
+        parts.append(positions[index[: len(index) // 3 * 3].reshape(-1, 3)])
+    return np.concatenate(parts) if parts else np.zeros((0, 3, 3))
+
+
+def _triangles_by_reader(geom) -> np.ndarray:
+    from panda3d.core import GeomVertexReader
+
+    reader = GeomVertexReader(geom.getVertexData(), "vertex")
+    positions = []
+    while not reader.isAtEnd():
+        v = reader.getData3()
+        positions.append((v.x, v.y, v.z))
+    positions = np.array(positions, dtype=np.float64)
+    parts = []
+    for p in range(geom.getNumPrimitives()):
+        prim = geom.getPrimitive(p)
+        if isinstance(prim, GeomTriangles):
+            index = [prim.getVertex(i) for i in range(prim.getNumVertices())]
+            parts.append(positions[np.array(index, dtype=np.int64).reshape(-1, 3)])
+    return np.concatenate(parts) if parts else np.zeros((0, 3, 3))
+
+
+def _add_cells(group: NodePath, triangles: np.ndarray, cell: float) -> int:
+    """Wall and floor polygons of one group, one `CollisionNode` per kind per grid cell."""
+    cross = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    length = np.linalg.norm(cross, axis=1)
+    keep = length > MIN_AREA
+    normal_z = np.where(keep, cross[:, 2] / np.maximum(length, 1e-12), 0.0)
+    kinds = (("walls", keep & (np.abs(normal_z) < WALL_NORMAL_Z), WALL_MASK | PICK_MASK),
+             ("floors", keep & (normal_z >= WALL_NORMAL_Z), FLOOR_MASK | PICK_MASK))
+    count = 0
+    for name, mask, into in kinds:
+        chosen = triangles[mask]
+        if not len(chosen):
+            continue
+        centroid = chosen.mean(axis=1)
+        keys = np.floor(centroid[:, :2] / cell).astype(np.int64)
+        order = np.lexsort((keys[:, 1], keys[:, 0]))
+        chosen, keys = chosen[order], keys[order]
+        breaks = np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1
+        for block in np.split(chosen, breaks):
+            node = CollisionNode(name)
+            node.setIntoCollideMask(into)
+            node.setFromCollideMask(BitMask32.allOff())
+            for a, b, c in block.tolist():
+                node.addSolid(CollisionPolygon(Point3(*a), Point3(*b), Point3(*c)))
+            group.attachNewNode(node)
+            count += len(block)
+    return count
