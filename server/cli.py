@@ -38,7 +38,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 def add_nginx_arguments(parser: argparse.ArgumentParser) -> None:
     _config_arguments(parser)
     parser.add_argument("--listen", default="80", help="nginx listen value (default 80)")
-    parser.add_argument("--server-name", default="_", help="nginx server_name (default _)")
+    parser.add_argument("--server-name", help="nginx server_name (default: the host of base_url, else _)")
     parser.add_argument("--upstream", help="hall server host:port (default: the configured host and port)")
     parser.add_argument("--full", action="store_true", help="print a whole nginx.conf, not the http {} part")
 

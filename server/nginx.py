@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from server.config import ServerConfig
 from server.objects import CACHE_CONTROL, CONTENT_TYPES, OBJECT_NAME
@@ -24,7 +25,8 @@ class NginxOptions:
 
     listen: str = "80"
     """nginx `listen` value (`80`, `127.0.0.1:8081`, `443 ssl`)."""
-    server_name: str = "_"
+    server_name: str | None = None
+    """nginx `server_name` (default: the host of the config's `base_url`, else `_`)."""
     upstream: str | None = None
     """Hall server address `host:port` (default: the config's host and port)."""
     full: bool = False
@@ -43,8 +45,10 @@ def nginx_config(config: ServerConfig, options: NginxOptions = NginxOptions()) -
         raise ValueError("nginx-config: the server's port is 0 (any free port); give the upstream host:port")
     upstream = options.upstream or f"{config.host}:{config.port}"
     scheme = "https" if config.tls else "http"
+    server_name = options.server_name or (urlsplit(config.base_url).hostname if config.base_url else None) or "_"
     extensions = OBJECT_NAME.pattern.split("(")[1].rstrip(")")
-    types = "\n".join(f"            {mime} {ext};" for ext, mime in CONTENT_TYPES.items())
+    by_suffix = {ext.rsplit(".", 1)[-1]: mime for ext, mime in CONTENT_TYPES.items()}  # nginx reads the last one
+    types = "\n".join(f"            {mime} {ext};" for ext, mime in by_suffix.items())
     part = f"""\
 # Tunlan Halls: objects from disk, everything else from the hall server.
 upstream tunlan_halls {{
@@ -66,7 +70,7 @@ map "$object_hash $http_if_none_match" $tunlan_not_modified {{
 
 server {{
     listen {options.listen};
-    server_name {options.server_name};
+    server_name {server_name};
     client_max_body_size {config.max_body_bytes};
 
     location ~ "^/objects/(?<object_hash>[0-9a-f]{{64}})\\.({extensions})$" {{

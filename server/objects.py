@@ -5,7 +5,7 @@ the file may be cached forever.  Only names matching `OBJECT_NAME` are
 looked at; the file is opened with O_NOFOLLOW inside `build/objects/` and
 must be a regular file, so `..`, encoded slashes, NUL bytes, absolute paths
 and symlinks all end in 404 without touching anything else.  Objects are
-never compressed here (meshopt glb, png and media are compressed already,
+never compressed here (meshopt glb, `.bam.pz`, png and media are compressed already,
 and Range offsets must address the stored bytes); nginx or a CDN in front
 may do better for plain glb and bam.
 """
@@ -22,10 +22,11 @@ from aiohttp import web
 
 from server.config import CONFIG
 
-OBJECT_NAME = re.compile(r"[0-9a-f]{64}\.(glb|bam|png|jpg|jpeg|ogg|mp3|wav|mp4|webm)")
+OBJECT_NAME = re.compile(r"[0-9a-f]{64}\.(glb|bam|bam\.pz|png|jpg|jpeg|ogg|mp3|wav|mp4|webm)")
 CONTENT_TYPES = {
     "glb": "model/gltf-binary",
     "bam": "application/octet-stream",
+    "bam.pz": "application/octet-stream",
     "png": "image/png",
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",

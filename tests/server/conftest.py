@@ -57,7 +57,7 @@ def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tupl
         objects = {
             "glb": store_object(build, b"glTF" + seed * 50, "glb"),
             "glb_meshopt": store_object(build, b"glTF-meshopt" + seed * 10, "glb"),
-            "bam": store_object(build, b"pbj\0\n\r" + seed * 80, "bam"),
+            "bam": store_object(build, b"x\x9c" + seed * 80, "bam.pz"),
         }
         chunks.append({"id": info["id"], "room": info["id"], "bounds": info["bounds"], "triangles": 12,
                        "draw_calls": 1, "nodes": [f"{info['id']}/shell"], "objects": objects})

@@ -167,3 +167,10 @@ def test_nginx_passes_websocket_upgrade_to_the_hub(server, nginx):
         head = sock.recv(4096).decode("latin-1")
     assert head.startswith("HTTP/1.1 101"), head
     assert "upgrade: websocket" in head.lower()
+
+
+@pytest.mark.parametrize("ext", ["glb", "bam", "bam.pz", "png", "jpg", "ogg", "mp3", "wav", "mp4", "webm"])
+def test_nginx_sends_the_same_content_type_as_the_server(server, nginx, build_dir, ext):
+    entry = store_object(build_dir, b"object of kind " + ext.encode(), ext)
+    direct, proxied = _both(server, nginx, f"/objects/{entry['name']}")
+    _same(direct, proxied)

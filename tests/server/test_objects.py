@@ -36,7 +36,8 @@ def test_object_head_answers_headers_without_body(server, glb):
 
 
 @pytest.mark.parametrize("ext, content_type", [
-    ("glb", "model/gltf-binary"), ("bam", "application/octet-stream"), ("png", "image/png"),
+    ("glb", "model/gltf-binary"), ("bam", "application/octet-stream"), ("bam.pz", "application/octet-stream"),
+    ("png", "image/png"),
     ("jpg", "image/jpeg"), ("jpeg", "image/jpeg"), ("ogg", "audio/ogg"), ("mp3", "audio/mpeg"),
     ("wav", "audio/wav"), ("mp4", "video/mp4"), ("webm", "video/webm"),
 ])

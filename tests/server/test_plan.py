@@ -64,7 +64,7 @@ def test_plan_endpoint_without_from_starts_in_spawn_room(server):
 def test_plan_endpoint_gives_models_of_requested_variant(server):
     plan = fetch(server.port, "/api/halls/alpha/plan?from=b&variant=bam").json()
     assert plan["variant"] == "bam"
-    assert all(c["model"]["kind"] == "bam" and c["model"]["url"].endswith(".bam") for c in plan["chunks"])
+    assert all(c["model"]["kind"] == "bam" and c["model"]["url"].endswith(".bam.pz") for c in plan["chunks"])
 
 
 def test_plan_endpoint_unknown_room_answers_404_json_error(server):
