@@ -1,0 +1,101 @@
+"""Checkpoint quizzes: answer shapes, and the quiz API contract against a real server.
+
+Until the server's quiz API lands, the server under test gets a stand-in for
+the agreed contract (`POST /api/session`, `POST .../attempts`) that grades
+from the build's private answer keys; once the real routes exist they are
+used instead and the same tests hold.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiohttp import web
+
+from tests.client.conftest import manifest_of
+from tools.client.manifest import HallManifest
+from tools.client.quiz import AnswerSheet, QuizApi, QuizError
+
+
+def contract_stand_in(project):
+    """A `prepare(app)` adding the quiz contract's routes when the server has none."""
+
+    def prepare(app: web.Application) -> None:
+        if any(getattr(r, "resource", None) and r.resource.canonical == "/api/session" for r in app.router.routes()):
+            return
+        tokens: dict[str, dict] = {}
+
+        async def session(request: web.Request) -> web.Response:
+            body = await request.json()
+            if not body.get("member_id") or not body.get("name"):
+                return web.json_response({"error": "member_id and name are required"}, status=400)
+            token = f"t-{len(tokens) + 1}"
+            tokens[token] = {"id": body["member_id"], "name": body["name"], "branch": body.get("branch")}
+            return web.json_response({"token": token, "member": tokens[token]})
+
+        async def attempt(request: web.Request) -> web.Response:
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token not in tokens:
+                return web.json_response({"error": "no session"}, status=401)
+            hall, cp = request.match_info["hall"], request.match_info["cp"]
+            keys = json.loads((project / "build" / "current" / "private" / "answers" / f"{hall}.json").read_text())
+            checkpoint = next(c for c in keys["checkpoints"] if c["id"] == cp)
+            answers = (await request.json())["answers"]
+            results = {q["id"]: answers.get(q["id"]) == q["answer"] for q in checkpoint["questions"]}
+            score = sum(results.values()) / len(results)
+            passed = score >= checkpoint["pass_mark"]
+            return web.json_response({"passed": passed, "score": score, "results": results,
+                                      "attempts_left": checkpoint["attempts"] - 1, "retry_after": None,
+                                      "hall_complete": passed})
+
+        app.router.add_post("/api/session", session)
+        app.router.add_post("/api/halls/{hall}/checkpoints/{cp}/attempts", attempt)
+
+    return prepare
+
+
+@pytest.fixture
+def checkpoint(built_project):
+    return HallManifest.parse(manifest_of(built_project, "alpha")).checkpoints[0]
+
+
+def test_answer_sheet_gives_the_api_shapes(checkpoint):
+    sheet = AnswerSheet(checkpoint)
+    assert not sheet.complete()
+    sheet.choose("q1", True)
+    sheet.choose("q2", "A")
+    sheet.choose("q2", "B")
+    assert sheet.complete()
+    assert sheet.answers() == {"q1": True, "q2": "B"}
+
+
+def test_multiple_choice_toggles_and_sorts(checkpoint):
+    question = {"id": "m", "type": "multiple", "prompt": {"zh": "?"}, "options": []}
+    sheet = AnswerSheet(checkpoint.__class__(**{**checkpoint.__dict__, "questions": (question,)}))
+    for value in ("C", "A", "D", "D"):
+        sheet.choose("m", value)
+    assert sheet.answers() == {"m": ["A", "C"]}
+
+
+def test_quiz_api_grades_right_and_wrong_answers(project, start_hall_server, checkpoint):
+    server = start_hall_server(project, prepare=contract_stand_in(project))
+    api = QuizApi(server.url)
+    session = api.open_session("m-1", "张三", "综采一队")
+    assert session["token"] and api.token
+    good = api.submit("alpha", checkpoint.id, {"q1": True, "q2": "B"})
+    assert good.passed and good.score == 1.0
+    bad = api.submit("alpha", checkpoint.id, {"q1": False, "q2": "A"}, platform="headset")
+    assert not bad.passed and bad.score == 0.0
+    assert "未通过" in bad.summary()
+
+
+def test_quiz_api_errors_carry_the_servers_message(project, start_hall_server):
+    server = start_hall_server(project, prepare=contract_stand_in(project))
+    api = QuizApi(server.url)
+    with pytest.raises(QuizError, match="no session"):
+        api.submit("alpha", "quiz", {})
+    api.token = "forged"
+    with pytest.raises(QuizError) as error:
+        api.submit("alpha", "quiz", {"q1": True})
+    assert error.value.status == 401
