@@ -111,3 +111,20 @@ def test_nginx_config_command_prints_objects_location_and_websocket_proxy(build_
     assert "model/gltf-binary glb;" in text
     assert "proxy_set_header Upgrade $http_upgrade;" in text
     assert "http {" not in text  # the conf.d part unless --full
+
+
+def test_serve_with_two_workers_shares_one_port_and_stops_both(build_dir, tmp_path):
+    port = _free_port()
+    process = _serve(["--root", str(tmp_path), "--port", str(port), "--workers", "2"])
+    try:
+        pids = {_wait_health(port, process)["pid"]}
+        for _ in range(100):
+            if len(pids) == 2:
+                break
+            pids.add(_wait_health(port, process)["pid"])
+    finally:
+        _stop(process)
+    assert len(pids) == 2 and process.pid not in pids
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
