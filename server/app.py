@@ -173,5 +173,8 @@ async def _api_errors_middleware(request: web.Request, handler):
     except web.HTTPException as error:
         if not request.path.startswith("/api/") or error.status < 400:
             raise
-        return json_error(error.status, error.reason.lower())
+        response = json_error(error.status, error.reason.lower())
+        if "Allow" in error.headers:  # a 405 must say what is allowed
+            response.headers["Allow"] = error.headers["Allow"]
+        return response
 

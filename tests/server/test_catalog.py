@@ -170,3 +170,9 @@ def test_server_with_nothing_built_serves_an_empty_catalog(start_server, config,
     server = start_server(with_config(config, build_dir=tmp_path / "empty"))
     assert fetch(server.port, "/api/halls").json()["halls"] == []
     assert fetch(server.port, "/api/health").json()["build"] is None
+
+
+def test_wrong_method_on_api_answers_405_json_error_with_allow(server):
+    reply = fetch(server.port, "/api/halls", method="DELETE")
+    assert reply.status == 405 and reply.json() == {"error": "method not allowed"}
+    assert "GET" in reply.headers["Allow"]
