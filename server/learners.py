@@ -1,0 +1,311 @@
+"""The learning record in SQLite: members, visits, attempts, hall completions, diorama time.
+
+Write functions run inside `Database.write` (one transaction each, with the
+statements they queue); read functions take the loop thread's connection.
+An attempt is checked against the checkpoint's policy inside the same
+transaction that stores it, so two racing attempts (or two workers) can
+never both take the last try.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from typing import Mapping
+
+from server.outbox import queue_statements
+from server.quiz import Checkpoint, Grade
+from server.records import Learner, Vocabulary, attempt_statements, experienced_statement
+
+MAX_ATTEMPT_SECONDS = 4 * 3600.0
+"""Longest time counted for one attempt (a member who left the headset on)."""
+
+LEARNERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS members (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    branch TEXT,
+    created REAL NOT NULL,
+    seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS visits (
+    registration TEXT PRIMARY KEY,
+    member TEXT NOT NULL,
+    hall TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    started REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_member ON visits(member, hall);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    member TEXT NOT NULL,
+    hall TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    registration TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    submitted REAL NOT NULL,
+    duration REAL NOT NULL,
+    raw INTEGER NOT NULL,
+    max INTEGER NOT NULL,
+    scaled REAL NOT NULL,
+    passed INTEGER NOT NULL,
+    responses TEXT NOT NULL,
+    UNIQUE (member, hall, checkpoint, number)
+);
+CREATE INDEX IF NOT EXISTS attempts_submitted ON attempts(submitted);
+CREATE TABLE IF NOT EXISTS checkpoint_opens (
+    member TEXT NOT NULL,
+    hall TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    opened REAL NOT NULL,
+    PRIMARY KEY (member, hall, checkpoint)
+);
+CREATE TABLE IF NOT EXISTS completions (
+    member TEXT NOT NULL,
+    hall TEXT NOT NULL,
+    registration TEXT NOT NULL,
+    completed REAL NOT NULL,
+    PRIMARY KEY (member, hall)
+);
+CREATE TABLE IF NOT EXISTS experiences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    member TEXT NOT NULL,
+    hall TEXT NOT NULL,
+    diorama TEXT NOT NULL,
+    registration TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    at REAL NOT NULL,
+    UNIQUE (registration, diorama, sequence)
+);
+CREATE INDEX IF NOT EXISTS experiences_member ON experiences(member, hall);
+"""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An attempt or report the policy refuses (nothing was written)."""
+
+    status: int
+    error: str
+    retry_after: int = 0
+
+
+@dataclass(frozen=True)
+class CheckpointState:
+    used: int
+    last_submitted: float | None
+    passed: bool
+    best_score: float | None
+
+
+@dataclass(frozen=True)
+class AttemptRequest:
+    """Everything one graded attempt needs to be stored."""
+
+    member_id: str
+    checkpoint: Checkpoint
+    grade: Grade
+    registration: str
+    platform: str | None
+    now: float
+    hall_checkpoints: frozenset[str]
+    vocabulary: Vocabulary
+    hall_title: Mapping | None = None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    number: int
+    attempts_left: int
+    retry_after: int
+    hall_complete: bool
+    statements: tuple[str, ...]
+    """Ids of the statements queued with the attempt."""
+
+
+@dataclass(frozen=True)
+class ExperienceRequest:
+    member_id: str
+    hall_id: str
+    diorama_id: str
+    registration: str
+    seconds: float
+    now: float
+    vocabulary: Vocabulary
+    hall_title: Mapping | None = None
+    diorama_title: Mapping | None = None
+
+
+# --- writes (inside Database.write) ---------------------------------------------
+
+
+def upsert_member(connection: sqlite3.Connection, member_id: str, name: str, branch: str | None,
+                  now: float) -> str | None:
+    """Record a sign-in (name and, when given, branch); the member's branch afterwards."""
+    connection.execute(
+        "INSERT INTO members (id, name, branch, created, seen) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET name = excluded.name, branch = COALESCE(excluded.branch, members.branch), "
+        "seen = excluded.seen", (member_id, name, branch, now, now))
+    return connection.execute("SELECT branch FROM members WHERE id = ?", (member_id,)).fetchone()[0]
+
+
+def start_visit(connection: sqlite3.Connection, member_id: str, hall_id: str, platform: str, now: float) -> str:
+    """A new registration (xAPI context) for one visit of a hall."""
+    registration = str(uuid.uuid4())
+    connection.execute("INSERT INTO visits (registration, member, hall, platform, started) VALUES (?, ?, ?, ?, ?)",
+                       (registration, member_id, hall_id, platform, now))
+    return registration
+
+
+def note_opened(connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str, now: float) -> None:
+    """The member opened a checkpoint's questions (the start of the attempt's duration)."""
+    connection.execute("INSERT OR REPLACE INTO checkpoint_opens (member, hall, checkpoint, opened) VALUES (?, ?, ?, ?)",
+                       (member_id, hall_id, checkpoint_id, now))
+
+
+def record_attempt(connection: sqlite3.Connection, request: AttemptRequest) -> AttemptRecord | Refusal:
+    """Check the policy, store the attempt, queue its statements (and the hall's `completed`)."""
+    checkpoint, grade, now = request.checkpoint, request.grade, request.now
+    visit = _visit(connection, request.registration, request.member_id, checkpoint.hall)
+    if visit is None:
+        return Refusal(400, f"unknown registration for hall {checkpoint.hall!r}: start a visit first")
+    state = checkpoint_state(connection, request.member_id, checkpoint.hall, checkpoint.id)
+    refusal = policy_refusal(checkpoint, state, now)
+    if refusal is not None:
+        return refusal
+    number = state.used + 1
+    opened = connection.execute("SELECT opened FROM checkpoint_opens WHERE member = ? AND hall = ? AND checkpoint = ?",
+                                (request.member_id, checkpoint.hall, checkpoint.id)).fetchone()
+    since = max(opened[0] if opened else visit["started"], state.last_submitted or 0.0)
+    duration = min(max(0.0, now - since), MAX_ATTEMPT_SECONDS)
+    platform = request.platform or visit["platform"]
+    responses = {r.question.id: {"response": _plain(r.response), "correct": r.correct} for r in grade.results}
+    connection.execute(
+        "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, duration, raw, max, "
+        "scaled, passed, responses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (request.member_id, checkpoint.hall, checkpoint.id, number, request.registration, platform, now, duration,
+         grade.raw, grade.max, grade.scaled, int(grade.passed), json.dumps(responses, ensure_ascii=False)))
+    already_complete = _completed(connection, request.member_id, checkpoint.hall)
+    completes = False
+    if grade.passed and not already_complete:
+        passed = {row[0] for row in connection.execute(
+            "SELECT DISTINCT checkpoint FROM attempts WHERE member = ? AND hall = ? AND passed = 1",
+            (request.member_id, checkpoint.hall))}
+        completes = bool(request.hall_checkpoints) and request.hall_checkpoints <= passed
+        if completes:
+            connection.execute("INSERT INTO completions (member, hall, registration, completed) VALUES (?, ?, ?, ?)",
+                               (request.member_id, checkpoint.hall, request.registration, now))
+    statements = attempt_statements(
+        request.vocabulary, Learner(request.member_id, _name(connection, request.member_id)), checkpoint, grade,
+        registration=request.registration, attempt=number, platform=platform, timestamp=now, duration=duration,
+        hall_title=request.hall_title, hall_completed=completes)
+    queue_statements(connection, [(s.id, s.to_json()) for s in statements], now)
+    left = 0 if grade.passed else max(0, checkpoint.attempts - number)
+    return AttemptRecord(number, left, _cooldown(checkpoint) if left else 0, already_complete or completes,
+                         tuple(s.id for s in statements))
+
+
+def record_experience(connection: sqlite3.Connection, request: ExperienceRequest) -> str | Refusal:
+    """Store time spent in a diorama and queue its `experienced` statement; the statement id."""
+    visit = _visit(connection, request.registration, request.member_id, request.hall_id)
+    if visit is None:
+        return Refusal(400, f"unknown registration for hall {request.hall_id!r}: start a visit first")
+    sequence = connection.execute("SELECT COUNT(*) FROM experiences WHERE registration = ? AND diorama = ?",
+                                  (request.registration, request.diorama_id)).fetchone()[0] + 1
+    connection.execute(
+        "INSERT INTO experiences (member, hall, diorama, registration, sequence, seconds, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (request.member_id, request.hall_id, request.diorama_id, request.registration, sequence, request.seconds,
+         request.now))
+    statement = experienced_statement(
+        request.vocabulary, Learner(request.member_id, _name(connection, request.member_id)),
+        hall_id=request.hall_id, diorama_id=request.diorama_id, registration=request.registration, sequence=sequence,
+        platform=visit["platform"], timestamp=request.now, seconds=request.seconds, hall_title=request.hall_title,
+        diorama_title=request.diorama_title)
+    queue_statements(connection, [(statement.id, statement.to_json())], request.now)
+    return statement.id
+
+
+# --- reads -------------------------------------------------------------------------
+
+
+def checkpoint_state(connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str) -> CheckpointState:
+    row = connection.execute(
+        "SELECT COUNT(*), MAX(submitted), MAX(passed), MAX(scaled) FROM attempts "
+        "WHERE member = ? AND hall = ? AND checkpoint = ?", (member_id, hall_id, checkpoint_id)).fetchone()
+    return CheckpointState(row[0], row[1], bool(row[2]), row[3])
+
+
+def policy_refusal(checkpoint: Checkpoint, state: CheckpointState, now: float) -> Refusal | None:
+    """Why another attempt is not allowed now (passed, out of attempts, cooling down), or None."""
+    if state.passed:
+        return Refusal(403, "checkpoint already passed")
+    if state.used >= checkpoint.attempts:
+        return Refusal(403, "no attempts left")
+    wait = retry_after(checkpoint, state, now)
+    if wait:
+        return Refusal(429, f"cooling down: try again in {wait} s", wait)
+    return None
+
+
+def attempts_left(checkpoint: Checkpoint, state: CheckpointState) -> int:
+    return 0 if state.passed else max(0, checkpoint.attempts - state.used)
+
+
+def retry_after(checkpoint: Checkpoint, state: CheckpointState, now: float) -> int:
+    """Whole seconds until the cool-down after the last attempt ends (0 when free to try)."""
+    if state.last_submitted is None or not attempts_left(checkpoint, state):
+        return 0
+    remaining = state.last_submitted + checkpoint.cooldown - now
+    return math.ceil(remaining) if remaining > 0 else 0
+
+
+def member_progress(connection: sqlite3.Connection, member_id: str) -> tuple[dict, set[str]]:
+    """`{(hall, checkpoint): (attempts, passed, best)}` and the halls the member completed."""
+    rows = connection.execute(
+        "SELECT hall, checkpoint, COUNT(*), MAX(passed), MAX(scaled) FROM attempts WHERE member = ? "
+        "GROUP BY hall, checkpoint", (member_id,)).fetchall()
+    completed = {row[0] for row in connection.execute("SELECT hall FROM completions WHERE member = ?", (member_id,))}
+    return {(r[0], r[1]): (r[2], bool(r[3]), r[4]) for r in rows}, completed
+
+
+def member_name(connection: sqlite3.Connection, member_id: str) -> str | None:
+    return _name(connection, member_id)
+
+
+def is_complete(connection: sqlite3.Connection, member_id: str, hall_id: str) -> bool:
+    return _completed(connection, member_id, hall_id)
+
+
+def visit_of(connection: sqlite3.Connection, registration: str, member_id: str, hall_id: str) -> sqlite3.Row | None:
+    return _visit(connection, registration, member_id, hall_id)
+
+
+# --- private helpers -----------------------------------------------------------------
+
+
+def _visit(connection: sqlite3.Connection, registration: str, member_id: str, hall_id: str):
+    return connection.execute("SELECT platform, started FROM visits WHERE registration = ? AND member = ? AND hall = ?",
+                              (registration, member_id, hall_id)).fetchone()
+
+
+def _completed(connection: sqlite3.Connection, member_id: str, hall_id: str) -> bool:
+    return connection.execute("SELECT 1 FROM completions WHERE member = ? AND hall = ?",
+                              (member_id, hall_id)).fetchone() is not None
+
+
+def _name(connection: sqlite3.Connection, member_id: str) -> str | None:
+    row = connection.execute("SELECT name FROM members WHERE id = ?", (member_id,)).fetchone()
+    return row[0] if row else None
+
+
+def _cooldown(checkpoint: Checkpoint) -> int:
+    return math.ceil(checkpoint.cooldown)
+
+
+def _plain(response):
+    return list(response) if isinstance(response, tuple) else response

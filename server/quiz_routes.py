@@ -1,0 +1,342 @@
+"""The quiz and learning-record HTTP API.
+
+    POST /api/session                                     sign in -> {token, member}
+    GET  /api/me/progress                                 the member's halls and checkpoints
+    GET  /api/halls/{hall}/checkpoints/{cp}               questions (no keys) and the member's tries
+    POST /api/halls/{hall}/visits                         -> {registration}
+    POST /api/halls/{hall}/checkpoints/{cp}/attempts      grade, store, queue statements -> result
+    POST /api/halls/{hall}/dioramas/{id}/experienced      time spent in a diorama
+    GET  /api/progress[?from=&to=&branch=&format=csv]     trainer reports (`server.progress`)
+    GET  /reports                                         the report page
+    GET  /api/admin/dead-letters                          statements the LRS refused
+    POST /api/admin/dead-letters/{id}/resend
+
+Everything but `/api/session` and `/reports` needs `Authorization: Bearer`;
+the member is always the token's, never one named in a body.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+from server import learners, progress
+from server.auth import SESSIONS, EnrolmentRefused, Sessions, require_role, valid_member_id, valid_name
+from server.catalog import CURRENT_BUILD
+from server.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal
+from server.outbox import (DATABASE, FORWARDER, Database, Forwarder, ForwarderSettings, dead_letters,
+                           lrs_target_resolver, outbox_context, resend_dead_letter)
+from server.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
+from server.records import BASE_NAME, Vocabulary
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = ("browser", "headset", "client")
+MAX_DIORAMA_SECONDS = 4 * 3600.0
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass
+class QuizState:
+    """What the quiz handlers share: answer keys of the served build and the statement vocabulary."""
+
+    keys: AnswerKeys
+    vocabulary: Vocabulary
+
+
+QUIZ: web.AppKey[QuizState] = web.AppKey("quiz", QuizState)
+
+
+def add_quiz(app: web.Application, config: Any) -> None:
+    """Register the quiz, records and report routes and the outbox's cleanup context (once per app)."""
+    if QUIZ in app:
+        return
+    var_dir = Path(getattr(config, "var_path", None) or Path(getattr(config, "root", ".")) / "var")
+    public = (getattr(config, "public_url", None) or "http://127.0.0.1:8080").rstrip("/")
+    app[SESSIONS] = Sessions.from_config(config, var_dir)
+    app[QUIZ] = QuizState(AnswerKeys(), Vocabulary(public, getattr(config, "training_base_name", None) or BASE_NAME))
+    database = app[DATABASE] = Database(var_dir / "halls.sqlite", [LEARNERS_SCHEMA])
+    app[FORWARDER] = Forwarder(database, ForwarderSettings.from_config(config), lrs_target_resolver(app, config))
+    app[progress.REPORTS] = progress.ReportSettings.from_config(config)
+    app.cleanup_ctx.append(outbox_context())
+    router = app.router
+    router.add_post("/api/session", session_handler)
+    router.add_get("/api/me/progress", my_progress_handler)
+    router.add_get("/api/halls/{hall_id}/checkpoints/{checkpoint_id}", checkpoint_handler)
+    router.add_post("/api/halls/{hall_id}/visits", visit_handler)
+    router.add_post("/api/halls/{hall_id}/checkpoints/{checkpoint_id}/attempts", attempt_handler)
+    router.add_post("/api/halls/{hall_id}/dioramas/{diorama_id}/experienced", experienced_handler)
+    router.add_get("/api/progress", progress_handler)
+    router.add_get("/reports", progress.reports_page_handler)
+    router.add_get("/api/admin/dead-letters", dead_letters_handler)
+    router.add_post("/api/admin/dead-letters/{letter_id}/resend", resend_handler)
+
+
+# --- handlers ------------------------------------------------------------------
+
+
+def json_api(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """Errors raised by `require_role` become this handler's own JSON answers (headers kept)."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as error:
+            if error.status < 400 or error.content_type != "application/json":
+                raise
+            headers = {k: v for k, v in error.headers.items() if k in ("WWW-Authenticate", "Retry-After")}
+            return web.Response(status=error.status, text=error.text, content_type="application/json",
+                                headers=headers | NO_STORE)
+
+    return wrapped
+
+
+def reply(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.json_response(value, status=status, headers=NO_STORE | dict(headers or {}),
+                             dumps=functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":")))
+
+
+def error(status: int, message: str, **extra: Any) -> web.Response:
+    headers = {"Retry-After": str(extra["retry_after"])} if extra.get("retry_after") else None
+    return reply({"error": message, **extra}, status, headers)
+
+
+@json_api
+async def session_handler(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    sessions = request.app[SESSIONS]
+    member_id, name, branch, code = (body.get(k) for k in ("member_id", "name", "branch", "enrolment_code"))
+    if not valid_member_id(member_id):
+        return error(400, "member_id: 1-64 letters, digits or . _ @ - (starting with a letter or digit)")
+    if not valid_name(name):
+        return error(400, "name: 1-40 characters, no control characters")
+    if branch is not None and (not isinstance(branch, str) or not branch.strip() or len(branch) > 64
+                               or (sessions.branches and branch not in sessions.branches)):
+        choices = f" (one of: {', '.join(sessions.branches)})" if sessions.branches else ""
+        return error(400, f"branch: unknown branch{choices}")
+    if code is not None and not isinstance(code, str):
+        return error(400, "enrolment_code: expected a string")
+    try:
+        sessions.check_enrolment(member_id, code)
+    except EnrolmentRefused as refused:
+        log.info("sign-in refused member=%s: %s", member_id, refused)
+        return error(403, str(refused))
+    name = name.strip()
+    branch = await request.app[DATABASE].write(learners.upsert_member, member_id, name, branch, time.time())
+    role = sessions.role_of(member_id)
+    log.info("sign-in member=%s role=%s", member_id, role)
+    return reply({"token": sessions.issue(member_id),
+                  "member": {"id": member_id, "name": name, "role": role, "branch": branch}})
+
+
+@json_api
+async def my_progress_handler(request: web.Request) -> web.Response:
+    principal = require_role(request)
+    view = request.app[CURRENT_BUILD].view
+    keys = request.app[QUIZ].keys
+    attempts, completed = learners.member_progress(request.app[DATABASE].reader, principal.member_id)
+    halls = {}
+    for hall_id in view.manifests:
+        checkpoints = keys.hall(view.release, hall_id)
+        if not checkpoints:
+            continue
+        entries = {}
+        for checkpoint_id in checkpoints:
+            used, passed, best = attempts.get((hall_id, checkpoint_id), (0, False, None))
+            entries[checkpoint_id] = {"passed": passed, "attempts": used, "best_score": best}
+        halls[hall_id] = {"complete": hall_id in completed, "checkpoints": entries}
+    return reply(halls)
+
+
+@json_api
+async def checkpoint_handler(request: web.Request) -> web.Response:
+    principal = require_role(request)
+    found = _checkpoint(request)
+    if isinstance(found, web.Response):
+        return found
+    checkpoint = found
+    now = time.time()
+    database = request.app[DATABASE]
+    await database.write(learners.note_opened, principal.member_id, checkpoint.hall, checkpoint.id, now)
+    state = learners.checkpoint_state(database.reader, principal.member_id, checkpoint.hall, checkpoint.id)
+    return reply({
+        "id": checkpoint.id, "hall": checkpoint.hall, "title": dict(checkpoint.title),
+        "pass_mark": checkpoint.pass_mark, "attempts_allowed": checkpoint.attempts, "cooldown": checkpoint.cooldown,
+        "questions": public_questions(checkpoint),
+        "attempts_used": state.used, "attempts_left": learners.attempts_left(checkpoint, state),
+        "retry_after": learners.retry_after(checkpoint, state, now), "passed": state.passed,
+        "best_score": state.best_score,
+    })
+
+
+@json_api
+async def visit_handler(request: web.Request) -> web.Response:
+    principal = require_role(request)
+    hall_id = request.match_info["hall_id"]
+    if request.app[CURRENT_BUILD].view.manifest(hall_id) is None:
+        return error(404, f"unknown hall {hall_id!r}")
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    platform = body.get("platform")
+    if platform not in PLATFORMS:
+        return error(400, f"platform: expected one of {', '.join(PLATFORMS)}")
+    registration = await request.app[DATABASE].write(learners.start_visit, principal.member_id, hall_id, platform,
+                                                     time.time())
+    return reply({"registration": registration}, 201)
+
+
+@json_api
+async def attempt_handler(request: web.Request) -> web.Response:
+    principal = require_role(request)
+    found = _checkpoint(request)
+    if isinstance(found, web.Response):
+        return found
+    checkpoint = found
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    registration, platform = body.get("registration"), body.get("platform")
+    if not isinstance(registration, str) or not registration:
+        return error(400, "registration: expected the string from POST /api/halls/{hall}/visits")
+    if platform is not None and platform not in PLATFORMS:
+        return error(400, f"platform: expected one of {', '.join(PLATFORMS)}")
+    try:
+        responses = parse_responses(checkpoint, body.get("answers"))
+    except InvalidResponses as invalid:
+        return error(400, str(invalid))
+    marks = grade(checkpoint, responses)
+    app = request.app
+    view = app[CURRENT_BUILD].view
+    record = await app[DATABASE].write(learners.record_attempt, AttemptRequest(
+        member_id=principal.member_id, checkpoint=checkpoint, grade=marks, registration=registration,
+        platform=platform, now=time.time(), hall_checkpoints=frozenset(app[QUIZ].keys.hall(view.release, checkpoint.hall)),
+        vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall)), queues=True)
+    if isinstance(record, Refusal):
+        extra = {"retry_after": record.retry_after} if record.status == 429 else {}
+        if record.status == 403:
+            extra = {"attempts_left": 0}
+        return error(record.status, record.error, **extra)
+    log.info("attempt member=%s hall=%s checkpoint=%s number=%d score=%d/%d passed=%s", principal.member_id,
+             checkpoint.hall, checkpoint.id, record.number, marks.raw, marks.max, marks.passed)
+    reveal = marks.passed or record.attempts_left == 0
+    results = []
+    for result in marks.results:
+        entry: dict[str, Any] = {"question": result.question.id, "correct": result.correct}
+        if result.question.explanation and (result.correct or reveal):
+            entry["explanation"] = dict(result.question.explanation)
+        results.append(entry)
+    return reply({
+        "passed": marks.passed, "score": {"raw": marks.raw, "max": marks.max, "scaled": marks.scaled},
+        "results": results, "attempts_left": record.attempts_left, "retry_after": record.retry_after,
+        "hall_complete": record.hall_complete,
+    })
+
+
+@json_api
+async def experienced_handler(request: web.Request) -> web.Response:
+    principal = require_role(request)
+    hall_id, diorama_id = request.match_info["hall_id"], request.match_info["diorama_id"]
+    view = request.app[CURRENT_BUILD].view
+    manifest = view.manifest(hall_id)
+    if manifest is None:
+        return error(404, f"unknown hall {hall_id!r}")
+    diorama = next((e for e in manifest.get("exhibits", []) if e.get("kind") == "diorama" and e.get("id") == diorama_id),
+                   None)
+    if diorama is None:
+        return error(404, f"unknown diorama {diorama_id!r} in hall {hall_id!r}")
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    registration, seconds = body.get("registration"), body.get("seconds")
+    if not isinstance(registration, str) or not registration:
+        return error(400, "registration: expected the string from POST /api/halls/{hall}/visits")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_DIORAMA_SECONDS:
+        return error(400, f"seconds: expected a number above 0 and at most {MAX_DIORAMA_SECONDS:.0f}")
+    outcome = await request.app[DATABASE].write(learners.record_experience, ExperienceRequest(
+        member_id=principal.member_id, hall_id=hall_id, diorama_id=diorama_id, registration=registration,
+        seconds=float(seconds), now=time.time(), vocabulary=request.app[QUIZ].vocabulary,
+        hall_title=_hall_title(view, hall_id), diorama_title=diorama.get("title")), queues=True)
+    if isinstance(outcome, Refusal):
+        return error(outcome.status, outcome.error)
+    return reply({"recorded": True, "seconds": float(seconds)}, 201)
+
+
+@json_api
+async def progress_handler(request: web.Request) -> web.Response:
+    require_role(request, "trainer", "admin")
+    settings = request.app[progress.REPORTS]
+    try:
+        where = progress.parse_filter(request.query, settings)
+    except progress.BadFilter as bad:
+        return error(400, str(bad))
+    view = request.app[CURRENT_BUILD].view
+    halls = progress.halls_of_build(view.catalog.value, view.release, request.app[QUIZ].keys)
+    report = await request.app[DATABASE].read_in_thread(progress.build_report, halls, where, settings)
+    if request.query.get("format", "json").lower() == "csv":
+        body = "\ufeff" + progress.report_csv(report)  # the BOM tells spreadsheet programs it is UTF-8
+        return web.Response(text=body, content_type="text/csv", charset="utf-8", headers=NO_STORE | {
+            "Content-Disposition": 'attachment; filename="progress.csv"'})
+    return reply(report)
+
+
+@json_api
+async def dead_letters_handler(request: web.Request) -> web.Response:
+    require_role(request, "admin")
+    include_resent = request.query.get("all", "").lower() in ("1", "true", "yes")
+    letters = await request.app[DATABASE].read_in_thread(
+        functools.partial(dead_letters, include_resent=include_resent))
+    return reply({"dead_letters": letters})
+
+
+@json_api
+async def resend_handler(request: web.Request) -> web.Response:
+    principal = require_role(request, "admin")
+    try:
+        letter = int(request.match_info["letter_id"])
+    except ValueError:
+        return error(404, "no such dead letter")
+    count = await request.app[DATABASE].write(resend_dead_letter, letter, time.time(), queues=True)
+    if count is None:
+        return error(404, f"no open dead letter {letter}")
+    log.warning("dead letter %d re-queued by %s (%d statements)", letter, principal.member_id, count)
+    return reply({"id": letter, "requeued": count})
+
+
+# --- private helpers -------------------------------------------------------------
+
+
+def _checkpoint(request: web.Request) -> Checkpoint | web.Response:
+    hall_id, checkpoint_id = request.match_info["hall_id"], request.match_info["checkpoint_id"]
+    view = request.app[CURRENT_BUILD].view
+    if view.manifest(hall_id) is None:
+        return error(404, f"unknown hall {hall_id!r}")
+    checkpoint = request.app[QUIZ].keys.checkpoint(view.release, hall_id, checkpoint_id)
+    if checkpoint is None:
+        return error(404, f"unknown checkpoint {checkpoint_id!r} in hall {hall_id!r}")
+    return checkpoint
+
+
+async def _json_object(request: web.Request) -> dict | web.Response:
+    try:
+        body = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "body: expected a JSON object")
+    if not isinstance(body, dict):
+        return error(400, "body: expected a JSON object")
+    return body
+
+
+def _hall_title(view, hall_id: str) -> Mapping | None:
+    manifest = view.manifest(hall_id)
+    return manifest.get("title") if manifest else None
