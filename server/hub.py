@@ -109,7 +109,18 @@ class AuthError(Exception):
 
 
 async def authenticate(app: web.Application, join: msg.Join) -> Identity:
-    """Default authenticator: trust the name; trainer only with the configured key."""
+    """A session token (`token`, or a `v1.` token in `key`) names the member and role; else trust the name,
+    trainer only with the configured key."""
+    token = getattr(join, "token", None) or (join.key if join.key and join.key.startswith("v1.") else None)
+    if token:
+        from server.quiz_routes import hub_identity
+
+        try:
+            account, name, role = hub_identity(app, token)
+        except LookupError as error:
+            raise AuthError(str(error)) from None
+        return Identity(name=name or join.name.strip(), role="member" if role == "member" else "trainer",
+                        account=account)
     settings = app[HUB].settings
     trainer = (join.role == "trainer" and settings.trainer_key is not None and join.key is not None
                and hmac.compare_digest(join.key.encode(), settings.trainer_key.encode()))
