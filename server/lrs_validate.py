@@ -191,13 +191,13 @@ def validate_activity(value: Any, path: str) -> None:
 
 def _statement(value: Any, path: str, substatement: bool) -> None:
     allowed = SUBSTATEMENT_KEYS if substatement else STATEMENT_KEYS
-    _obj(value, path, allowed)
-    if substatement:
-        if value.get("objectType") != "SubStatement":
-            raise StatementError(f"{path}.objectType: must be 'SubStatement'")
+    if substatement and isinstance(value, dict):
         for key in ("id", "stored", "version", "authority"):
             if key in value:
                 raise StatementError(f"{path}.{key}: a SubStatement must not have '{key}'")
+    _obj(value, path, allowed)
+    if substatement and value.get("objectType") != "SubStatement":
+        raise StatementError(f"{path}.objectType: must be 'SubStatement'")
     for key in ("actor", "verb", "object"):
         if key not in value:
             raise StatementError(f"{path}: missing required property '{key}'")
