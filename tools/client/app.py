@@ -142,13 +142,14 @@ class HallClient:
 
     # --- halls ----------------------------------------------------------------------
 
-    def open_hall(self, hall_id: str, *, from_hall: str | None = None, room: str | None = None) -> None:
-        """Start streaming `hall_id`; the current hall stays until its manifest is in."""
+    def open_hall(self, hall_id: str, *, from_hall: str | None = None, room: str | None = None,
+                  stream: HallStream | None = None) -> None:
+        """Stream `hall_id` (or adopt `stream`, started early); the current hall stays until its manifest is in."""
         if self.stream is not None:
             self.stream.cancel()
         self._arrive_from, self._arrive_room = from_hall, room
         self.stream_done = False
-        self.stream = HallStream(self.store, hall_id, start_room=room).start()
+        self.stream = stream or HallStream(self.store, hall_id, start_room=room).start()
         self.notice(f"正在打开展馆 {hall_id} …")
 
     def _on_manifest(self, manifest: HallManifest) -> None:

@@ -69,8 +69,12 @@ def client_command(args: argparse.Namespace) -> int:
             print(f"halls client: {exc}", file=sys.stderr)
             return 2
     store = _store(args)
+    from tools.client.stream import HallStream
+
+    stream = HallStream(store, args.hall, start_room=args.at_room).start()  # fetching overlaps opening the window
     base = _open_base(args, size)
     if base is None:
+        stream.cancel()
         return 1
     from tools.client.app import ClientOptions, HallClient
 
@@ -78,7 +82,7 @@ def client_command(args: argparse.Namespace) -> int:
                             follow_tour=args.follow, member_id=args.member_id, branch=args.branch,
                             platform="headset" if args.vr else "client", trainer_key=args.trainer_key)
     client = HallClient(base, store, options, started=started, interactive=not args.offscreen)
-    client.open_hall(args.hall, room=args.at_room)
+    client.open_hall(args.hall, room=args.at_room, stream=stream)
     try:
         code = _run(base, client, args)
     finally:

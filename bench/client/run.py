@@ -1,0 +1,220 @@
+"""Panda3D client: time to first frame and to fully loaded per hall (cold and warm cache), and chunk load times.
+
+    .venv/bin/python bench/client/run.py [--halls red,lobby] [--reps 3] [--write BENCHMARKS.md]
+
+Needs a build (`halls build`).  Starts the hall server in this process on a
+free loopback port and runs the client offscreen (p3tinydisplay, 640x400) in
+a child process per visit: first with an empty cache (every chunk over
+HTTP), then again with the cache it filled.  Times are the client's own
+(seconds since the command started, after Python's imports) plus the whole
+process's wall time.  Then, in this one process, each chunk is loaded with
+Panda3D's loader (no model cache) as shipped (`.bam.pz`), as a raw `.bam`
+(decompressed beforehand) and from its `.glb` through panda3d-gltf: the
+median of `--reps` loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+log = logging.getLogger("bench.client")
+MARKER = "<!-- client-results -->"
+COMMAND = ".venv/bin/python bench/client/run.py --write BENCHMARKS.md"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--halls", help="comma-separated hall ids (default: all built halls)")
+    parser.add_argument("--reps", type=int, default=3, help="loads per chunk and format (default 3)")
+    parser.add_argument("--write", type=Path, help="put the results into this Markdown file's client section")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    build = ROOT / "build"
+    if not (build / "current" / "catalog.json").is_file():
+        log.error("no build: run 'halls build' first")
+        return 1
+    catalog = json.loads((build / "current" / "catalog.json").read_text(encoding="utf-8"))
+    halls = args.halls.split(",") if args.halls else [h["id"] for h in catalog["halls"]]
+    url, stop = start_server(build)
+    try:
+        visits = {hall: visit_twice(url, hall) for hall in halls}
+    finally:
+        stop()
+    loads = {hall: load_times(build, hall, args.reps) for hall in halls}
+    report = markdown(visits, loads, catalog["build"])
+    print(report)
+    if args.write:
+        write_section(args.write, report)
+    return 0
+
+
+# --- the server -------------------------------------------------------------------
+
+
+def start_server(build: Path):
+    """The hall server on a free port in a thread: (url, stop)."""
+    from aiohttp import web
+
+    from server import objects
+    from server.app import create_app
+    from server.config import ServerConfig
+
+    if not objects.OBJECT_NAME.fullmatch("0" * 64 + ".bam.pz"):  # until the server names .bam.pz objects itself
+        log.warning("the server does not serve .bam.pz objects yet: allowing them for this benchmark")
+        objects.OBJECT_NAME = re.compile(r"[0-9a-f]{64}\.(glb|bam\.pz|bam|png|jpg|jpeg|ogg|mp3|wav|mp4|webm)")
+        objects.CONTENT_TYPES["bam.pz"] = "application/octet-stream"
+    loop = asyncio.new_event_loop()
+    config = ServerConfig(root=ROOT, build_dir=build, port=0, access_log=False, web_dir=build / "no-web")
+    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=1.0)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+# --- client visits ----------------------------------------------------------------
+
+
+def visit_twice(url: str, hall: str) -> dict:
+    """A cold then a warm visit of `hall`."""
+    with tempfile.TemporaryDirectory(prefix="bench-client-") as tmp:
+        cache = Path(tmp) / "cache"
+        cold = visit(url, hall, cache, Path(tmp) / "cold.json")
+        warm = visit(url, hall, cache, Path(tmp) / "warm.json")
+    log.info("%s: first frame %.2f/%.2f s, loaded %.2f/%.2f s (cold/warm)", hall, cold["first_frame"],
+             warm["first_frame"], cold["loaded"], warm["loaded"])
+    return {"cold": cold, "warm": warm}
+
+
+def visit(url: str, hall: str, cache: Path, report: Path) -> dict:
+    argv = [sys.executable, "-m", "tools.client", url, "--hall", hall, "--offscreen", "--size", "640x400",
+            "--no-presence", "--cache", str(cache), "--report", str(report)]
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"client run for {hall} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    timeline = data["timeline"]
+    return {"first_frame": timeline["first_frame"], "loaded": timeline["loaded"], "wall": wall,
+            "network": sum(r["bytes"] for r in data["fetched"] if r["source"] == "network"),
+            "chunks": data["total"]}
+
+
+# --- loading one chunk in three forms -----------------------------------------------
+
+
+def load_times(build: Path, hall: str, reps: int) -> dict:
+    """Median seconds to load the hall's chunks (summed) as .bam.pz, raw .bam and .glb."""
+    from panda3d.core import Filename, Loader, LoaderOptions, loadPrcFileData
+
+    loadPrcFileData("bench", "model-cache-dir\naudio-library-name null")
+    import gltf  # panda3d-gltf, called directly: Panda's loader would pick assimp for .glb
+
+    loader = Loader.getGlobalPtr()
+    options = LoaderOptions(LoaderOptions.LF_no_cache | LoaderOptions.LF_report_errors)
+    manifest = json.loads((build / "current" / "halls" / hall / "manifest.json").read_text(encoding="utf-8"))
+    totals = {"bam.pz": 0.0, "bam": 0.0, "glb": 0.0}
+    sizes = {"bam.pz": 0, "bam": 0, "glb": 0}
+    with tempfile.TemporaryDirectory(prefix="bench-bam-") as tmp:
+        for chunk in manifest["chunks"]:
+            shipped = build / "objects" / chunk["objects"]["bam"]["name"]
+            raw = Path(tmp) / f"{chunk['id']}.bam"
+            data = shipped.read_bytes()
+            raw.write_bytes(zlib.decompress(data) if shipped.name.endswith(".pz") else data)
+            glb = build / "objects" / chunk["objects"]["glb"]["name"]
+            for kind, path in (("bam.pz", shipped), ("bam", raw), ("glb", glb)):
+                samples = []
+                for _ in range(reps):
+                    started = time.perf_counter()
+                    if kind == "glb":
+                        node = gltf.load_model(str(path))
+                    else:
+                        node = loader.loadSync(Filename.fromOsSpecific(str(path)), options)
+                    samples.append(time.perf_counter() - started)
+                    if node is None:
+                        raise RuntimeError(f"could not load {path}")
+                totals[kind] += statistics.median(samples)
+                sizes[kind] += path.stat().st_size
+    return {"seconds": totals, "bytes": sizes, "chunks": len(manifest["chunks"])}
+
+
+# --- report -----------------------------------------------------------------------
+
+
+def markdown(visits: dict, loads: dict, build_id: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        f"Build `{build_id}`, {len(visits)} halls; {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        "no GPU: p3tinydisplay offscreen at 640x400, server on loopback in the benchmark's process.",
+        f"Command: `{COMMAND}`.",
+        "",
+        "Visits: seconds from the client command's start (after imports) to the first frame with a chunk in it "
+        "and to the frame with every chunk; `wall` is the whole child process (imports, window, exit).",
+        "",
+        "| hall | chunks | MB over HTTP (cold) | first frame cold | first frame warm | loaded cold | loaded warm "
+        "| wall cold | wall warm |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for hall, v in visits.items():
+        cold, warm = v["cold"], v["warm"]
+        lines.append(f"| {hall} | {cold['chunks']} | {cold['network'] / 1e6:.2f} | {cold['first_frame']:.2f} | "
+                     f"{warm['first_frame']:.2f} | {cold['loaded']:.2f} | {warm['loaded']:.2f} | "
+                     f"{cold['wall']:.2f} | {warm['wall']:.2f} |")
+    lines += ["", "Chunk loads in one process (Panda3D loader, no model cache; median per chunk, summed per hall):", "",
+              "| hall | chunks | .bam.pz ms | .bam ms | .glb (panda3d-gltf) ms | .bam.pz MB | .bam MB | .glb MB |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    total = {"bam.pz": 0.0, "bam": 0.0, "glb": 0.0}
+    for hall, load in loads.items():
+        s, b = load["seconds"], load["bytes"]
+        for key in total:
+            total[key] += s[key]
+        lines.append(f"| {hall} | {load['chunks']} | {s['bam.pz'] * 1000:.0f} | {s['bam'] * 1000:.0f} | "
+                     f"{s['glb'] * 1000:.0f} | {b['bam.pz'] / 1e6:.2f} | {b['bam'] / 1e6:.2f} | {b['glb'] / 1e6:.2f} |")
+    lines.append(f"| **all** | | **{total['bam.pz'] * 1000:.0f}** | **{total['bam'] * 1000:.0f}** | "
+                 f"**{total['glb'] * 1000:.0f}** | | | |")
+    return "\n".join(lines)
+
+
+def write_section(path: Path, table: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
+    if MARKER in text:
+        start = text.index(MARKER)
+        end = text.index(MARKER, start + len(MARKER)) + len(MARKER)
+        text = text[:start] + f"{MARKER}\n{table}\n{MARKER}" + text[end:]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Panda3D client\n\n{MARKER}\n{table}\n{MARKER}\n"
+    path.write_text(text, encoding="utf-8")
+    log.info("wrote the client section of %s", path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
