@@ -227,7 +227,8 @@ def test_unknown_room_is_an_error_with_a_suggestion(project, capsys):
 
 def test_taken_id_is_an_error_and_the_file_is_unchanged(project, capsys):
     before = (project / "halls" / "alpha.yaml").read_text(encoding="utf-8")
-    assert run(["exhibit", "alpha", "--kind", "model", "--room", "gallery", "--id", "intro", "--root", str(project)]) == 1
+    argv = ["exhibit", "alpha", "--kind", "model", "--room", "gallery", "--id", "intro", "--root", str(project)]
+    assert run(argv) == 1
     assert capsys.readouterr().err == (
         "halls new: id 'intro' is taken by the panel in room 'entrance'; choose another id\n"
     )

@@ -266,7 +266,9 @@ def _check_id_free(hall: Hall, exhibit_id: str) -> None:
 
 def _check_slug(value: str, what: str) -> None:
     if not SLUG.match(value):
-        raise ScaffoldError(f"'{value}' is not a valid {what}: use lowercase letters a-z, digits and '-', like 'red-hall'")
+        raise ScaffoldError(
+            f"'{value}' is not a valid {what}: use lowercase letters a-z, digits and '-', like 'red-hall'"
+        )
 
 
 def _problems(root: Path, path: Path, text: str) -> list[Diagnostic]:
@@ -500,10 +502,11 @@ def _spawn_zone(hall: Hall, room_index: int) -> list[Box]:
 
 
 def _overlaps(box: Box, others: list[Box], margin: float) -> bool:
-    return any(
-        min(box[2], o[2]) - max(box[0], o[0]) > -margin + 1e-6 and min(box[3], o[3]) - max(box[1], o[1]) > -margin + 1e-6
-        for o in others
-    )
+    """Whether `box` comes closer than `margin` to any of `others`."""
+    def gap(o: Box, lo: int, hi: int) -> float:
+        return max(box[lo], o[lo]) - min(box[hi], o[hi])
+
+    return any(gap(o, 0, 2) < margin - 1e-6 and gap(o, 1, 3) < margin - 1e-6 for o in others)
 
 
 def _wall_spots(rect: RoomRect, kind: str, taken: list[Box], openings, margin: float) -> Iterator[dict]:
