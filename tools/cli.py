@@ -1,8 +1,9 @@
-"""The `halls` command line: build, check, schema, preview, serve."""
+"""The `halls` command line: the compiler's commands here, the others loaded from their modules."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -11,8 +12,27 @@ from pathlib import Path
 log = logging.getLogger("halls")
 
 
+EXTERNAL_COMMANDS = {
+    # name: (help, module, function adding its arguments, function running it)
+    "serve": ("serve the built halls to browsers and headsets", "server.cli", "add_serve_arguments", "serve_command"),
+    "nginx-config": ("print an nginx config that serves /objects/ and proxies the rest", "server.cli",
+                     "add_nginx_arguments", "nginx_command"),
+    "cert": ("make a self-signed TLS certificate for a host name or IP (WebXR needs HTTPS)", "server.tls",
+             "add_cert_arguments", "cert_command"),
+    "client": ("walk a hall in the Panda3D client (desktop, headset or offscreen)", "tools.client.command",
+               "add_client_arguments", "client_command"),
+    "new": ("scaffold a hall, an exhibit or a checkpoint in YAML", "tools.scaffold", "add_new_arguments",
+            "new_command"),
+    "report": ("trainer report of members' quiz progress (table or CSV)", "server.progress", "add_report_arguments",
+               "report_command"),
+    "lrs-user": ("manage Basic-auth credentials of the embedded learning-record store", "server.lrs_cli",
+                 "add_lrs_arguments", "lrs_command"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser(selected=_selected_command(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "command", None):
@@ -21,7 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     return args.command(args)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _selected_command(argv: list[str]) -> str | None:
+    """The subcommand named in argv, so only its module is imported (some pull in aiohttp or Panda3D)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with `selected`, only that external command's arguments are loaded."""
     parser = argparse.ArgumentParser(prog="halls", description="Build, check and serve Tunlan exhibition halls.")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -49,11 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--size", default="960x600", help="image size WxH (default 960x600)")
     preview.set_defaults(command=cmd_preview)
 
-    serve = sub.add_parser("serve", help="serve the built halls to browsers and headsets")
-    from server.cli import add_serve_arguments
-
-    add_serve_arguments(serve)
-    serve.set_defaults(command=cmd_serve)
+    for name, (help_text, module_name, add_arguments, run) in EXTERNAL_COMMANDS.items():
+        command = sub.add_parser(name, help=help_text)
+        if selected is None or selected == name:
+            module = importlib.import_module(module_name)
+            getattr(module, add_arguments)(command)
+            command.set_defaults(command=getattr(module, run))
     return parser
 
 
@@ -130,12 +157,6 @@ def cmd_preview(args) -> int:
         return 1
     log.info("wrote %s", path)
     return 0
-
-
-def cmd_serve(args) -> int:
-    from server.cli import serve_command
-
-    return serve_command(args)
 
 
 def _report_errors(diagnostics, as_json: bool) -> int:
