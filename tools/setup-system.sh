@@ -4,8 +4,9 @@
 #   chromium            real browser for the viewer's end-to-end tests
 #   nginx               production recipe for /objects/ and its test
 #   redis-server        several server workers share presence and tours
+#   openssl, wrk        the TLS test; the object-serving benchmark
 set -euo pipefail
-packages=(fonts-wqy-microhei chromium nginx redis-server)
+packages=(fonts-wqy-microhei chromium nginx redis-server openssl wrk)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
