@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+import importlib
+import importlib.util
 import logging
 import os
 import time
@@ -76,6 +78,8 @@ def create_app(config: ServerConfig) -> web.Application:
         from server.watch import add_watcher
 
         add_watcher(app)
+    if importlib.util.find_spec("server.web_routes") is not None:  # the browser viewer: /halls/{id}, /vendor/three/
+        importlib.import_module("server.web_routes").add_web_routes(app, config)
     _add_web_routes(app, config)
     return app
 

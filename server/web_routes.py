@@ -1,0 +1,109 @@
+"""Routes of the browser viewer.
+
+    GET /halls/{hall_id}                    the viewer page (`viewer.html` of the web folder)
+    GET /vendor/three/build/{path}          files of `node_modules/three/build/`
+    GET /vendor/three/examples/jsm/{path}   files of `node_modules/three/examples/jsm/`
+
+The catalog page `/` is the web folder's `index.html`, and the viewer's own
+modules (`/js/...`, `/css/...`) are its other files; the app's static route
+serves them.  three.js comes from npm (`package.json`), never from copies in
+the repository: only the two folders above are reachable, one checked path
+segment at a time, and a file must resolve inside them.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from server.catalog import CURRENT_BUILD, HALL_ID
+from server.config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+THREE_FOLDERS = {"build": ("build",), "examples/jsm": ("examples", "jsm")}
+"""URL part under `/vendor/three/` -> folder inside the `three` package."""
+SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+"""One path segment: no leading dot (so no `.`, `..` or hidden files), no slashes or odd bytes."""
+VENDOR_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
+                ".json": "application/json"}
+VENDOR_CACHE = "public, max-age=86400"
+"""Library files change only when package.json moves; a day, revalidated by ETag after."""
+PAGE_CACHE = "no-cache"
+
+THREE_DIR = web.AppKey("three_dir", Path)
+"""The `three` npm package folder the vendor routes read from."""
+WEB_DIR = web.AppKey("viewer_web_dir", Path)
+
+
+def add_web_routes(app: web.Application, config: ServerConfig) -> None:
+    """Register the viewer page and the three.js vendor routes."""
+    app[WEB_DIR] = config.web_path
+    three = find_three(config.root)
+    if three is None:
+        log.warning("three.js is not installed (run `npm ci`); the browser viewer cannot start")
+        three = Path(config.root) / "node_modules" / "three"
+    app[THREE_DIR] = three
+    app.router.add_get("/halls/{hall_id}", viewer_page)
+    for url_part in THREE_FOLDERS:
+        app.router.add_get(f"/vendor/three/{url_part}/{{path:.+}}", _vendor_handler(url_part))
+
+
+def find_three(root: Path) -> Path | None:
+    """`node_modules/three` of the project, else of this checkout."""
+    for base in (Path(root), Path(__file__).resolve().parent.parent):
+        candidate = base / "node_modules" / "three"
+        if (candidate / "build" / "three.module.js").is_file():
+            return candidate
+    return None
+
+
+async def viewer_page(request: web.Request) -> web.StreamResponse:
+    """The viewer for a hall of the current build; a small 404 page otherwise."""
+    hall_id = request.match_info["hall_id"]
+    view = request.app[CURRENT_BUILD].view
+    page = request.app[WEB_DIR] / "viewer.html"
+    if not HALL_ID.fullmatch(hall_id) or hall_id not in view.manifests:
+        return _not_found(f"没有这个展厅 · No such hall: {hall_id}")
+    if not page.is_file():
+        return _not_found("浏览器展厅未安装 · The browser viewer is not installed")
+    return web.FileResponse(page, headers={"Cache-Control": PAGE_CACHE, "Content-Type": "text/html; charset=utf-8"})
+
+
+def vendor_file(three: Path, url_part: str, path: str) -> Path | None:
+    """The file under the `three` folder for `url_part` that `path` names, or None when it is not allowed."""
+    parts = path.split("/")
+    if not all(SEGMENT.fullmatch(part) for part in parts) or Path(parts[-1]).suffix not in VENDOR_TYPES:
+        return None
+    folder = three.joinpath(*THREE_FOLDERS[url_part])
+    try:
+        base = folder.resolve(strict=True)
+        target = base.joinpath(*parts).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not target.is_relative_to(base) or not target.is_file():
+        return None
+    return target
+
+
+def _vendor_handler(url_part: str):
+    async def vendor(request: web.Request) -> web.StreamResponse:
+        target = vendor_file(request.app[THREE_DIR], url_part, request.match_info["path"])
+        if target is None:
+            raise web.HTTPNotFound()
+        content_type = VENDOR_TYPES[target.suffix]
+        if content_type.startswith("text/"):
+            content_type += "; charset=utf-8"
+        return web.FileResponse(target, headers={"Cache-Control": VENDOR_CACHE, "Content-Type": content_type})
+
+    return vendor
+
+
+def _not_found(message: str) -> web.Response:
+    body = ('<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>404</title></head>'
+            f'<body><p>{html.escape(message)}</p><p><a href="/">返回展厅目录 · Back to the halls</a></p></body></html>')
+    return web.Response(status=404, text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
