@@ -22,7 +22,6 @@ import logging
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--halls", help="comma-separated hall ids (default: all built halls)")
     parser.add_argument("--reps", type=int, default=3, help="loads per chunk and format (default 3)")
+    parser.add_argument("--visits", type=int, default=3, help="cold and warm visits per hall; medians (default 3)")
     parser.add_argument("--write", type=Path, help="put the results into this Markdown file's client section")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -53,13 +53,15 @@ def main() -> int:
         return 1
     catalog = json.loads((build / "current" / "catalog.json").read_text(encoding="utf-8"))
     halls = args.halls.split(",") if args.halls else [h["id"] for h in catalog["halls"]]
+    load_before = os.getloadavg()[0]
     url, stop = start_server(build)
     try:
-        visits = {hall: visit_twice(url, hall) for hall in halls}
+        visits = {hall: visit_twice(url, hall, args.visits) for hall in halls}
     finally:
         stop()
     loads = {hall: load_times(build, hall, args.reps) for hall in halls}
-    report = markdown(visits, loads, catalog["build"])
+    load_after = os.getloadavg()[0]
+    report = markdown(visits, loads, catalog["build"], args.visits, (load_before, load_after))
     print(report)
     if args.write:
         write_section(args.write, report)
@@ -102,15 +104,20 @@ def start_server(build: Path):
 # --- client visits ----------------------------------------------------------------
 
 
-def visit_twice(url: str, hall: str) -> dict:
-    """A cold then a warm visit of `hall`."""
-    with tempfile.TemporaryDirectory(prefix="bench-client-") as tmp:
-        cache = Path(tmp) / "cache"
-        cold = visit(url, hall, cache, Path(tmp) / "cold.json")
-        warm = visit(url, hall, cache, Path(tmp) / "warm.json")
+def visit_twice(url: str, hall: str, times: int) -> dict:
+    """Cold then warm visits of `hall`, `times` each; the median of each figure."""
+    runs: dict[str, list[dict]] = {"cold": [], "warm": []}
+    for _ in range(times):
+        with tempfile.TemporaryDirectory(prefix="bench-client-") as tmp:
+            cache = Path(tmp) / "cache"
+            runs["cold"].append(visit(url, hall, cache, Path(tmp) / "cold.json"))
+            runs["warm"].append(visit(url, hall, cache, Path(tmp) / "warm.json"))
+    result = {kind: {key: statistics.median(r[key] for r in items) for key in items[0]}
+              for kind, items in runs.items()}
+    cold, warm = result["cold"], result["warm"]
     log.info("%s: first frame %.2f/%.2f s, loaded %.2f/%.2f s (cold/warm)", hall, cold["first_frame"],
              warm["first_frame"], cold["loaded"], warm["loaded"])
-    return {"cold": cold, "warm": warm}
+    return result
 
 
 def visit(url: str, hall: str, cache: Path, report: Path) -> dict:
@@ -170,15 +177,17 @@ def load_times(build: Path, hall: str, reps: int) -> dict:
 # --- report -----------------------------------------------------------------------
 
 
-def markdown(visits: dict, loads: dict, build_id: str) -> str:
+def markdown(visits: dict, loads: dict, build_id: str, times: int, load_average: tuple[float, float]) -> str:
     cpu = platform.processor() or platform.machine()
     lines = [
         f"Build `{build_id}`, {len(visits)} halls; {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-        "no GPU: p3tinydisplay offscreen at 640x400, server on loopback in the benchmark's process.",
+        "no GPU: p3tinydisplay offscreen at 640x400, server on loopback in the benchmark's process. "
+        f"Load average {load_average[0]:.1f} before and {load_average[1]:.1f} after (other work shared the cores).",
         f"Command: `{COMMAND}`.",
         "",
-        "Visits: seconds from the client command's start (after imports) to the first frame with a chunk in it "
-        "and to the frame with every chunk; `wall` is the whole child process (imports, window, exit).",
+        f"Visits (median of {times}): seconds from the client command's start (after imports) to the first frame "
+        "with a chunk in it and to the frame with every chunk; `wall` is the whole child process (imports, window, "
+        "exit).",
         "",
         "| hall | chunks | MB over HTTP (cold) | first frame cold | first frame warm | loaded cold | loaded warm "
         "| wall cold | wall warm |",

@@ -25,12 +25,22 @@ def contract_stand_in(project):
         if any(getattr(r, "resource", None) and r.resource.canonical == "/api/session" for r in app.router.routes()):
             return
         tokens: dict[str, dict] = {}
+        visits: dict[str, set[str]] = {}
+
+        async def visit(request: web.Request) -> web.Response:
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if token not in tokens:
+                return web.json_response({"error": "no session"}, status=401)
+            registration = f"reg-{request.match_info['hall']}-{len(visits[token]) + 1}"
+            visits[token].add(registration)
+            return web.json_response({"registration": registration}, status=201)
 
         async def session(request: web.Request) -> web.Response:
             body = await request.json()
             if not body.get("member_id") or not body.get("name"):
                 return web.json_response({"error": "member_id and name are required"}, status=400)
             token = f"t-{len(tokens) + 1}"
+            visits[token] = set()
             tokens[token] = {"id": body["member_id"], "name": body["name"], "branch": body.get("branch")}
             return web.json_response({"token": token, "member": tokens[token]})
 
@@ -41,15 +51,21 @@ def contract_stand_in(project):
             hall, cp = request.match_info["hall"], request.match_info["cp"]
             keys = json.loads((project / "build" / "current" / "private" / "answers" / f"{hall}.json").read_text())
             checkpoint = next(c for c in keys["checkpoints"] if c["id"] == cp)
-            answers = (await request.json())["answers"]
-            results = {q["id"]: answers.get(q["id"]) == q["answer"] for q in checkpoint["questions"]}
-            score = sum(results.values()) / len(results)
-            passed = score >= checkpoint["pass_mark"]
+            body = await request.json()
+            if body.get("registration") not in visits[token]:
+                return web.json_response({"error": "unknown registration: start a visit first"}, status=400)
+            answers = body["answers"]
+            results = [{"question": q["id"], "correct": answers.get(q["id"]) == q["answer"]}
+                       for q in checkpoint["questions"]]
+            raw = sum(r["correct"] for r in results)
+            passed = raw / len(results) >= checkpoint["pass_mark"]
+            score = {"raw": raw, "max": len(results), "scaled": raw / len(results)}
             return web.json_response({"passed": passed, "score": score, "results": results,
                                       "attempts_left": checkpoint["attempts"] - 1, "retry_after": None,
                                       "hall_complete": passed})
 
         app.router.add_post("/api/session", session)
+        app.router.add_post("/api/halls/{hall}/visits", visit)
         app.router.add_post("/api/halls/{hall}/checkpoints/{cp}/attempts", attempt)
 
     return prepare
@@ -85,9 +101,12 @@ def test_quiz_api_grades_right_and_wrong_answers(project, start_hall_server, che
     assert session["token"] and api.token
     good = api.submit("alpha", checkpoint.id, {"q1": True, "q2": "B"})
     assert good.passed and good.score == 1.0
+    assert [r["correct"] for r in good.results] == [True, True]
+    assert good.summary().startswith("通过，得分 2/2")
     bad = api.submit("alpha", checkpoint.id, {"q1": False, "q2": "A"}, platform="headset")
     assert not bad.passed and bad.score == 0.0
     assert "未通过" in bad.summary()
+    assert list(api.registrations) == ["alpha"]  # one visit, both attempts
 
 
 def test_quiz_api_errors_carry_the_servers_message(project, start_hall_server):

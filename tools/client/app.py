@@ -64,6 +64,7 @@ class ClientOptions:
     member_id: str | None = None
     """Quiz identity (default: an id kept in the cache folder)."""
     branch: str | None = None
+    enrolment_code: str | None = None
     platform: str = "client"
     """`client` or `headset`, reported with quiz attempts."""
     trainer_key: str | None = None
@@ -463,7 +464,7 @@ class HallClient:
             if api.token is None:
                 api.open_session(self.options.member_id or member_id(self.store.cache.root if self.store.cache
                                                                     else Path(".")),
-                                 self.options.name, self.options.branch)
+                                 self.options.name, self.options.branch, self.options.enrolment_code)
             return api.submit(hall_id, checkpoint.id, answers, platform=self.options.platform)
 
         def closed() -> None:

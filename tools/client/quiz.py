@@ -5,6 +5,7 @@
     sheet = AnswerSheet(checkpoint)
     sheet.choose("q1", "A"); sheet.choose("q2", "C"); sheet.choose("q3", True)
     result = api.submit("red", checkpoint.id, sheet.answers(), platform="client")
+    # (the first submit in a hall starts a visit: POST /api/halls/red/visits -> registration)
 
 Answers are graded on the server only (the manifest carries no keys).  An
 answer is `"A"` (single), a sorted list like `["A", "C"]` (multiple) or a
@@ -42,20 +43,33 @@ class AttemptResult:
 
     passed: bool
     score: float
-    results: Any
+    """Scaled, 0..1."""
+    raw: float | None
+    max: float | None
+    results: list
+    """Per question: `{question, correct, explanation?}`."""
     attempts_left: int | None
     retry_after: float | None
     hall_complete: bool
 
     @classmethod
     def from_json(cls, data: dict) -> "AttemptResult":
-        return cls(bool(data.get("passed")), float(data.get("score") or 0.0), data.get("results"),
+        score = data.get("score")
+        if isinstance(score, dict):  # {raw, max, scaled}
+            scaled, raw, top = score.get("scaled"), score.get("raw"), score.get("max")
+        else:
+            scaled, raw, top = score, None, None
+        results = data.get("results")
+        if isinstance(results, dict):  # {question id: correct}
+            results = [{"question": qid, "correct": bool(ok)} for qid, ok in results.items()]
+        return cls(bool(data.get("passed")), float(scaled or 0.0), raw, top, list(results or []),
                    data.get("attempts_left"), data.get("retry_after"), bool(data.get("hall_complete")))
 
     def summary(self) -> str:
         """One line in Chinese for the panel."""
         verdict = "通过" if self.passed else "未通过"
-        parts = [f"{verdict}，得分 {self.score * 100:.0f}" if self.score <= 1 else f"{verdict}，得分 {self.score:g}"]
+        marks = f"{self.raw:g}/{self.max:g}" if self.raw is not None and self.max else f"{self.score * 100:.0f} 分"
+        parts = [f"{verdict}，得分 {marks}"]
         if not self.passed and self.attempts_left is not None:
             parts.append(f"剩余 {self.attempts_left} 次机会")
         if self.retry_after:
@@ -102,29 +116,49 @@ class AnswerSheet:
 
 
 class QuizApi:
-    """`POST /api/session` and checkpoint attempts, with the session's bearer token."""
+    """Sessions, visits and checkpoint attempts, with the session's bearer token."""
 
     def __init__(self, server: str, timeout: float = 10.0) -> None:
         self.server = server.rstrip("/")
         self.timeout = timeout
         self.token: str | None = None
         self.member: dict | None = None
+        self.registrations: dict[str, str] = {}
+        """Hall id -> the registration of this visit (one per hall entered)."""
 
-    def open_session(self, member_id: str, name: str, branch: str | None = None) -> dict:
+    def open_session(self, member_id: str, name: str, branch: str | None = None,
+                     enrolment_code: str | None = None) -> dict:
+        """`POST /api/session`; keeps the token."""
         body: dict[str, Any] = {"member_id": member_id, "name": name}
         if branch:
             body["branch"] = branch
+        if enrolment_code:
+            body["enrolment_code"] = enrolment_code
         data = self._post("/api/session", body, auth=False)
         if not isinstance(data, dict) or not data.get("token"):
             raise QuizError("quiz: the server's session answer has no token")
         self.token, self.member = data["token"], data.get("member")
         return data
 
-    def submit(self, hall_id: str, checkpoint_id: str, answers: dict[str, Any], *, platform: str = "client",
-               registration: str | None = None) -> AttemptResult:
+    def start_visit(self, hall_id: str, platform: str = "client") -> str:
+        """`POST /api/halls/{hall}/visits`: the registration that ties this visit's attempts together."""
+        try:
+            data = self._post(f"/api/halls/{quote(hall_id)}/visits", {"platform": platform}, auth=True)
+            registration = data.get("registration") if isinstance(data, dict) else None
+        except QuizError as exc:
+            if exc.status not in (404, 405):
+                raise
+            registration = None  # a server without visits: the registration is the client's own
+        self.registrations[hall_id] = registration or str(uuid.uuid4())
+        return self.registrations[hall_id]
+
+    def submit(self, hall_id: str, checkpoint_id: str, answers: dict[str, Any], *,
+               platform: str = "client") -> AttemptResult:
+        """Grade `answers` on the server (a visit is started first when there is none for the hall)."""
         if self.token is None:
             raise QuizError("quiz: no session (open one first)")
-        body = {"answers": answers, "registration": registration or str(uuid.uuid4()), "platform": platform}
+        registration = self.registrations.get(hall_id) or self.start_visit(hall_id, platform)
+        body = {"answers": answers, "registration": registration, "platform": platform}
         path = f"/api/halls/{quote(hall_id)}/checkpoints/{quote(checkpoint_id)}/attempts"
         return AttemptResult.from_json(self._post(path, body, auth=True))
 
@@ -138,7 +172,7 @@ class QuizApi:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise QuizError(f"quiz: {path}: {exc.code} {_message(exc)}", exc.code) from None
+            raise QuizError(f"quiz: {exc.code} {_message(exc)}", exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             raise QuizError(f"quiz: the server is not answering ({getattr(exc, 'reason', exc)})") from None
         except ValueError:
