@@ -118,3 +118,24 @@ def test_quiz_api_errors_carry_the_servers_message(project, start_hall_server):
     with pytest.raises(QuizError) as error:
         api.submit("alpha", "quiz", {"q1": True})
     assert error.value.status == 401
+
+
+def test_a_visit_reads_a_panel_answers_the_quiz_and_walks_into_the_next_hall(project, start_hall_server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server = start_hall_server(project, prepare=contract_stand_in(project))
+    out = tmp_path / "visit.json"
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "client" / "drive_client.py"), server.url,
+                           str(tmp_path / "cache"), str(out)], capture_output=True, text=True, timeout=90, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert seen["panel"] == "前言"
+    assert seen["hint"] == "按 Q 开始答题：小测验"
+    assert seen["first_question"] == "1/2（判断）屯兰有十个主题展厅。"
+    assert seen["quiz"].startswith("通过，得分 2/2")
+    assert (seen["hall"], seen["room"], seen["loaded"]) == ("beta", "only", 1)
