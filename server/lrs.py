@@ -100,6 +100,7 @@ class LrsState:
     drain_task: asyncio.Task | None = None
     credentials: dict[str, tuple[float, Credential | None]] = field(default_factory=dict)
     verified: set[tuple[str, str, str]] = field(default_factory=set)
+    checking: dict[tuple[str, str, str], asyncio.Future] = field(default_factory=dict)
 
     def open(self) -> None:
         """Open both connections (idempotent); the database file is private to the server's user."""
@@ -242,8 +243,12 @@ async def _authenticate(state: LrsState, xreq: XapiRequest) -> Credential:
         raise LrsError(401, "unknown credentials", CHALLENGE)
     token = (key, hashlib.sha256(secret.encode()).hexdigest(), credential.secret_hash)
     if token not in state.verified:
-        ok = await asyncio.get_running_loop().run_in_executor(None, check_secret, secret, credential.secret_hash)
-        if not ok:
+        checking = state.checking.get(token)
+        if checking is None:  # one slow hash check per secret, however many requests wait for it
+            checking = asyncio.get_running_loop().run_in_executor(None, check_secret, secret, credential.secret_hash)
+            state.checking[token] = checking
+            checking.add_done_callback(lambda _: state.checking.pop(token, None))
+        if not await asyncio.shield(checking):
             raise LrsError(401, "unknown credentials", CHALLENGE)
         if len(state.verified) > 10_000:
             state.verified.clear()
