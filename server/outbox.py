@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS outbox_lease (
 """
 
 QUEUED, DELIVERED, DEAD = 0, 1, 2
+_KEY_REVEALING = frozenset({"correctResponsesPattern", "result", "response", "success"})
+_SUCCESS_MEMBER = re.compile(r"""["']success["']\s*:\s*(?:true|false|True|False)""")
+_PATTERN_MEMBER = re.compile(  # JSON or a Python repr of it, as LRS error messages echo statements
+    r"""["']correctResponsesPattern["']\s*:\s*\[(?:\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*,?)*\s*\]""")
 
 
 # --- the database ------------------------------------------------------------
@@ -152,7 +156,7 @@ class Database:
         An exception in the job rolls back only its own writes and is raised
         here.  `queues`: the job queued statements (wake the forwarder).
         """
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             raise RuntimeError("database is not open")
         future = asyncio.get_running_loop().create_future()
         self._queue.put((job, args, future, queues))
@@ -200,7 +204,11 @@ class Database:
                         running = False
                         break
                     group.append(following)
-                self._commit_group(connection, group)
+                try:
+                    self._commit_group(connection, group)
+                except Exception as error:  # never leave callers waiting on a dead writer
+                    log.exception("sqlite writer failed on a group of %d job(s)", len(group))
+                    self._loop.call_soon_threadsafe(self._deliver, [(f, None, error) for _, _, f, _ in group], False)
         finally:
             connection.close()
 
@@ -302,8 +310,25 @@ def dead_letters(connection: sqlite3.Connection, *, include_resent: bool = False
 
 
 def redact_keys(text: str) -> str:
-    """An LRS answer with any echoed `correctResponsesPattern` blanked (it is an answer key)."""
-    return re.sub(r'("correctResponsesPattern"\s*:\s*)\[[^\]]*\]', r'\1"[redacted]"', text)
+    """An LRS answer without the parts of echoed statements that give keys away.
+
+    `correctResponsesPattern` is a key; `result` (a response with its
+    `success`) reveals one.  JSON answers lose those members wherever they
+    are; other text loses what the patterns recognise.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return _SUCCESS_MEMBER.sub('"redacted": true', _PATTERN_MEMBER.sub('"redacted": true', text))
+    return json.dumps(_without_keys(document), ensure_ascii=False)
+
+
+def _without_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_keys(v) for k, v in value.items() if k not in _KEY_REVEALING}
+    if isinstance(value, list):
+        return [_without_keys(item) for item in value]
+    return value
 
 
 # --- the forwarder -------------------------------------------------------------
@@ -617,7 +642,8 @@ def outbox_context():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await forwarder.release()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(forwarder.release(), 5.0)
         await database.close()
 
     return context

@@ -87,7 +87,9 @@ def parse_checkpoints(hall_id: str, document: Mapping) -> dict[str, Checkpoint]:
     """Checkpoints of one hall's answer-key file, by id."""
     checkpoints = {}
     for entry in document.get("checkpoints", []):
-        questions = tuple(_question(q) for q in entry.get("questions", []))
+        questions = tuple(_question(q) for q in entry["questions"])
+        if not questions:
+            raise ValueError(f"checkpoint {entry['id']!r} has no questions")
         checkpoints[entry["id"]] = Checkpoint(
             hall=hall_id, id=entry["id"], title=entry.get("title") or {"zh": entry["id"]},
             pass_mark=float(entry.get("pass_mark", 0.6)), attempts=int(entry.get("attempts", 3)),

@@ -276,3 +276,29 @@ class FakeLrs:
 
 def replace(config: QuizConfig, **changes: Any) -> QuizConfig:
     return dataclasses.replace(config, **changes)
+
+
+def start_quiz(start_server, config: QuizConfig):
+    """A real server with the quiz routes (added here until `create_app` adds them itself); `(server, Api)`."""
+    from server.quiz_routes import add_quiz
+
+    server = start_server(config, prepare=lambda app: add_quiz(app, config))
+    return server, Api(server.port)
+
+
+def statements_in(config: QuizConfig) -> list[dict]:
+    """Every statement in the server's outbox, in queue order, with its state."""
+    import sqlite3
+
+    connection = sqlite3.connect(Path(config.var_path) / "halls.sqlite")
+    try:
+        rows = connection.execute("SELECT body, state FROM statements ORDER BY seq").fetchall()
+    finally:
+        connection.close()
+    return [json.loads(body) | {"_state": state} for body, state in rows]
+
+
+def write_keys(config: QuizConfig, hall: str, checkpoints: list[dict]) -> None:
+    """Replace a hall's answer keys in the current release (before the server reads them)."""
+    path = Path(config.build_dir) / "current" / "private" / "answers" / f"{hall}.json"
+    path.write_text(json.dumps({"hall": hall, "checkpoints": checkpoints}, ensure_ascii=False))
