@@ -172,17 +172,20 @@ def add_lrs(app: web.Application, config) -> web.Application:
 def embedded_credentials(app: web.Application) -> tuple[str, str]:
     """The forwarder's own (key, secret), created on first use and kept in the LRS database."""
     state = app[LRS_STATE]
-    state.open()
-    store = state.writer
-    secret = store.setting("forwarder_secret")
-    if secret is None or store.credential(FORWARDER_KEY) is None:
-        secret = secrets.token_urlsafe(24)
-        store.remove_credential(FORWARDER_KEY)
-        store.add_credential(FORWARDER_KEY, secret, "hall server forwarder",
-                             ("statements/write", "statements/read/mine"))
-        store.set_setting("forwarder_secret", secret)
-        state.credentials.pop(FORWARDER_KEY, None)
-        log.info("created the embedded LRS credential %r for the forwarder", FORWARDER_KEY)
+    state.open()  # creates the database file with its private mode
+    store = LrsStore(state.settings.db_path, state.settings.synchronous).open()  # own connection: any thread
+    try:
+        secret = store.setting("forwarder_secret")
+        if secret is None or store.credential(FORWARDER_KEY) is None:
+            secret = secrets.token_urlsafe(24)
+            store.remove_credential(FORWARDER_KEY)
+            store.add_credential(FORWARDER_KEY, secret, "hall server forwarder",
+                                 ("statements/write", "statements/read/mine"))
+            store.set_setting("forwarder_secret", secret)
+            state.credentials.pop(FORWARDER_KEY, None)
+            log.info("created the embedded LRS credential %r for the forwarder", FORWARDER_KEY)
+    finally:
+        store.close()
     return FORWARDER_KEY, secret
 
 
