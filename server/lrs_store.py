@@ -131,6 +131,8 @@ class LrsStore:
     """One SQLite connection to the LRS database (use one instance per thread)."""
 
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError(f"lrs_synchronous: must be FULL, NORMAL or EXTRA, got {synchronous!r}")
         self.path = Path(path)
         self.synchronous = synchronous
         self.db: sqlite3.Connection | None = None
