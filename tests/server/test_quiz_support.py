@@ -14,6 +14,7 @@ import dataclasses
 import http.client
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,7 +204,8 @@ class FakeLrs:
     `Retry-After` answer, `"timeout"` (sleep longer than the client waits),
     or `"slow"` (store, then answer 200 after `delay`).  Statements are kept by
     id, as an LRS would: a repeated id with the same content is not stored
-    again, a different content answers 409.
+    again, a different content answers 409.  A batch holding an id in
+    `poison` answers 400 (with the statement echoed, as some LRSs do).
     """
 
     def __init__(self, script: list | None = None, default: Any = 200, delay: float = 0.0,
@@ -213,6 +215,7 @@ class FakeLrs:
         self.delay = delay
         self.hang = hang
         self.statements: dict[str, dict] = {}
+        self.poison: set[str] = set()
         self.requests: list[dict] = []
         self.conflicts: list[str] = []
         self.received = threading.Event()
@@ -241,7 +244,7 @@ class FakeLrs:
         auth = request.headers.get("Authorization", "")
         self.requests.append({"ids": ids, "version": request.headers.get("X-Experience-API-Version"),
                               "auth": base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else None,
-                              "behaviour": behaviour})
+                              "behaviour": behaviour, "at": time.monotonic()})
         self.received.set()
         headers = {"X-Experience-API-Version": "1.0.3"}
         if behaviour == "timeout":
@@ -250,6 +253,9 @@ class FakeLrs:
         if isinstance(behaviour, tuple):
             _, status, seconds = behaviour
             return web.json_response({"error": "busy"}, status=status, headers=headers | {"Retry-After": str(seconds)})
+        bad = [s for s in body if s["id"] in self.poison]
+        if bad and behaviour in (200, 204, "slow"):
+            return web.json_response({"error": "invalid statement", "statement": bad[0]}, status=400, headers=headers)
         if behaviour in (200, 204, "slow"):
             conflict = self._store(body)
             if behaviour == "slow":
