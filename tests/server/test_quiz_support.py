@@ -14,6 +14,7 @@ import dataclasses
 import http.client
 import json
 import threading
+import urllib.parse
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,7 @@ class Api:
                 sent["Content-Type"] = "application/json"
             if token is not None:
                 sent["Authorization"] = f"Bearer {token}"
-            connection.request(method, path, body=data, headers=sent)
+            connection.request(method, urllib.parse.quote(path, safe="/?=&%:+,;@"), body=data, headers=sent)
             response = connection.getresponse()
             reply = Reply(response.status, response.headers, response.read())
         finally:
