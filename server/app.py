@@ -74,6 +74,10 @@ def create_app(config: ServerConfig) -> web.Application:
         if hasattr(hub, "MANIFEST_LOOKUP"):
             app[hub.MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
         hub.add_hub(app, config)
+    if config.lrs_embedded:
+        from server.lrs import add_lrs
+
+        add_lrs(app, config)
     if config.watch:
         from server.watch import add_watcher
 

@@ -95,6 +95,15 @@ class ServerConfig:
     """Prefix of the hub's Redis keys and channels."""
     trainer_key: str | None = None
     """Secret that grants the trainer role (guided tours) until accounts arrive; none = nobody."""
+    lrs_embedded: bool = True
+    """Mount the embedded learning-record store at `/xapi/` (the default forwarding target)."""
+    lrs_page_size: int = 100
+    """Most statements one `GET /xapi/statements` page returns (also what `limit=0` means)."""
+    lrs_max_body_bytes: int = 16 * 1024 * 1024
+    """Largest request the embedded LRS reads (batches, attachments, documents); 413 beyond."""
+    lrs_synchronous: str = "FULL"
+    """SQLite sync mode of the embedded LRS: FULL (an acknowledged statement is on disk) or NORMAL (faster;
+    the last commits can be lost on power failure, not on a crash)."""
     shutdown_timeout: float = 5.0
     """Seconds open requests get to finish on shutdown before they are cut."""
     access_log: bool = True
@@ -279,7 +288,10 @@ def _check_config(config: ServerConfig) -> None:
                 "hub_heartbeat", "hub_join_timeout"):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
-    for key in ("max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer"):
+    if config.lrs_synchronous not in ("FULL", "NORMAL"):
+        raise ConfigError(f"lrs_synchronous: must be FULL or NORMAL, got {config.lrs_synchronous!r}")
+    for key in ("max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer",
+                "lrs_page_size", "lrs_max_body_bytes"):
         if getattr(config, key) < 1:
             raise ConfigError(f"{key}: must be at least 1")
 
