@@ -75,15 +75,18 @@ def _timed(action):
 
 
 def _edit_one_line(work: Path) -> str:
-    """Change one character of the first panel text line: '。' becomes '！' (same length, still fits)."""
+    """Change one character of the first panel's text: '。' becomes '！' (same length, still fits)."""
     for path in sorted((work / "halls").glob("*.yaml")):
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kind = None
         for number, line in enumerate(lines):
-            if re.match(r"\s+text: ", line) and "。" in line:
+            found = re.match(r"\s*- kind: (\w+)", line)
+            kind = found.group(1) if found else kind
+            if kind == "panel" and "。" in line:
                 lines[number] = line.replace("。", "！", 1)
                 path.write_text("".join(lines), encoding="utf-8")
                 return f"halls/{path.name}:{number + 1}"
-    raise SystemExit("bench: no one-line panel text found to edit")
+    raise SystemExit("bench: no panel text found to edit")
 
 
 def _kb(size: int) -> str:
