@@ -1,8 +1,52 @@
-"""The hub's wire protocol: validated client messages, server messages, pose batches.
+"""The hub's wire protocol (version 1): validated client messages, server messages, pose batches.
 
-Every text frame is a JSON object with `v` (protocol version, 1) and `type`.
-Pose batches travel as binary frames (see `POSE_DTYPE` and `encode_pose_batch`);
-the whole protocol is described in `docs/hub.md`.
+Connect to `GET /ws/halls/{hall_id}` (404 with a JSON error for an unknown
+hall).  Every text frame, both ways, is a JSON object with `v` (1) and `type`;
+unknown extra fields are ignored.  Pose batches are binary frames.
+
+Client -> server (text frames only)
+  join          {name, role?: "member"|"trainer", key?}   first message, within hub_join_timeout
+  pose          {room, p:[x,y,z], q:[x,y,z,w], t?}         metres (z up), unit quaternion, t = sender ms (uint32)
+  tour-start    {}                                          trainers only
+  tour-goto     {exhibit}                                   leader only
+  tour-narrate  {text}                                      leader only, <= 2000 characters
+  tour-gather   {room, p}                                   leader only
+  tour-end      {}                                          leader only
+  follow        {on: bool}                                  follow the hall's tour, or stop
+  ping          {t?}                                        answered with pong {t}
+
+Server -> client, text
+  welcome   {id, name, role, hall, tick_hz, neighbours, members:[{id,name,role}], tour, limits}
+  joined    {members:[{id,name,role}]}      at most one per tick
+  left      {ids:[...]}                     at most one per tick
+  tour      {event: start|goto|narrate|gather|end|following|follower, leader, ...}
+            start {leader:{id,name}} and end {reason} go to everyone in the hall; goto {exhibit, room, p},
+            narrate {text} and gather {room, p} to followers; following {on, leader, last} answers
+            follow (last = the latest goto/gather, for late followers); follower {member, on, followers}
+            goes to the leader.
+  reload    {hall, chunks:[...]}            a rebuild replaced these chunks
+  build-error {hall, text}                  to trainers: a rebuild failed, the last good build is served
+  error     {code, text, ref}               a refused request (forbidden, not-leader, tour-active, no-tour,
+                                            unknown-exhibit, unknown-room); the connection stays open
+  pong      {t}
+
+Server -> client, binary: one pose batch per member per tick, only after the
+member's first pose and only when it has someone in view: an 8-byte header
+`<BBHI` (kind 1, version 1, count, tick number) and `count` 32-byte
+little-endian records (`POSE_DTYPE`): id u32, t u32 (as the sender sent it,
+or the server's receive time), x y z i32 centimetres, qx qy qz qw i16
+(quaternion x 32767), room u16 (index into the manifest's `rooms`, 0xFFFF
+unknown), flags u16 (1 trainer, 2 tour leader).  A batch holds the nearest
+`neighbours` (K) others in the member's room and the rooms one doorway away.
+
+Close codes: 1003 binary frame from the client; 1008 malformed JSON, not an
+object, unknown type, wrong version, missing or out-of-range field (NaN,
+|coordinate| > 10 km, non-unit quaternion, unknown room), join errors, rate
+limit; 1009 message over hub_max_message_bytes; 1013 slow consumer (the
+server could not send for a while and its bounded backlog overflowed); 1001
+server shutting down.  The close reason says which field and why, e.g.
+`pose.p[0]: input should be less than or equal to 10000`.  A socket that
+answers no ping within the heartbeat is aborted without a close frame.
 """
 
 from __future__ import annotations

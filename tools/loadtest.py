@@ -36,11 +36,13 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.frames import Frame, Opcode
 
 from server.hub_messages import BATCH_HEADER, POSE_DTYPE
 
@@ -154,14 +156,45 @@ class Run:
         return (time.monotonic() - self.epoch) * 1000.0
 
 
-async def _member(run: Run, index: int, ready: asyncio.Event, stop: asyncio.Event, joined: list) -> None:
+@dataclass(eq=False)
+class Simulated:
+    """A joined member: its socket, its walk, its log, when it sends next."""
+
+    ws: Any
+    walker: Walker
+    log: MemberLog
+    next_at: float
+
+
+class TimedConnection(ClientConnection):
+    """A client connection that keeps pose batches with their arrival time as they are parsed.
+
+    Timing frames here, not when a reader task gets to them, keeps the load
+    tool's own scheduling out of the latency, and skips recv() for the bulk
+    of the traffic.
+    """
+
+    run: "Run | None" = None
+    batches: list | None = None
+
+    def process_event(self, event) -> None:
+        if self.batches is not None and isinstance(event, Frame) and event.opcode is Opcode.BINARY and event.fin:
+            arrived = self.run.now_ms()
+            if arrived >= self.run.window[0]:
+                self.batches.append((arrived, bytes(event.data)))
+            return
+        super().process_event(event)
+
+
+async def _member(run: Run, index: int, walking: list[Simulated], stop: asyncio.Event,
+                  joined: list[int]) -> None:
+    """Connect and join, hand the member to the pacer, then read until the socket closes."""
     entry = MemberLog()
     run.logs.append(entry)
     rng = random.Random(run.seed * 100_003 + index)
-    walker = Walker(run.floor, rng)
     try:
         async with connect(run.url, compression=None, proxy=None, open_timeout=60, max_size=2**22,
-                           max_queue=64, ping_interval=None) as ws:
+                           max_queue=64, ping_interval=None, create_connection=TimedConnection) as ws:
             await ws.send(json.dumps({"v": 1, "type": "join", "name": f"sim-{index:04d}"}))
             while True:
                 first = await ws.recv()
@@ -170,14 +203,11 @@ async def _member(run: Run, index: int, ready: asyncio.Event, stop: asyncio.Even
                     break
             entry.id = welcome["id"]
             run.tick_hz = float(welcome.get("tick_hz") or 0.0)
+            loop = asyncio.get_running_loop()
+            ws.run, ws.batches = run, entry.batches
+            walking.append(Simulated(ws, Walker(run.floor, rng), entry, loop.time() + rng.uniform(0, 1 / run.rate)))
             joined.append(index)
-            if len(joined) == run.members:
-                ready.set()
-            reader = asyncio.create_task(_read(run, ws, entry, stop))
-            await _walk(run, ws, walker, entry, rng, stop)
-            await asyncio.sleep(0.5)  # let the last batches arrive
-            await ws.close()
-            await reader
+            await _read(ws, entry, stop)
     except ConnectionClosed as exc:
         if not stop.is_set():
             entry.closed = exc.rcvd.code if exc.rcvd else 1006
@@ -185,33 +215,37 @@ async def _member(run: Run, index: int, ready: asyncio.Event, stop: asyncio.Even
     except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
         entry.closed, entry.reason = -1, f"connect failed: {exc}"
         joined.append(index)
-        if len(joined) == run.members:
-            ready.set()
 
 
-async def _walk(run: Run, ws, walker: Walker, entry: MemberLog, rng: random.Random, stop: asyncio.Event) -> None:
+async def _pace(run: Run, walking: list[Simulated], stop: asyncio.Event) -> None:
+    """One task sends every member's poses on time (cheaper than a timer per member)."""
     period = 1.0 / run.rate
     loop = asyncio.get_running_loop()
-    next_at = loop.time() + rng.uniform(0, period)
     while not stop.is_set():
-        delay = next_at - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        next_at = max(next_at + period, loop.time())
-        walker.step(period)
-        t = int(run.now_ms()) & 0xFFFFFFFF
-        await ws.send(walker.pose_text(t))
-        entry.sent.append(t)
+        now = loop.time()
+        soonest = now + period
+        for member in walking:
+            if member.next_at > now:
+                soonest = min(soonest, member.next_at)
+                continue
+            if member.log.closed is not None:
+                continue
+            member.next_at = max(member.next_at + period, now)
+            member.walker.step(period)
+            t = int(run.now_ms()) & 0xFFFFFFFF
+            try:
+                await member.ws.send(member.walker.pose_text(t))
+            except ConnectionClosed:
+                continue
+            member.log.sent.append(t)
+        await asyncio.sleep(max(0.0, soonest - loop.time()))
 
 
-async def _read(run: Run, ws, entry: MemberLog, stop: asyncio.Event) -> None:
-    batches = entry.batches
+async def _read(ws, entry: MemberLog, stop: asyncio.Event) -> None:
+    """Read text messages (roster, notices) until the socket closes; batches never get here."""
     try:
-        async for message in ws:
-            if isinstance(message, bytes):
-                arrived = run.now_ms()
-                if run.window[0] <= arrived:
-                    batches.append((arrived, message))
+        async for _ in ws:
+            pass
     except ConnectionClosed as exc:
         if not stop.is_set():
             entry.closed = exc.rcvd.code if exc.rcvd else 1006
@@ -220,14 +254,17 @@ async def _read(run: Run, ws, entry: MemberLog, stop: asyncio.Event) -> None:
 
 async def execute(run: Run) -> dict:
     """Connect everyone, walk, measure `seconds` after `warmup`, then analyse."""
-    ready, stop, joined = asyncio.Event(), asyncio.Event(), []
+    stop, joined, walking = asyncio.Event(), [], []
     run.window = (math.inf, math.inf)
+    pacer = asyncio.create_task(_pace(run, walking, stop))
     tasks = []
     for index in range(run.members):
-        tasks.append(asyncio.create_task(_member(run, index, ready, stop, joined)))
+        tasks.append(asyncio.create_task(_member(run, index, walking, stop, joined)))
         await asyncio.sleep(1.0 / run.connect_rate)
-    await asyncio.wait_for(ready.wait(), 120)
-    log.info("%d members joined; warming up %.1f s", run.members, run.warmup)
+    async with asyncio.timeout(120):
+        while len(joined) < run.members:
+            await asyncio.sleep(0.05)
+    log.info("%d members joined; warming up %.1f s", len(walking), run.warmup)
     start = run.now_ms() + run.warmup * 1000
     run.window = (start, start + run.seconds * 1000)
     await asyncio.sleep(run.warmup)
@@ -235,6 +272,9 @@ async def execute(run: Run) -> dict:
     await asyncio.sleep(run.seconds)
     cpu_end = os.times()
     stop.set()
+    await pacer
+    await asyncio.sleep(0.5)  # the last batches in flight
+    await asyncio.gather(*(member.ws.close() for member in walking), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     tool_cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / run.seconds
     report = summarise(run.logs, run.window, run.tick_hz)

@@ -37,9 +37,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds used, and seconds spent runnable but waiting for a CPU (other processes' load)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    waited = int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    return used, waited
 
 
 def idle_fraction(seconds: float = 1.0) -> float:
@@ -51,6 +54,18 @@ def idle_fraction(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     idle1, total1 = sample()
     return (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_until_quiet(patience: float, idle: float = 0.9) -> float:
+    """Wait (up to `patience` seconds) until the machine is mostly idle; the idle fraction last seen."""
+    deadline = time.monotonic() + patience
+    while True:
+        seen = idle_fraction(2.0)
+        if seen >= idle or time.monotonic() > deadline:
+            if seen < idle:
+                log.warning("machine still busy (%.0f%% idle): numbers will be pessimistic", seen * 100)
+            return seen
+        log.info("machine busy (%.0f%% idle), waiting", seen * 100)
 
 
 class CpuSampler(threading.Thread):
@@ -68,12 +83,13 @@ class CpuSampler(threading.Thread):
                 return
             time.sleep(0.1)
 
-    def between(self, start: float, end: float) -> float | None:
+    def between(self, start: float, end: float) -> tuple[float, float] | None:
+        """(CPU used, time waiting for a CPU) as fractions of the wall time between `start` and `end`."""
         inside = [(t, c) for t, c in self.samples if start <= t <= end]
         if len(inside) < 2:
             return None
-        (t0, c0), (t1, c1) = inside[0], inside[-1]
-        return (c1 - c0) / (t1 - t0)
+        (t0, (c0, w0)), (t1, (c1, w1)) = inside[0], inside[-1]
+        return (c1 - c0) / (t1 - t0), (w1 - w0) / (t1 - t0)
 
 
 def taskset(cpu: int) -> list[str]:
@@ -108,7 +124,7 @@ def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: fl
             return {"mode": mode, "members": members, "failed": done.stderr.strip().splitlines()[-1:]}
         report = json.loads(done.stdout)
         report["mode"] = mode
-        report["server_cpu"] = sampler.between(*report["window_unix"])
+        report["server_cpu"], report["server_cpu_wait"] = sampler.between(*report["window_unix"]) or (None, None)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as response:
             report["server"] = json.load(response)["hub"]
         return report
@@ -126,6 +142,8 @@ def row(report: dict) -> str:
         return f"| {report['members']} | {name} | collapsed: {report['failed']} | | | | | |"
     latency, drops = report["latency_ms"], report["drops"]["members_closed"]
     cpu = f"{report['server_cpu']:.0%}" if report.get("server_cpu") is not None else "?"
+    if report.get("server_cpu_wait"):
+        cpu += f" (+{report['server_cpu_wait']:.0%} waiting)"
     late = report["server"].get("ticks", {}).get("late") if report["mode"] == "hub" else None
     batches = f"{report['batches_per_s']:.2f}" if report.get("batches_per_s") is not None else "–"
     return (f"| {report['members']} | {name} | {latency['p50']} | {latency['p99']} | {report['delivered']:.2%} "
@@ -139,6 +157,8 @@ def main() -> None:
     parser.add_argument("--modes", default="hub,naive")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--json", type=Path, help="also write the raw reports here")
+    parser.add_argument("--patience", type=float, default=300.0,
+                        help="seconds to wait for a quiet machine before each run (default 300)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     reports = []
@@ -147,7 +167,7 @@ def main() -> None:
         manifest.write_text(json.dumps(bench_manifest()))
         for members in [int(n) for n in args.sizes.split(",")]:
             for mode in args.modes.split(","):
-                idle = idle_fraction()
+                idle = wait_until_quiet(args.patience)
                 log.info("%s with %d members (machine %.0f%% idle before the run)", mode, members, idle * 100)
                 report = one_run(mode, members, args.seconds, manifest, timeout=args.seconds + 180)
                 report["idle_before"] = round(idle, 3)
