@@ -46,7 +46,7 @@ def main(url: str, cache: str, out: str) -> int:
         return False
 
     client.open_hall("alpha")
-    step_until(lambda: client.stream_done)
+    step_until(lambda: client.settled)
     client.walker.place((0.0, 2.5, 0.0), 0.0)  # in front of the intro panel
     base.taskMgr.step()
     seen["panel"] = client.panel.title.getText() if client.panel.visible else None
@@ -67,7 +67,7 @@ def main(url: str, cache: str, out: str) -> int:
 
     client.walker.place((-3.0, 0.0, 0.0), 90.0)  # facing west, toward hall beta's doorway
     step_until(lambda: (client.walker.update(1 / 30, WalkInput(forward=1)) or client.manifest.id == "beta"), 10)
-    step_until(lambda: client.stream_done)
+    step_until(lambda: client.settled)
     seen["hall"] = client.manifest.id
     seen["room"] = client.manifest.room_at(client.walker.position).id
     seen["loaded"] = client.scene.loaded

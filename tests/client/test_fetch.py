@@ -15,7 +15,7 @@ from tools.client.fetch import (
     ServerUnreachable,
     load_manifest,
 )
-from tools.client.stream import ChunkFailed, ChunkReady, HallStream, ManifestFailed, ManifestReady, StreamEnded
+from tools.client.stream import ChunkFailed, ChunkFetched, HallStream, ManifestFailed, ManifestReady, StreamEnded
 
 
 def bam_names(project, hall: str) -> list[str]:
@@ -101,14 +101,19 @@ def test_unreachable_server_falls_back_to_the_cached_manifest(project, start_hal
 
 
 def test_stream_delivers_manifest_then_chunks_in_order(project, start_hall_server, tmp_path):
+    from tools.client.collision import collision_mesh
+    from tools.client.scene import load_chunk
+
     server = start_hall_server(project)
     store = ObjectStore(ObjectCache(tmp_path / "cache"), HttpSource(server.url))
     events = drain(HallStream(store, "alpha").start())
     assert isinstance(events[0], ManifestReady)
-    ready = [e for e in events if isinstance(e, ChunkReady)]
-    assert [e.chunk.id for e in ready] == [c["id"] for c in manifest_of(project, "alpha")["chunks"]]
-    assert all(e.model.getNumChildren() > 0 and e.solids.getNumChildren() > 0 for e in ready)
-    assert events[-1] == StreamEnded("alpha", len(ready), len(ready), None)
+    fetched = [e for e in events if isinstance(e, ChunkFetched)]
+    assert [e.chunk.id for e in fetched] == [c["id"] for c in manifest_of(project, "alpha")["chunks"]]
+    assert events[-1] == StreamEnded("alpha", len(fetched), len(fetched), None)
+    for event in fetched:
+        model = load_chunk(event.path)
+        assert model.getName() == event.chunk.id and collision_mesh(model).getNumChildren() > 0
 
 
 def test_server_going_away_mid_stream_ends_it_keeping_the_first_chunks(project, start_hall_server, tmp_path):
@@ -124,8 +129,8 @@ def test_server_going_away_mid_stream_ends_it_keeping_the_first_chunks(project, 
     source.object_bytes = then_vanish
     events = drain(HallStream(ObjectStore(ObjectCache(tmp_path / "cache"), source), "alpha").start())
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["ManifestReady", "ChunkReady", "ChunkFailed", "StreamEnded"]
-    assert events[-1].loaded == 1
+    assert kinds == ["ManifestReady", "ChunkFetched", "ChunkFailed", "StreamEnded"]
+    assert events[-1].fetched == 1
     assert events[-1].message.startswith("the server went away after 1 of 2 chunks of hall 'alpha'")
     assert events[-1].message.endswith("keeping what was loaded")
 
@@ -138,7 +143,7 @@ def test_stream_skips_a_corrupt_chunk_and_loads_the_rest(project, start_hall_ser
     events = drain(HallStream(ObjectStore(ObjectCache(tmp_path / "c"), HttpSource(server.url)), "alpha").start())
     failed = [e for e in events if isinstance(e, ChunkFailed)]
     assert len(failed) == 1 and "does not match the manifest" in failed[0].message
-    assert events[-1].loaded == 1 and events[-1].message == "1 of 2 chunks of hall 'alpha' could not be loaded"
+    assert events[-1].fetched == 1 and events[-1].message == "1 of 2 chunks of hall 'alpha' could not be loaded"
 
 
 def test_unknown_manifest_version_fails_the_stream_with_the_reason(project, start_hall_server, tmp_path):

@@ -1,8 +1,10 @@
 """The Panda3D client: stream a hall, walk it, meet others, read exhibits, answer checkpoints.
 
 `HallClient(base, store, options)` runs inside a `ShowBase` (windowed,
-offscreen or headset).  `open_hall` starts a `HallStream`; each frame the
-client attaches whatever chunks arrived (so the member walks as soon as the
+offscreen or headset).  `open_hall` starts a `HallStream` (fetching on a
+worker thread); each frame the client hands fetched chunks to Panda3D's
+asynchronous loader, shows them as they come in, builds their collision
+solids a few milliseconds at a time (so the member walks as soon as the
 first room is there), moves the walker, follows doorways into other halls,
 shows exhibit panels, keeps presence and tour cues going, and updates the
 status line.  Every step of a frame is guarded: an error is logged and shown,
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,21 +36,23 @@ from panda3d.core import (
 )
 
 from tools.client.avatars import Avatars
-from tools.client.collision import PICK_MASK
+from tools.client.collision import PICK_MASK, CollisionBuilder
 from tools.client.fetch import HttpSource, ObjectStore
 from tools.client.manifest import Checkpoint, Exhibit, HallManifest, text_of
 from tools.client.panels import ExhibitPanel, Hud, QuizDialog, load_font
 from tools.client.presence import PresenceClient
 from tools.client.quiz import QuizApi, member_id
 from tools.client.scene import HallScene, sky_colour
-from tools.client.stream import ChunkFailed, ChunkReady, HallStream, ManifestFailed, ManifestReady, StreamEnded
+from tools.client.stream import ChunkFailed, ChunkFetched, HallStream, ManifestFailed, ManifestReady, StreamEnded
 from tools.client.walk import WalkInput, Walker, arrival, at_doorway, look_at_heading
 
 log = logging.getLogger(__name__)
 
 NOTICE_SECONDS = 8.0
-ATTACH_PER_FRAME = 2
-"""Chunks attached per frame at most, so a burst of arrivals never stalls one frame."""
+EVENTS_PER_FRAME = 4
+"""Stream events handled per frame at most."""
+COLLISION_BUDGET = 0.006
+"""Seconds per frame spent turning loaded chunks into collision solids."""
 KEYS = {"w": "forward", "arrow_up": "forward", "s": "back", "arrow_down": "back", "a": "left", "d": "right",
         "arrow_left": "turn_left", "arrow_right": "turn_right", "shift": "run"}
 
@@ -68,6 +74,8 @@ class ClientOptions:
     platform: str = "client"
     """`client` or `headset`, reported with quiz attempts."""
     trainer_key: str | None = None
+    overlay: bool = True
+    """Status line, panels and dialogs (off for thumbnails)."""
 
 
 @dataclass
@@ -114,6 +122,8 @@ class HallClient:
         self.hud = Hud(self.font, base)
         self.panel = ExhibitPanel(self.font, base.aspect2d)
         self.avatars = Avatars(self.world, self.font)
+        if not options.overlay:
+            base.render2d.hide()
         self.scene: HallScene | None = None
         self.manifest: HallManifest | None = None
         self.stream: HallStream | None = None
@@ -134,6 +144,8 @@ class HallClient:
         self._room_id: str | None = None
         self._subtitle_until = 0.0
         self._keys: dict[str, bool] = {}
+        self._loading = 0
+        self._builds: deque = deque()
         self._mouse_last = None
         self._picker = None
         base.taskMgr.add(self._frame, "hall-client-frame", sort=10)
@@ -194,7 +206,7 @@ class HallClient:
     def _frame(self, task):
         dt = ClockObject.getGlobalClock().getDt()
         now = time.monotonic()
-        for step in (self._drain, lambda: self._walk(dt), self._doorways, self._exhibits,
+        for step in (self._drain, self._build_collision, lambda: self._walk(dt), self._doorways, self._exhibits,
                      lambda: self._presence_tick(dt, now), self._dialog_tick, lambda: self._hud(now)):
             try:
                 step()
@@ -209,19 +221,25 @@ class HallClient:
         self._pending_marks.clear()
         return task.cont
 
+    @property
+    def settled(self) -> bool:
+        """The hall's stream ended and everything it delivered is shown and collidable."""
+        return self.stream_done and self._loading == 0 and not self._builds
+
     def _drain(self) -> None:
         streams = ([self.stream] if self.stream is not None else []) + self.reloads
-        attached = 0
+        handled = 0
         for stream in streams:
-            while attached < ATTACH_PER_FRAME:
+            while handled < EVENTS_PER_FRAME:
                 try:
                     event = stream.events.get_nowait()
-                except Exception:  # queue.Empty
+                except queue.Empty:
                     break
-                attached += self._handle(stream, event)
+                handled += 1
+                self._handle(stream, event)
 
-    def _handle(self, stream: HallStream, event) -> int:
-        """Apply one stream event; 1 when a chunk was attached."""
+    def _handle(self, stream: HallStream, event) -> None:
+        """Apply one stream event."""
         reload = stream is not self.stream
         if isinstance(event, ManifestReady):
             if reload:
@@ -230,7 +248,7 @@ class HallClient:
                     self.scene.manifest = event.manifest
             else:
                 self._on_manifest(event.manifest)
-            return 0
+            return
         if isinstance(event, ManifestFailed):
             self.notice(event.message, error=True)
             if reload:
@@ -242,33 +260,73 @@ class HallClient:
                     self.exit_code = 1
                 else:
                     self._door_armed = False  # stay; do not bounce at the doorway again at once
-            return 0
-        if stream.hall_id != (self.manifest.id if self.manifest else None):
-            return 0
-        if isinstance(event, ChunkReady):
-            self.scene.attach(event.chunk.id, event.model, event.solids)
-            self.timeline.mark("first_chunk")
-            self._pending_marks.add("first_frame")
-            self.timeline.chunks.append({"id": event.chunk.id, "seconds": round(event.seconds, 4),
-                                         "at": round(time.perf_counter() - self.timeline.started, 4)})
-            if self.walker.floor_below() is not None and not reload:
-                self.walker.place(self.walker.position, self.walker.heading)
-            return 1
-        if isinstance(event, ChunkFailed):
+            return
+        if self.manifest is None or stream.hall_id != self.manifest.id:
+            return
+        if isinstance(event, ChunkFetched):
+            self._load(event)
+        elif isinstance(event, ChunkFailed):
             self.failed.append(event.message)
             self.notice(event.message, error=True)
-            return 0
-        if isinstance(event, StreamEnded):
+        elif isinstance(event, StreamEnded):
             if reload:
                 self.reloads.remove(stream)
             else:
                 self.stream_done = True
-                self._pending_marks.add("loaded")
             if event.message:
                 self.notice(event.message, error=True)
             else:
-                log.info("hall %s: %d chunks loaded", event.hall_id, event.loaded)
-        return 0
+                log.info("hall %s: %d chunks fetched", event.hall_id, event.fetched)
+
+    def _load(self, event: ChunkFetched) -> None:
+        """Load a fetched chunk with Panda3D's asynchronous loader; show it when it is in."""
+        hall_id, chunk = self.manifest.id, event.chunk
+        self._loading += 1
+
+        def loaded(model) -> None:
+            self._loading -= 1
+            try:
+                self._show(hall_id, chunk, model, event.seconds)
+            except Exception as exc:  # noqa: BLE001 - a callback error must not reach the task manager
+                log.exception("chunk %s", chunk.id)
+                self.notice(f"chunk {chunk.id!r} skipped: {type(exc).__name__}: {exc}", error=True)
+
+        self.base.loader.loadModel(Filename.fromOsSpecific(str(event.path)), noCache=True, okMissing=True,
+                                   callback=loaded)
+
+    def _show(self, hall_id: str, chunk, model, fetch_seconds: float) -> None:
+        if self.scene is None or self.manifest is None or self.manifest.id != hall_id:
+            if model is not None:
+                model.removeNode()
+            return
+        if model is None:
+            message = f"chunk {chunk.id!r} skipped: {chunk.bam.name} is not a readable Panda3D scene"
+            self.failed.append(message)
+            self.notice(message, error=True)
+            return
+        self.scene.attach(chunk.id, model)
+        self.timeline.mark("first_chunk")
+        self._pending_marks.add("first_frame")
+        self.timeline.chunks.append({"id": chunk.id, "fetch_seconds": round(fetch_seconds, 4),
+                                     "at": round(time.perf_counter() - self.timeline.started, 4)})
+        self._builds.append((hall_id, chunk.id, CollisionBuilder(model)))
+
+    def _build_collision(self) -> None:
+        """Spend this frame's budget on collision solids, oldest chunk first."""
+        deadline = time.perf_counter() + COLLISION_BUDGET
+        while self._builds and time.perf_counter() < deadline:
+            hall_id, chunk_id, builder = self._builds[0]
+            if self.scene is None or self.manifest is None or self.manifest.id != hall_id:
+                self._builds.popleft()
+                builder.root.removeNode()
+                continue
+            if not builder.step(max(0.0, deadline - time.perf_counter())):
+                break
+            self._builds.popleft()
+            if self.scene.attach_solids(chunk_id, builder.root) and self.walker.floor_below() is not None:
+                self.walker.place(self.walker.position, self.walker.heading)
+        if self.settled and self.scene is not None and self.timeline.loaded is None:
+            self._pending_marks.add("loaded")
 
     # --- walking --------------------------------------------------------------------
 
@@ -319,7 +377,7 @@ class HallClient:
         if not inside:
             self._door_armed = True
             return
-        if self._door_armed and (self.stream is None or self.stream_done):
+        if self._door_armed and (self.stream is None or self.settled):
             self._door_armed = False
             self.open_hall(inside[0].to_hall, from_hall=self.manifest.id)
 

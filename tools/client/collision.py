@@ -2,9 +2,10 @@
 
 Colliding into visible geometry tests every triangle of every `Geom` whose
 bounds are touched: ~50 ms per frame in the gorge of `party-history` (one
-58k-triangle bridge).  `collision_mesh` instead copies the triangles into
-`CollisionPolygon`s once, when a chunk arrives, sorted into a grid of
-`CollisionNode`s so a traversal looks at a few hundred at most:
+58k-triangle bridge).  `collision_mesh` (or `CollisionBuilder`, a slice per frame)
+instead copies the triangles into `CollisionPolygon`s once, when a chunk
+arrives, sorted into a grid of `CollisionNode`s so a traversal looks at a
+few hundred at most:
 
     collision:<chunk>
       <scene node name>          (e.g. `foyer/exhibit/party-flag`, for picking)
@@ -18,6 +19,7 @@ so look groups up by `getName()`, never with `NodePath.find`.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -44,13 +46,47 @@ MIN_AREA = 1e-6
 
 def collision_mesh(chunk: NodePath, cell: float = CELL) -> NodePath:
     """Collision solids for the chunk's triangles, in the chunk's coordinates (see the module doc)."""
-    root = NodePath(f"collision:{chunk.getName()}")
-    count = 0
-    for group_name, triangles in _groups(chunk):
-        group = root.attachNewNode(group_name)
-        count += _add_cells(group, triangles, cell)
-    log.debug("collision: chunk %s: %d polygons", chunk.getName(), count)
-    return root
+    builder = CollisionBuilder(chunk, cell)
+    while not builder.step(1.0):
+        pass
+    return builder.root
+
+
+class CollisionBuilder:
+    """`collision_mesh`, a slice at a time: `step(budget)` until it returns True, then use `root`.
+
+    Panda3D objects are built on the main thread only (building them on a
+    worker thread while frames render crashed the client now and then), and
+    the time budget keeps a 58k-triangle chunk from stalling a frame.
+    """
+
+    def __init__(self, chunk: NodePath, cell: float = CELL) -> None:
+        self.root = NodePath(f"collision:{chunk.getName()}")
+        self.polygons = 0
+        self.done = False
+        self._steps = self._build(chunk, cell)
+
+    def step(self, budget: float) -> bool:
+        """Work for about `budget` seconds; whether the mesh is complete."""
+        deadline = time.perf_counter() + budget
+        while not self.done:
+            try:
+                next(self._steps)
+            except StopIteration:
+                self.done = True
+                log.debug("collision: %s: %d polygons", self.root.getName(), self.polygons)
+                break
+            if time.perf_counter() >= deadline:
+                break
+        return self.done
+
+    def _build(self, chunk: NodePath, cell: float):
+        for group_name, triangles in _groups(chunk):
+            group = self.root.attachNewNode(group_name)
+            for node in _cells(triangles, cell):
+                group.attachNewNode(node)
+                self.polygons += node.getNumSolids()
+                yield
 
 
 def chunk_triangles(chunk: NodePath) -> np.ndarray:
@@ -130,15 +166,14 @@ def _triangles_by_reader(geom) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 3, 3))
 
 
-def _add_cells(group: NodePath, triangles: np.ndarray, cell: float) -> int:
-    """Wall and floor polygons of one group, one `CollisionNode` per kind per grid cell."""
+def _cells(triangles: np.ndarray, cell: float):
+    """Wall and floor `CollisionNode`s of one group, one per kind per grid cell (a generator)."""
     cross = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
     length = np.linalg.norm(cross, axis=1)
     keep = length > MIN_AREA
     normal_z = np.where(keep, cross[:, 2] / np.maximum(length, 1e-12), 0.0)
     kinds = (("walls", keep & (np.abs(normal_z) < WALL_NORMAL_Z), WALL_MASK | PICK_MASK),
              ("floors", keep & (normal_z >= WALL_NORMAL_Z), FLOOR_MASK | PICK_MASK))
-    count = 0
     for name, mask, into in kinds:
         chosen = triangles[mask]
         if not len(chosen):
@@ -154,6 +189,4 @@ def _add_cells(group: NodePath, triangles: np.ndarray, cell: float) -> int:
             node.setFromCollideMask(BitMask32.allOff())
             for a, b, c in block.tolist():
                 node.addSolid(CollisionPolygon(Point3(*a), Point3(*b), Point3(*c)))
-            group.attachNewNode(node)
-            count += len(block)
-    return count
+            yield node

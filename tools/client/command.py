@@ -45,6 +45,7 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--branch", help="your Party branch, sent with quiz sessions")
     parser.add_argument("--enrolment-code", help="sign-in code, when the server asks for one")
     parser.add_argument("--trainer-key", help="join as a trainer (the server's trainer key)")
+    parser.add_argument("--no-overlay", action="store_true", help="no status line or panels (thumbnails)")
     parser.add_argument("--objects", type=Path, metavar="DIR", help="objects folder, when URL is a manifest file")
     parser.add_argument("--report", type=Path, metavar="JSON", help="write fetch log and load timings here")
     parser.add_argument("--timeout", type=float, default=120.0, help="offscreen: seconds to wait for the hall")
@@ -81,7 +82,7 @@ def client_command(args: argparse.Namespace) -> int:
 
     options = ClientOptions(hall=args.hall, name=args.name, at_room=args.at_room, presence=not args.no_presence,
                             follow_tour=args.follow, member_id=args.member_id, branch=args.branch,
-                            enrolment_code=args.enrolment_code,
+                            enrolment_code=args.enrolment_code, overlay=not args.no_overlay,
                             platform="headset" if args.vr else "client", trainer_key=args.trainer_key)
     client = HallClient(base, store, options, started=started, interactive=not args.offscreen)
     client.open_hall(args.hall, room=args.at_room, stream=stream)

@@ -53,7 +53,7 @@ def window_prc(size: tuple[int, int]) -> str:
 def run_offscreen(base, client, screenshot: Path | None, timeout: float, linger: float = 0.0) -> int:
     """Step frames until the hall is streamed; linger; save `screenshot`.  The exit status."""
     deadline = time.monotonic() + timeout
-    while not client.stream_done and client.exit_code is None:
+    while not client.settled and client.exit_code is None:
         if time.monotonic() > deadline:
             client.notice(f"the hall was not fully loaded within {timeout:.0f} s", error=True)
             break
@@ -94,7 +94,7 @@ def render_hall_thumbnail(manifest: Mapping | Path, objects_dir: Path, out: Path
             hall_id = json.loads(manifest_path.read_text(encoding="utf-8"))["id"]
         argv = [sys.executable, "-m", "tools.client", str(manifest_path), "--hall", hall_id,
                 "--objects", str(Path(objects_dir).resolve()), "--offscreen", "--screenshot", str(out),
-                "--size", f"{size[0]}x{size[1]}", "--display", display, "--no-presence", "--no-cache"]
+                "--size", f"{size[0]}x{size[1]}", "--display", display, "--no-presence", "--no-cache", "--no-overlay"]
         repo = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
         try:

@@ -2,8 +2,9 @@
 
 The same lights as `tools.preview` (ambient plus a sun from the south-west,
 at the theme's strengths), so client views, previews and thumbnails agree.
-`load_chunk` is safe to call off the main thread (the app loads chunks on
-its streaming thread and attaches them on the main one).
+The app loads chunks with Panda3D's asynchronous loader and builds their
+collision solids on the main thread; `load_chunk` is the synchronous load
+(tests, tools).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class HallScene:
         self.root = parent.attachNewNode(f"hall:{manifest.id}")
         self.models = self.root.attachNewNode("models")
         self.solids = self.root.attachNewNode("collision")
-        self.chunks: dict[str, tuple[NodePath, NodePath]] = {}
+        self.chunks: dict[str, tuple[NodePath, NodePath | None]] = {}
         self._exhibits: dict[str, NodePath] = {}
         self._add_lights(manifest.theme)
 
@@ -68,22 +69,34 @@ class HallScene:
         sun_np.setHpr(*SUN_HPR)
         self.models.setLight(sun_np)
 
-    def attach(self, chunk_id: str, model: NodePath, solids: NodePath) -> None:
-        """Show a chunk (replacing an older copy of it)."""
+    def attach(self, chunk_id: str, model: NodePath) -> None:
+        """Show a chunk (replacing an older copy of it and its solids)."""
         self.detach(chunk_id)
         model.reparentTo(self.models)
-        solids.reparentTo(self.solids)
-        self.chunks[chunk_id] = (model, solids)
+        self.chunks[chunk_id] = (model, None)
         for child in model.getChildren():
             self._exhibits[child.getName()] = child
+
+    def attach_solids(self, chunk_id: str, solids: NodePath) -> bool:
+        """Make a shown chunk collidable; False (solids dropped) when the chunk is gone."""
+        entry = self.chunks.get(chunk_id)
+        if entry is None or entry[0].isEmpty():
+            solids.removeNode()
+            return False
+        if entry[1] is not None:
+            entry[1].removeNode()
+        solids.reparentTo(self.solids)
+        self.chunks[chunk_id] = (entry[0], solids)
+        return True
 
     def detach(self, chunk_id: str) -> None:
         old = self.chunks.pop(chunk_id, None)
         if old is not None:
             for child in old[0].getChildren():
                 self._exhibits.pop(child.getName(), None)
-            old[0].removeNode()
-            old[1].removeNode()
+            for part in old:
+                if part is not None:
+                    part.removeNode()
 
     def node(self, name: str) -> NodePath | None:
         """A chunk's top-level scene node by its full name (names hold '/', so no `find`)."""

@@ -4,12 +4,14 @@
 events on `events` (a `queue.Queue`), which the app drains each frame:
 
     ManifestReady(manifest)        the hall can be set up (spawn, rooms, exhibits)
-    ChunkReady(chunk, model, ...)  a verified, loaded chunk with collision solids
-    ChunkFailed(chunk, message)    this chunk is skipped (corrupt, missing, unreadable)
-    StreamEnded(loaded, total, message)   last event; message is None when all arrived
+    ChunkFetched(chunk, path, ...) a chunk's verified bytes are on disk, ready to load
+    ChunkFailed(chunk, message)    this chunk is skipped (corrupt, truncated, missing)
+    StreamEnded(fetched, total, message)   last event; message is None when all arrived
 
 A server that goes away ends the stream early with a message; whatever
-arrived before stays usable.  Nothing here touches the live scene graph.
+arrived before stays usable.  No Panda3D here: scene objects are made on the
+main thread (Panda3D objects built on a worker thread while frames render
+crashed the client now and then).
 """
 
 from __future__ import annotations
@@ -19,14 +21,10 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
 
-from panda3d.core import NodePath
-
-from tools.client.collision import collision_mesh
 from tools.client.fetch import FetchError, ObjectStore, ServerUnreachable, load_manifest
 from tools.client.manifest import Chunk, HallManifest, ManifestError
-from tools.client.scene import ChunkLoadError, load_chunk
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +41,11 @@ class ManifestFailed:
 
 
 @dataclass(frozen=True)
-class ChunkReady:
+class ChunkFetched:
     chunk: Chunk
-    model: NodePath
-    solids: NodePath
+    path: Path
     seconds: float
-    """Fetch, verify, load and collision build, on the streaming thread."""
+    """Fetch (or cache look-up) and hash check."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ class ChunkFailed:
 @dataclass(frozen=True)
 class StreamEnded:
     hall_id: str
-    loaded: int
+    fetched: int
     total: int
     message: str | None
 
@@ -69,12 +66,11 @@ class HallStream:
     """One hall's manifest and chunks (all, or `only_ids` after a rebuild), fetched and loaded on a daemon thread."""
 
     def __init__(self, store: ObjectStore, hall_id: str, start_room: str | None = None,
-                 only_ids: set[str] | None = None, loader: Callable = load_chunk) -> None:
+                 only_ids: set[str] | None = None) -> None:
         self.store = store
         self.hall_id = hall_id
         self.start_room = start_room
         self.only_ids = only_ids
-        self.loader = loader
         self.events: queue.Queue = queue.Queue()
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{hall_id}", daemon=True)
@@ -101,30 +97,28 @@ class HallStream:
         chunks = manifest.chunks_from(room)
         if self.only_ids is not None:
             chunks = tuple(c for c in chunks if c.id in self.only_ids)
-        loaded = 0
+        fetched = 0
         for chunk in chunks:
             if self._cancel.is_set():
                 return
             started = time.perf_counter()
             try:
                 path = self.store.fetch(chunk.bam)
-                model = self.loader(path)
-                solids = collision_mesh(model)
             except ServerUnreachable as exc:
-                message = (f"the server went away after {loaded} of {len(chunks)} chunks of hall "
+                message = (f"the server went away after {fetched} of {len(chunks)} chunks of hall "
                            f"{manifest.id!r} ({exc}); keeping what was loaded")
                 self.events.put(ChunkFailed(chunk, str(exc)))
-                self.events.put(StreamEnded(manifest.id, loaded, len(chunks), message))
+                self.events.put(StreamEnded(manifest.id, fetched, len(chunks), message))
                 return
-            except (FetchError, ChunkLoadError, OSError) as exc:
+            except (FetchError, OSError) as exc:
                 self.events.put(ChunkFailed(chunk, f"chunk {chunk.id!r} skipped: {exc}"))
                 continue
             except Exception as exc:  # a bad chunk must never take the client down
                 log.exception("chunk %s", chunk.id)
                 self.events.put(ChunkFailed(chunk, f"chunk {chunk.id!r} skipped: {type(exc).__name__}: {exc}"))
                 continue
-            loaded += 1
-            self.events.put(ChunkReady(chunk, model, solids, time.perf_counter() - started))
-        failed = len(chunks) - loaded
+            fetched += 1
+            self.events.put(ChunkFetched(chunk, path, time.perf_counter() - started))
+        failed = len(chunks) - fetched
         message = None if not failed else f"{failed} of {len(chunks)} chunks of hall {manifest.id!r} could not be loaded"
-        self.events.put(StreamEnded(manifest.id, loaded, len(chunks), message))
+        self.events.put(StreamEnded(manifest.id, fetched, len(chunks), message))
