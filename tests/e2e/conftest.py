@@ -20,7 +20,7 @@ import pytest
 
 from server.config import ServerConfig
 from tests.e2e.browser import Browser, browser_missing
-from tests.e2e.serving import LiveServer, add_quiz_stub
+from tests.e2e.serving import LiveServer, ensure_quiz
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def server_config(root: Path, **changes) -> ServerConfig:
 
 @pytest.fixture(scope="session")
 def halls_server(halls_project):
-    server = LiveServer(server_config(halls_project), prepare=lambda app: add_quiz_stub(app, halls_project / "build"))
+    config = server_config(halls_project)
+    server = LiveServer(config, prepare=lambda app: ensure_quiz(app, config))
     yield server
     server.stop()
 

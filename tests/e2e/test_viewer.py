@@ -6,6 +6,7 @@ import io
 import json
 import math
 import urllib.request
+import uuid
 
 import pytest
 from PIL import Image
@@ -137,7 +138,7 @@ def test_checkpoint_opens_on_entering_and_shows_the_graded_result(halls_server, 
     page.hold("w", 1.2)  # walk east into the trigger circle
     quiz = page.wait_for("() => window.__hallsViewer.quiz")
     assert quiz["checkpoint"] == checkpoint["id"] and "答题前请先登录" in quiz["text"]
-    page.fill("#quiz input[name=member_id]", "TL-0001")
+    page.fill("#quiz input[name=member_id]", f"TL-{uuid.uuid4().hex[:8]}")
     page.fill("#quiz input[name=name]", "张三")
     page.click("#quiz form.signin button[type=submit]")
     page.wait_for("() => document.querySelector('#quiz form.quiz')")
@@ -155,6 +156,15 @@ def test_checkpoint_opens_on_entering_and_shows_the_graded_result(halls_server, 
     shown = page.text("#quiz")
     assert "恭喜，通过" in shown and "本展馆学习已全部完成" in shown
     assert page_errors(page) == []
+    page.goto(halls_server.url + "/")  # the catalog shows the member's progress
+    badge = page.wait_for("() => document.querySelector('[data-hall=red] .badge')?.textContent")
+    assert badge == "已完成"
+    page.goto(f"{halls_server.url}/halls/red")  # back at the checkpoint: passed, no more attempts
+    wait_loaded(page)
+    page.evaluate("([x, y]) => window.__hallsViewer.goTo(x, y, 270)", [x, y])
+    page.wait_for("() => document.querySelector('#quiz .standing')")
+    assert "你已通过本答题点" in page.text("#quiz")
+    assert page.evaluate("() => document.querySelector('#quiz form.quiz button[type=submit]').disabled")
 
 
 def test_keyboard_only_room_jump_language_switch_and_snap_turns(halls_server, open_page):

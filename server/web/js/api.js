@@ -40,9 +40,10 @@ export const session = {
   get() {
     try { return JSON.parse(localStorage.getItem(SESSION_KEY)) || null; } catch { return null; }
   },
-  async signIn({ member_id, name, branch }) {
+  async signIn({ member_id, name, branch, enrolment_code }) {
     const body = { member_id, name };
     if (branch) body.branch = branch;
+    if (enrolment_code) body.enrolment_code = enrolment_code;
     const data = await requestJSON('/api/session', { method: 'POST', body });
     const value = { token: data.token, member: data.member || { member_id, name, branch } };
     try { localStorage.setItem(SESSION_KEY, JSON.stringify(value)); } catch { /* storage blocked */ }
@@ -54,12 +55,56 @@ export const session = {
 };
 
 /** Send one attempt at a checkpoint; the server grades it. */
-export function submitAttempt(hallId, checkpointId, answers, registration, platform = 'browser') {
+export async function submitAttempt(hallId, checkpointId, answers, platform = 'browser') {
   const current = session.get();
+  const registration = await visit(hallId, platform);
   return requestJSON(
     `/api/halls/${encodeURIComponent(hallId)}/checkpoints/${encodeURIComponent(checkpointId)}/attempts`,
     { method: 'POST', token: current && current.token, body: { answers, registration, platform } },
   );
+}
+
+/** The member's state at a checkpoint (attempts left, passed, retry_after), or null. */
+export async function checkpointState(hallId, checkpointId) {
+  const current = session.get();
+  if (!current) return null;
+  try {
+    return await requestJSON(`/api/halls/${encodeURIComponent(hallId)}/checkpoints/${encodeURIComponent(checkpointId)}`,
+      { token: current.token, cache: 'no-store' });
+  } catch {
+    return null;
+  }
+}
+
+const visits = new Map(); // hall and token -> registration (one visit per hall and sign-in)
+
+/** The registration of this visit (POST /api/halls/{hall}/visits), made once per hall and sign-in. */
+export function visit(hallId, platform = 'browser') {
+  const current = session.get();
+  const key = `${hallId}|${current ? current.token : ''}`;
+  if (!visits.has(key)) {
+    const made = requestJSON(`/api/halls/${encodeURIComponent(hallId)}/visits`,
+      { method: 'POST', token: current && current.token, body: { platform } })
+      .then((data) => data.registration)
+      .catch((error) => {
+        visits.delete(key);
+        if (error.status === 404 || error.status === 405) return newRegistration(); // a server without visits
+        throw error;
+      });
+    visits.set(key, made);
+  }
+  return visits.get(key);
+}
+
+/** Report time spent in a diorama area (signed-in members only; failures are not the member's problem). */
+export async function experienced(hallId, dioramaId, seconds, platform = 'browser') {
+  const current = session.get();
+  if (!current || !(seconds > 1)) return;
+  try {
+    const registration = await visit(hallId, platform);
+    await requestJSON(`/api/halls/${encodeURIComponent(hallId)}/dioramas/${encodeURIComponent(dioramaId)}/experienced`,
+      { method: 'POST', token: current.token, body: { registration, seconds: Math.min(seconds, 4 * 3600) } });
+  } catch { /* records are best effort from here */ }
 }
 
 /** Completion per hall for the signed-in member: {hallId: {complete, passed, total}}, or null. */
@@ -74,18 +119,25 @@ export async function progress() {
   }
 }
 
-/** Accept {halls: {...}}, {halls: [...]} or a bare list/map of per-hall entries. */
+/** {hallId: {complete, checkpoints: {id: {passed}}}} (also {halls: ...} or a list) -> {hallId: {complete, passed, total}}. */
 export function normaliseProgress(data) {
-  const source = data && (data.halls ?? data.progress ?? data);
+  const source = data && !Array.isArray(data) && data.halls ? data.halls : data;
   const result = {};
   const add = (id, entry) => {
     if (!id || !entry || typeof entry !== 'object') return;
-    const passed = entry.passed ?? entry.checkpoints_passed ?? entry.done ?? null;
-    const total = entry.total ?? entry.checkpoints ?? entry.checkpoints_total ?? null;
-    const complete = Boolean(entry.complete ?? entry.completed ?? entry.hall_complete ?? (total && passed >= total));
-    result[id] = { complete, passed, total };
+    let passed = typeof entry.passed === 'number' ? entry.passed : null;
+    let total = typeof entry.total === 'number' ? entry.total : null;
+    if (entry.checkpoints && typeof entry.checkpoints === 'object') {
+      const list = Object.values(entry.checkpoints);
+      total = list.length;
+      passed = list.filter((c) => c && c.passed).length;
+    }
+    const complete = Boolean(entry.complete ?? entry.hall_complete ?? (total && passed >= total));
+    const started = complete || passed > 0
+      || Object.values(entry.checkpoints || {}).some((c) => c && (c.attempts > 0 || c.passed));
+    result[id] = { complete, passed, total, started };
   };
-  if (Array.isArray(source)) for (const entry of source) add(entry.hall ?? entry.id ?? entry.hall_id, entry);
+  if (Array.isArray(source)) for (const entry of source) add(entry.hall ?? entry.id, entry);
   else if (source && typeof source === 'object') for (const [id, entry] of Object.entries(source)) add(id, entry);
   return result;
 }

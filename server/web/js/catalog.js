@@ -38,7 +38,7 @@ function card(hall) {
     hallBytes(hall) ? t('size', { mb: (hallBytes(hall) / 1048576).toFixed(1) }) : null,
   ].filter(Boolean);
   const done = completion[hall.id];
-  const badge = done ? el('span', { class: `badge ${done.complete ? 'done' : 'partial'}`,
+  const badge = done && done.started ? el('span', { class: `badge ${done.complete ? 'done' : 'partial'}`,
     text: done.complete ? t('complete') : `${t('inProgress')}${done.total ? ` ${done.passed ?? 0}/${done.total}` : ''}` }) : null;
   const link = el('a', { class: 'hall-link', href: `/halls/${encodeURIComponent(hall.id)}` },
     picture,

@@ -1,6 +1,7 @@
 // Exhibits: a panel opens when a member walks up to one (facing it) or clicks
 // it; dioramas narrate when the member enters their area; checkpoints open
 // their quiz on entering the trigger circle.  Text is set with textContent.
+import { experienced } from './api.js';
 import { el, mediaKind, paragraphs, replace } from './dom.js';
 import { onLangChange, pick, t } from './i18n.js';
 
@@ -8,7 +9,10 @@ const FACING = 0.35; // cos of the widest angle at which walking up opens a pane
 const CLICK_KEEP = 3; // metres beyond the radius a clicked panel stays open
 
 export class Exhibits {
-  constructor({ panel, caption, hint, onCheckpoint, settings }) {
+  constructor({ panel, caption, hint, onCheckpoint, settings, hallId }) {
+    this.hallId = hallId;
+    this.platform = 'browser';
+    this.entered = new Map(); // diorama id -> time the member stepped in
     this.panelNode = panel;
     this.captionNode = caption;
     this.hintNode = hint;
@@ -66,21 +70,32 @@ export class Exhibits {
     if (near && (!this.open || (this.open.how === 'near' && this.open.exhibit.id !== near.id))) this.show(near, 'near');
     for (const exhibit of this.byId.values()) {
       if (exhibit.kind !== 'diorama') continue;
-      this.zone(exhibit, position, () => this.narrate(exhibit));
+      this.zone(exhibit, position, () => {
+        this.entered.set(exhibit.id, performance.now());
+        this.narrate(exhibit);
+      }, () => this.leftDiorama(exhibit));
     }
     for (const checkpoint of this.checkpoints) this.zone(checkpoint, position, () => this.onCheckpoint(checkpoint));
   }
 
-  // Fire `enter` once when the member steps into the circle; re-arm after leaving it.
-  zone(item, position, enter) {
+  // Fire `enter` once when the member steps into the circle; `leave` and re-arm after leaving it.
+  zone(item, position, enter, leave) {
     const d = distance(position, item.position);
     const key = `${item.kind || 'checkpoint'}:${item.id}`;
     if (d <= item.radius && !this.inside.has(key)) {
       this.inside.add(key);
       enter();
-    } else if (d > item.radius + 0.5) {
+    } else if (d > item.radius + 0.5 && this.inside.has(key)) {
       this.inside.delete(key);
+      if (leave) leave();
     }
+  }
+
+  /** Time spent in a diorama area goes to the learning records. */
+  leftDiorama(exhibit) {
+    const since = this.entered.get(exhibit.id);
+    this.entered.delete(exhibit.id);
+    if (since !== undefined) experienced(this.hallId, exhibit.id, (performance.now() - since) / 1000, this.platform);
   }
 
   nearest(position, facing) {

@@ -27,8 +27,11 @@ export class Presence {
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => {
-      const join = { v: 1, type: 'join', name: this.identity.name, role: this.identity.role || 'member' };
-      if (this.identity.key) join.key = this.identity.key;
+      // A session token names the member and role (trainer accounts); else a name and maybe the trainer key.
+      const { name, role, key, token } = this.identity;
+      const join = { v: 1, type: 'join', name, role: role || 'member' };
+      if (token) join.token = token;
+      if (key || token) join.key = key || token;
       ws.send(JSON.stringify(join));
     };
     ws.onmessage = (event) => {

@@ -1,7 +1,7 @@
 // Checkpoint quizzes: questions from the manifest (no answers), graded by
 // the server (POST …/attempts).  One model, two views: the DOM panel here and
 // the VR panel (xr.js reads `state` and calls `choose`/`submit`).
-import { ApiError, newRegistration, session, submitAttempt } from './api.js';
+import { ApiError, checkpointState, session, submitAttempt } from './api.js';
 import { el, replace } from './dom.js';
 import { onLangChange, pick, t } from './i18n.js';
 import { signInForm } from './signin.js';
@@ -12,7 +12,6 @@ export class Quiz {
     this.hallId = hallId;
     this.onResult = onResult;
     this.onChange = onChange;
-    this.registration = newRegistration();
     this.checkpoint = null;
     this.answers = {};
     this.result = null;
@@ -33,7 +32,19 @@ export class Quiz {
     this.answers = {};
     this.result = null;
     this.error = '';
+    this.standing = null;
     this.render();
+    this.refreshStanding();
+  }
+
+  /** What the server knows of this member here: passed, attempts left, cool-down. */
+  async refreshStanding() {
+    const checkpoint = this.checkpoint;
+    const standing = checkpoint && await checkpointState(this.hallId, checkpoint.id);
+    if (standing && this.checkpoint === checkpoint && !this.result) {
+      this.standing = standing;
+      this.render();
+    }
   }
 
   close() {
@@ -72,7 +83,7 @@ export class Quiz {
     this.error = '';
     this.render();
     try {
-      this.result = await submitAttempt(this.hallId, this.checkpoint.id, this.answers, this.registration, this.platform);
+      this.result = await submitAttempt(this.hallId, this.checkpoint.id, this.answers, this.platform);
       this.onResult(this.checkpoint, this.result);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) session.signOut();
@@ -86,7 +97,9 @@ export class Quiz {
   retry() {
     this.result = null;
     this.answers = {};
+    this.standing = null;
     this.render();
+    this.refreshStanding();
   }
 
   render() {
@@ -97,7 +110,7 @@ export class Quiz {
     this.panel.dataset.checkpoint = checkpoint.id;
     this.panel.hidden = false;
     if (!session.get()) {
-      replace(this.panel, head, el('p', { text: t('signInNeeded') }), signInForm(() => this.render()));
+      replace(this.panel, head, el('p', { text: t('signInNeeded') }), signInForm(() => { this.render(); this.refreshStanding(); }));
       this.onChange();
       return;
     }
@@ -106,9 +119,16 @@ export class Quiz {
       this.onChange();
       return;
     }
-    const form = el('form', { class: 'quiz' }, checkpoint.questions.map((q, index) => this.questionView(q, index)));
+    const standing = this.standing;
+    const blocked = standing && (standing.passed || standing.attempts_left === 0);
+    const notes = standing ? [
+      standing.passed ? t('quizAlreadyPassed') : null,
+      standing.passed ? null : blocked ? t('quizNoAttempts') : (standing.attempts_left != null ? t('quizAttemptsLeft', { n: standing.attempts_left }) : null),
+      standing.retry_after ? t('quizRetryAfter', { s: Math.ceil(standing.retry_after) }) : null,
+    ].filter(Boolean).map((text) => el('p', { class: 'standing', text })) : [];
+    const form = el('form', { class: 'quiz' }, notes, checkpoint.questions.map((q, index) => this.questionView(q, index)));
     const status = el('p', { class: 'form-status', role: 'alert', text: this.error });
-    const submit = el('button', { type: 'submit', class: 'primary', disabled: this.sending,
+    const submit = el('button', { type: 'submit', class: 'primary', disabled: this.sending || blocked,
       text: this.sending ? t('quizSending') : t('quizSubmit') });
     form.append(submit, status);
     form.addEventListener('submit', (event) => { event.preventDefault(); this.submit(); });

@@ -8,7 +8,8 @@ export function signInForm(onDone) {
   const stored = session.get();
   const memberId = el('input', { name: 'member_id', required: true, autocomplete: 'username', maxlength: 64 });
   const name = el('input', { name: 'name', required: true, autocomplete: 'name', maxlength: 40 });
-  const branch = el('input', { name: 'branch', autocomplete: 'organization', maxlength: 80 });
+  const branch = el('input', { name: 'branch', autocomplete: 'organization', maxlength: 64 });
+  const code = el('input', { name: 'enrolment_code', type: 'password', autocomplete: 'one-time-code', maxlength: 128 });
   if (stored && stored.member) {
     memberId.value = stored.member.member_id || '';
     name.value = stored.member.name || '';
@@ -21,6 +22,7 @@ export function signInForm(onDone) {
     el('label', {}, el('span', { text: t('memberId') }), memberId),
     el('label', {}, el('span', { text: t('memberName') }), name),
     el('label', {}, el('span', { text: t('branch') }), branch),
+    el('label', {}, el('span', { text: t('enrolmentCode') }), code),
     button, status);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -29,6 +31,7 @@ export function signInForm(onDone) {
     try {
       const value = await session.signIn({
         member_id: memberId.value.trim(), name: name.value.trim(), branch: branch.value.trim() || undefined,
+        enrolment_code: code.value.trim() || undefined,
       });
       onDone(value);
     } catch (error) {

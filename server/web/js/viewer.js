@@ -126,7 +126,7 @@ class Viewer {
 
   setupUi() {
     this.exhibits = new Exhibits({
-      panel: $('panel'), caption: $('caption'), hint: $('hint'), settings: this.settings,
+      panel: $('panel'), caption: $('caption'), hint: $('hint'), settings: this.settings, hallId: this.hallId,
       onCheckpoint: (checkpoint) => this.openCheckpoint(checkpoint),
     });
     this.quiz = new Quiz({
@@ -519,14 +519,16 @@ class Viewer {
 
   connectPresence() {
     if (this.presence) this.presence.close();
-    const role = this.settings.key ? 'trainer' : 'member';
+    const signedIn = session.get();
+    const role = this.settings.key || (signedIn && signedIn.member.role === 'trainer') ? 'trainer' : 'member';
     this.avatars.clear();
-    this.presence = new Presence(this.hallId, { name: this.settings.name, role, key: this.settings.key || undefined }, {
+    const identity = { name: this.settings.name, role, key: this.settings.key || undefined, token: signedIn ? signedIn.token : undefined };
+    this.presence = new Presence(this.hallId, identity, {
       welcome: (message) => {
         this.avatars.clear();
         for (const info of message.members) this.avatars.setInfo(info);
         this.tour.welcome(message);
-        if (role === 'trainer' && message.role !== 'trainer') this.toast(t('trainerDenied'));
+        if (this.settings.key && message.role !== 'trainer') this.toast(t('trainerDenied'));
         this.countOnline();
       },
       joined: (members) => { for (const info of members) this.avatars.setInfo(info); this.countOnline(); },

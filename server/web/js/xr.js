@@ -60,6 +60,7 @@ export class XR {
     await renderer.xr.setSession(xrSession);
     this.presenting = true;
     this.viewer.quiz.platform = 'headset';
+    this.viewer.exhibits.platform = 'headset';
     this.label();
     xrSession.addEventListener('end', () => this.ended());
   }
@@ -68,6 +69,7 @@ export class XR {
     this.presenting = false;
     this.session = null;
     this.viewer.quiz.platform = 'browser';
+    this.viewer.exhibits.platform = 'browser';
     this.closePanel();
     this.reticle.visible = false;
     this.viewer.xrEnded();

@@ -1,0 +1,83 @@
+"""The viewer's routes without a browser: pages, three.js from node_modules only, safe paths."""
+
+from __future__ import annotations
+
+import http.client
+from pathlib import Path
+
+import pytest
+
+from server.web_routes import find_three, vendor_file
+from tests.e2e.conftest import ROOT
+
+
+def fetch(server, path: str) -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, dict(response.headers), response.read()
+    finally:
+        connection.close()
+
+
+def test_catalog_and_viewer_pages_are_served(halls_server):
+    status, headers, body = fetch(halls_server, "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and b"/js/catalog.js" in body
+    status, headers, body = fetch(halls_server, "/halls/red")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
+    assert b'"three": "/vendor/three/build/three.module.js"' in body and b"/js/viewer.js" in body
+    status, _, body = fetch(halls_server, "/js/viewer.js")
+    assert status == 200 and b"__hallsViewer" in body
+
+
+@pytest.mark.parametrize("path", ["/halls/nowhere", "/halls/..%2Fcatalog", "/halls/RED", "/halls/%3Cscript%3E"])
+def test_unknown_halls_answer_404_without_echoing_markup(halls_server, path):
+    status, _, body = fetch(halls_server, path)
+    assert status == 404 and b"<script>" not in body
+
+
+def test_three_is_served_from_node_modules(halls_server):
+    status, headers, body = fetch(halls_server, "/vendor/three/build/three.module.js")
+    assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert body == (ROOT / "node_modules/three/build/three.module.js").read_bytes()
+    status, _, _ = fetch(halls_server, "/vendor/three/examples/jsm/loaders/GLTFLoader.js")
+    assert status == 200
+    status, _, _ = fetch(halls_server, "/vendor/three/examples/jsm/libs/meshopt_decoder.module.js")
+    assert status == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/vendor/three/build/../package.json", "/vendor/three/build/%2e%2e/package.json",
+    "/vendor/three/build/..%2fpackage.json", "/vendor/three/examples/jsm/../../package.json",
+    "/vendor/three/build/.hidden.js", "/vendor/three/build/three.module.js%00.js", "/vendor/three/src/Three.js",
+    "/vendor/three/build/three.cjs", "/vendor/three/examples/jsm/%2fetc%2fpasswd.js", "/vendor/three/build//etc/passwd",
+    "/vendor/three/build/nothing.js", "/vendor/three/examples/jsm/loaders",
+])
+def test_vendor_paths_outside_the_two_folders_answer_404(halls_server, path):
+    assert fetch(halls_server, path)[0] == 404
+
+
+def test_vendor_file_refuses_symlinks_out_of_the_package(tmp_path):
+    three = tmp_path / "three"
+    (three / "build").mkdir(parents=True)
+    (three / "build" / "three.module.js").write_text("export {};")
+    (tmp_path / "secret.js").write_text("secret")
+    (three / "build" / "escape.js").symlink_to(tmp_path / "secret.js")
+    assert vendor_file(three, "build", "three.module.js") == (three / "build" / "three.module.js").resolve()
+    assert vendor_file(three, "build", "escape.js") is None
+    assert vendor_file(three, "build", "a/../three.module.js") is None
+
+
+def test_three_is_found_in_the_project_or_this_checkout(tmp_path):
+    assert find_three(tmp_path) == ROOT / "node_modules" / "three"
+    assert find_three(ROOT) == ROOT / "node_modules" / "three"
+
+
+def test_viewer_text_goes_in_as_text_only():
+    """Content and member names reach the page only through textContent and text nodes."""
+    for path in (ROOT / "server" / "web").rglob("*.js"):
+        source = path.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in source, f"{path.relative_to(ROOT)} uses {sink}"
