@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 log = logging.getLogger("bench.client")
 MARKER = "<!-- client-results -->"
-COMMAND = ".venv/bin/python bench/client/run.py --write BENCHMARKS.md"
 
 
 def main() -> int:
@@ -183,7 +182,7 @@ def markdown(visits: dict, loads: dict, build_id: str, times: int, load_average:
         f"Build `{build_id}`, {len(visits)} halls; {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
         "no GPU: p3tinydisplay offscreen at 640x400, server on loopback in the benchmark's process. "
         f"Load average {load_average[0]:.1f} before and {load_average[1]:.1f} after (other work shared the cores).",
-        f"Command: `{COMMAND}`.",
+        f"Command: `.venv/bin/python bench/client/run.py {' '.join(sys.argv[1:])}`.",
         "",
         f"Visits (median of {times}): seconds from the client command's start (after imports) to the first frame "
         "with a chunk in it and to the frame with every chunk; `wall` is the whole child process (imports, window, "
@@ -195,7 +194,7 @@ def markdown(visits: dict, loads: dict, build_id: str, times: int, load_average:
     ]
     for hall, v in visits.items():
         cold, warm = v["cold"], v["warm"]
-        lines.append(f"| {hall} | {cold['chunks']} | {cold['network'] / 1e6:.2f} | {cold['first_frame']:.2f} | "
+        lines.append(f"| {hall} | {cold['chunks']:.0f} | {cold['network'] / 1e6:.2f} | {cold['first_frame']:.2f} | "
                      f"{warm['first_frame']:.2f} | {cold['loaded']:.2f} | {warm['loaded']:.2f} | "
                      f"{cold['wall']:.2f} | {warm['wall']:.2f} |")
     lines += ["", "Chunk loads in one process (Panda3D loader, no model cache; median per chunk, summed per hall):", "",
