@@ -243,9 +243,9 @@ class Hub:
                         conn.pinged_at = now
                         conn.send_frame(ping)
                 elif now - conn.pinged_at >= interval / 2 and not conn.dead:
-                    conn.dead = True
-                    conn.closing = True
-                    conn.transport.abort()
+                    conn.dead = conn.closing = True
+                    if conn.transport is not None:
+                        conn.transport.abort()
 
     def tick(self) -> None:
         self.tick_no += 1
@@ -301,6 +301,7 @@ class Hub:
                      member.id if member else None, exc.code, exc.reason)
             await conn.close(exc.code, exc.reason_bytes)
         except AuthError as exc:
+            self.counters.protocol += 1
             await conn.close(msg.CLOSE_POLICY, msg.ProtocolError(msg.CLOSE_POLICY, f"join: {exc}").reason_bytes)
         finally:
             self.connections.discard(conn)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from server import hub_messages as msg
-from server.hub_connection import BINARY, Connection, RateLimit, frame_header
+from server.hub_connection import BINARY, TEXT, Connection, RateLimit, frame, frame_header
 from server.interest import RoomGraph, nearest
 
 
@@ -139,9 +139,10 @@ class Hall:
         return (m for m in self.members.values() if m.conn is not None)
 
     def broadcast(self, text: str, *, only: Callable[[Member], bool] | None = None) -> None:
+        data = frame(text.encode(), TEXT)  # framed once for everyone
         for member in list(self.local_members()):
             if only is None or only(member):
-                member.conn.send(text)
+                member.conn.send_frame(data)
 
     def set_leader_flag(self, member_id: int, on: bool) -> None:
         member = self.members.get(member_id)
@@ -166,11 +167,11 @@ class Hall:
             out = [msg.encode("joined", members=joined)] if joined else []
             return out + ([msg.encode("left", ids=left)] if left else [])
 
-        common = messages(first - 1, -1)
+        common = [frame(text.encode(), TEXT) for text in messages(first - 1, -1)]
         for member in list(self.local_members()):
             if member.roster_seq < first:
-                for text in common:
-                    member.conn.send(text)
+                for data in common:
+                    member.conn.send_frame(data)
             else:  # joined during this tick: its welcome already listed some of these
                 for text in messages(member.roster_seq, member.id):
                     member.conn.send(text)
