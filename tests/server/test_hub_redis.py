@@ -42,6 +42,7 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
 @pytest.fixture(scope="module")
 def redis_url():
     """A throw-away redis-server on a free loopback port."""
+    pytest.importorskip("redis", reason="the redis package (redis-py) is not installed")
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (Debian package redis-server)")
