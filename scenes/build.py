@@ -65,6 +65,8 @@ class BuildOptions:
     budget: Budget = Budget()
     progress: Callable[[int, int, str], None] | None = None
     """Called as chunks finish: (done, total, chunk name)."""
+    thumbnails: Callable[[dict, Path, Path], Path] | None = None
+    """Renders a hall's catalog picture: (manifest, objects folder, PNG path).  None keeps the last ones."""
 
     @property
     def out_dir(self) -> Path:
@@ -106,6 +108,7 @@ def build(options: BuildOptions) -> BuildResult:
         manifests = {c.hall.id: _manifest(c, chunk_results, media) for c in compiled}
         keys = {c.hall.id: _answer_keys(c) for c in compiled}
         _publish_objects(staging, out / "objects")                          # content-addressed, append-only
+        _add_thumbnails(manifests, out, options.thumbnails)                 # catalog pictures, cached per hall
         build_id, release, changed = _publish_release(out, manifests, keys)  # atomic switch of build/current
         _save_cache(out, chunk_results)
     finally:
@@ -410,8 +413,46 @@ def _catalog(manifests: dict[str, dict], build_id: str) -> dict:
             "bytes": {kind: sum(c["objects"][kind]["size"] for c in chunks if kind in c["objects"])
                       for kind in ("glb", "glb_meshopt", "bam")},
             "manifest": f"halls/{hall_id}/manifest.json",
+            "thumbnail": manifest.get("thumbnail"),
         })
     return {"format": "tunlan-hall-catalog", "version": MANIFEST_VERSION, "build": build_id, "halls": halls}
+
+
+def _add_thumbnails(manifests: dict[str, dict], out: Path, render) -> None:
+    """Give each manifest a `thumbnail` object, re-rendered only when the hall's chunks or look changed.
+
+    Without a renderer (e.g. rebuilds in watch mode) a hall keeps its last thumbnail, if any.
+    """
+    cache_path = out / ".cache" / "thumbnails.json"
+    try:
+        cache = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    for hall_id, manifest in manifests.items():
+        look = {key: manifest[key] for key in ("spawn", "theme", "rooms")}
+        look["chunks"] = [chunk["objects"]["bam"]["sha256"] for chunk in manifest["chunks"]]
+        look["renderer"] = f"{render.__module__}.{render.__qualname__}" if render else None
+        key = hashlib.sha256(json.dumps(look, sort_keys=True).encode()).hexdigest()
+        entry = cache.get(hall_id)
+        usable = entry is not None and (out / "objects" / entry["object"]["name"]).exists()
+        if render is not None and not (usable and entry.get("key") == key):
+            entry = {"key": key, "object": _render_thumbnail(render, manifest, out)}
+            cache[hall_id] = entry
+        elif not usable:
+            continue
+        manifest["thumbnail"] = entry["object"]
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(cache_path, json.dumps(cache, sort_keys=True).encode())
+
+
+def _render_thumbnail(render, manifest: dict, out: Path) -> dict:
+    with tempfile.TemporaryDirectory(dir=out, prefix=".thumbnail-") as tmp:
+        png = render(manifest, out / "objects", Path(tmp) / "thumbnail.png").read_bytes()
+        entry = _stage(Path(tmp), png, ".png")
+        target = out / "objects" / entry["name"]
+        if not target.exists():
+            os.replace(Path(tmp) / entry["name"], target)
+    return entry
 
 
 def _publish_objects(staging: Path, objects: Path) -> None:

@@ -102,3 +102,25 @@ def test_parallel_build_gives_same_objects_as_serial(project, tmp_path):
     serial = build(_options(project))
     parallel = build(BuildOptions(root=project, out=tmp_path / "other", jobs=2))
     assert parallel.build_id == serial.build_id
+
+
+def test_thumbnails_render_once_per_look_and_survive_builds_without_renderer(project):
+    calls = []
+
+    def render(manifest, objects, out):
+        calls.append(manifest["id"])
+        out.write_bytes(b"\x89PNG fake picture of " + manifest["id"].encode())
+        return out
+
+    build(_options(project, thumbnails=render))
+    catalog = json.loads((project / "build/current/catalog.json").read_text(encoding="utf-8"))
+    thumbnail = catalog["halls"][0]["thumbnail"]
+    assert (project / "build/objects" / thumbnail["name"]).read_bytes() == b"\x89PNG fake picture of alpha"
+    build(_options(project, thumbnails=render))
+    assert sorted(calls) == ["alpha", "beta"]  # nothing changed: no new renders
+    hall = project / "halls/alpha.yaml"
+    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"), encoding="utf-8")
+    build(_options(project))  # no renderer (watch mode): alpha keeps its old picture
+    assert _manifest(project, "alpha")["thumbnail"] == thumbnail
+    build(_options(project, thumbnails=render))
+    assert sorted(calls) == ["alpha", "alpha", "beta"]

@@ -57,6 +57,7 @@ def _parser(selected: str | None = None) -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, help="output folder (default: ROOT/build)")
     build.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     build.add_argument("--no-meshopt", action="store_true", help="skip the meshopt-compressed browser variants")
+    build.add_argument("--no-thumbnails", action="store_true", help="skip rendering catalog pictures (keep the last ones)")
     build.set_defaults(command=cmd_build)
 
     check = sub.add_parser("check", help="report every error in the hall files without building")
@@ -93,8 +94,11 @@ def cmd_build(args) -> int:
     from scenes.build import BuildOptions, build
     from scenes.diagnostics import AuthorErrors
 
+    thumbnails = None
+    if not args.no_thumbnails:
+        from tools.preview_hall import render_thumbnail as thumbnails
     options = BuildOptions(root=args.root, out=args.out, jobs=args.jobs, meshopt=not args.no_meshopt,
-                           progress=None if args.json else _progress_bar())
+                           progress=None if args.json else _progress_bar(), thumbnails=thumbnails)
     try:
         result = build(options)
     except AuthorErrors as errors:

@@ -10,19 +10,33 @@ from tools.preview import render_preview
 EYE_HEIGHT = 1.6
 
 
+THUMBNAIL_SIZE = (480, 300)
+
+
 def preview_hall(root: Path, hall_id: str, out: Path, *, room: str | None = None,
                  size: tuple[int, int] = (960, 600)) -> Path:
     """Render the published hall `hall_id` from inside `room` (default: the spawn room)."""
     build = Path(root) / "build"
-    manifest = load_manifest(build, hall_id)
+    return render_room(load_manifest(build, hall_id), build / "objects", out, room=room, size=size)
+
+
+def render_thumbnail(manifest: dict, objects_dir: Path, out: Path) -> Path:
+    """The catalog picture: the hall's first diorama room if it has one (the most telling view), else its spawn room."""
+    dioramas = [e["room"] for e in manifest["exhibits"] if e["kind"] == "diorama"]
+    return render_room(manifest, objects_dir, out, room=dioramas[0] if dioramas else None, size=THUMBNAIL_SIZE)
+
+
+def render_room(manifest: dict, objects_dir: Path, out: Path, *, room: str | None = None,
+                size: tuple[int, int] = (960, 600)) -> Path:
+    """Render a hall's chunks from a camera placed in `room` (default: the spawn room)."""
     room_id = room or manifest["spawn"]["room"]
     rooms = {r["id"]: r for r in manifest["rooms"]}
     if room_id not in rooms:
-        raise KeyError(f"hall '{hall_id}' has no room '{room_id}' (rooms: {', '.join(rooms)})")
+        raise KeyError(f"hall '{manifest['id']}' has no room '{room_id}' (rooms: {', '.join(rooms)})")
     camera, target = camera_for_room(rooms[room_id])
     if rooms[room_id]["shape"] == "open":
         camera, target = overview_for_room(rooms[room_id])
-    bams = [build / "objects" / chunk["objects"]["bam"]["name"] for chunk in manifest["chunks"]]
+    bams = [Path(objects_dir) / chunk["objects"]["bam"]["name"] for chunk in manifest["chunks"]]
     return render_preview(bams, camera_pos=camera, look_at=target, theme=manifest["theme"], size=size, out=out)
 
 
