@@ -4,8 +4,11 @@
 
 For each size, both servers run in turn (`bench.hub.server`, pinned to CPU 0
 with taskset) while `tools.loadtest` (pinned to CPU 1) walks the members at
-10 poses a second.  Server CPU is read from /proc over the load tool's
-measured window.  Prints a Markdown table for BENCHMARKS.md.
+10 poses a second.  Both run at raised priority (nice -10) so that other work
+on a shared machine skews the numbers less; the time the server still spent
+waiting for its CPU is reported beside its CPU use.  Server CPU is read from
+/proc over the load tool's measured window.  Prints a Markdown table for
+BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -92,13 +95,17 @@ class CpuSampler(threading.Thread):
         return (c1 - c0) / (t1 - t0), (w1 - w0) / (t1 - t0)
 
 
-def taskset(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
+def pinned(cpu: int, nice: int) -> list[str]:
+    """Command prefix: pin to `cpu` (taskset) and raise priority (nice, needs root for < 0)."""
+    prefix = ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
+    if nice and (nice > 0 or os.geteuid() == 0):
+        prefix = ["nice", "-n", str(nice), *prefix]
+    return prefix
 
 
-def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: float) -> dict:
+def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: float, nice: int) -> dict:
     port = free_port()
-    server = subprocess.Popen([*taskset(0), sys.executable, "-m", "bench.hub.server", "--mode", mode,
+    server = subprocess.Popen([*pinned(0, nice), sys.executable, "-m", "bench.hub.server", "--mode", mode,
                                "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 15
@@ -112,7 +119,7 @@ def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: fl
                 time.sleep(0.05)
         sampler = CpuSampler(server.pid)
         sampler.start()
-        command = [*taskset(1), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}", "--hall", "bench",
+        command = [*pinned(1, nice), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}", "--hall", "bench",
                    "--manifest", str(manifest), "--members", str(members), "--rate", "10",
                    "--seconds", str(seconds), "--json"]
         try:
@@ -156,9 +163,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="24,250,1000")
     parser.add_argument("--modes", default="hub,naive")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs per case; the one where the server waited least for its CPU is kept (default 1)")
     parser.add_argument("--json", type=Path, help="also write the raw reports here")
-    parser.add_argument("--patience", type=float, default=300.0,
-                        help="seconds to wait for a quiet machine before each run (default 300)")
+    parser.add_argument("--patience", type=float, default=60.0,
+                        help="seconds to wait for a quiet machine before each run (default 60)")
+    parser.add_argument("--nice", type=int, default=-10,
+                        help="niceness of server and load tool, so other work on a shared machine skews less "
+                             "(default -10 when root)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     reports = []
@@ -167,12 +179,18 @@ def main() -> None:
         manifest.write_text(json.dumps(bench_manifest()))
         for members in [int(n) for n in args.sizes.split(",")]:
             for mode in args.modes.split(","):
-                idle = wait_until_quiet(args.patience)
-                log.info("%s with %d members (machine %.0f%% idle before the run)", mode, members, idle * 100)
-                report = one_run(mode, members, args.seconds, manifest, timeout=args.seconds + 180)
-                report["idle_before"] = round(idle, 3)
-                reports.append(report)
-                log.info("%s", row(report))
+                tries = []
+                for _ in range(args.runs):
+                    idle = wait_until_quiet(args.patience)
+                    log.info("%s with %d members (machine %.0f%% idle before the run)", mode, members, idle * 100)
+                    report = one_run(mode, members, args.seconds, manifest, args.seconds + 180, args.nice)
+                    report["idle_before"] = round(idle, 3)
+                    tries.append(report)
+                    log.info("%s", row(report))
+                # On a shared machine keep the run least disturbed by other processes, not the best-looking one.
+                best = min(tries, key=lambda r: r.get("server_cpu_wait") or 0.0)
+                best["runs"] = len(tries)
+                reports.append(best)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))
     lines = ["| members | server | p50 ms | p99 ms | delivered | batches/s | server CPU | load-tool CPU "
