@@ -4,7 +4,9 @@ Write functions run inside `Database.write` (one transaction each, with the
 statements they queue); read functions take the loop thread's connection.
 An attempt is checked against the checkpoint's policy inside the same
 transaction that stores it, so two racing attempts (or two workers) can
-never both take the last try.
+never both take the last try.  Its statements are usually made before, on
+the event loop (`read_basis`, `prepare_attempt`), so the single writer only
+runs SQL; the transaction re-reads the basis and remakes them on a race.
 """
 
 from __future__ import annotations
@@ -57,6 +59,16 @@ CREATE TABLE IF NOT EXISTS attempts (
     UNIQUE (member, hall, checkpoint, number)
 );
 CREATE INDEX IF NOT EXISTS attempts_submitted ON attempts(submitted);
+CREATE TABLE IF NOT EXISTS checkpoint_status (
+    member TEXT NOT NULL,
+    hall TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_submitted REAL NOT NULL,
+    passed INTEGER NOT NULL,
+    best REAL NOT NULL,
+    PRIMARY KEY (member, hall, checkpoint)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint_opens (
     member TEXT NOT NULL,
     hall TEXT NOT NULL,
@@ -119,6 +131,32 @@ class AttemptRequest:
 
 
 @dataclass(frozen=True)
+class AttemptBasis:
+    """What an attempt's rows and statements are made from (compared to detect a race)."""
+
+    visit_platform: str
+    visit_started: float
+    state: CheckpointState
+    opened: float | None
+    name: str | None
+    complete: bool
+    """The hall was already complete."""
+    passed: frozenset[str]
+    """Checkpoints of the hall passed before (read only when this attempt passes and may complete it)."""
+
+
+@dataclass(frozen=True)
+class PreparedAttempt:
+    basis: AttemptBasis
+    number: int
+    duration: float
+    platform: str
+    completes: bool
+    statements: tuple[tuple[str, str], ...]
+    """`(id, json)` of every statement."""
+
+
+@dataclass(frozen=True)
 class AttemptRecord:
     number: int
     attempts_left: int
@@ -168,46 +206,77 @@ def note_opened(connection: sqlite3.Connection, member_id: str, hall_id: str, ch
                        (member_id, hall_id, checkpoint_id, now))
 
 
-def record_attempt(connection: sqlite3.Connection, request: AttemptRequest) -> AttemptRecord | Refusal:
-    """Check the policy, store the attempt, queue its statements (and the hall's `completed`)."""
-    checkpoint, grade, now = request.checkpoint, request.grade, request.now
-    visit = _visit(connection, request.registration, request.member_id, checkpoint.hall)
+def read_basis(connection: sqlite3.Connection, request: AttemptRequest) -> AttemptBasis | Refusal:
+    """What the attempt's rows depend on, or why the policy refuses it (nothing is written)."""
+    checkpoint = request.checkpoint
+    member, hall = request.member_id, checkpoint.hall
+    visit = _visit(connection, request.registration, member, hall)
     if visit is None:
-        return Refusal(400, f"unknown registration for hall {checkpoint.hall!r}: start a visit first")
-    state = checkpoint_state(connection, request.member_id, checkpoint.hall, checkpoint.id)
-    refusal = policy_refusal(checkpoint, state, now)
+        return Refusal(400, f"unknown registration for hall {hall!r}: start a visit first")
+    state = checkpoint_state(connection, member, hall, checkpoint.id)
+    refusal = policy_refusal(checkpoint, state, request.now)
     if refusal is not None:
         return refusal
-    number = state.used + 1
     opened = connection.execute("SELECT opened FROM checkpoint_opens WHERE member = ? AND hall = ? AND checkpoint = ?",
-                                (request.member_id, checkpoint.hall, checkpoint.id)).fetchone()
-    since = max(opened[0] if opened else visit["started"], state.last_submitted or 0.0)
+                                (member, hall, checkpoint.id)).fetchone()
+    complete = _completed(connection, member, hall)
+    passed = frozenset() if complete or not request.grade.passed else frozenset(row[0] for row in connection.execute(
+        "SELECT checkpoint FROM checkpoint_status WHERE member = ? AND hall = ? AND passed = 1", (member, hall)))
+    return AttemptBasis(visit["platform"], visit["started"], state, opened[0] if opened else None,
+                        _name(connection, member), complete, passed)
+
+
+def prepare_attempt(request: AttemptRequest, basis: AttemptBasis) -> PreparedAttempt:
+    """The attempt's number, duration and statements (pure: runs outside the transaction when it can)."""
+    checkpoint, grade, now = request.checkpoint, request.grade, request.now
+    number = basis.state.used + 1
+    since = max(basis.opened if basis.opened is not None else basis.visit_started, basis.state.last_submitted or 0.0)
     duration = min(max(0.0, now - since), MAX_ATTEMPT_SECONDS)
-    platform = request.platform or visit["platform"]
+    platform = request.platform or basis.visit_platform
+    completes = (grade.passed and not basis.complete and bool(request.hall_checkpoints)
+                 and request.hall_checkpoints <= basis.passed | {checkpoint.id})
+    statements = attempt_statements(
+        request.vocabulary, Learner(request.member_id, basis.name), checkpoint, grade,
+        registration=request.registration, attempt=number, platform=platform, timestamp=now, duration=duration,
+        hall_title=request.hall_title, hall_completed=completes)
+    return PreparedAttempt(basis, number, duration, platform, completes,
+                           tuple((s.id, s.to_json()) for s in statements))
+
+
+def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
+                   prepared: PreparedAttempt | None = None) -> AttemptRecord | Refusal:
+    """Check the policy, store the attempt, queue its statements (and the hall's `completed`).
+
+    `prepared` was made from a read outside this transaction; it is used
+    only if what it was made from is still what the database holds (else
+    the statements are made again here, e.g. when two attempts raced).
+    """
+    checkpoint, grade, now = request.checkpoint, request.grade, request.now
+    basis = read_basis(connection, request)
+    if isinstance(basis, Refusal):
+        return basis
+    if prepared is None or prepared.basis != basis:
+        prepared = prepare_attempt(request, basis)
     responses = {r.question.id: {"response": _plain(r.response), "correct": r.correct} for r in grade.results}
     connection.execute(
         "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, duration, raw, max, "
         "scaled, passed, responses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (request.member_id, checkpoint.hall, checkpoint.id, number, request.registration, platform, now, duration,
-         grade.raw, grade.max, grade.scaled, int(grade.passed), json.dumps(responses, ensure_ascii=False)))
-    already_complete = _completed(connection, request.member_id, checkpoint.hall)
-    completes = False
-    if grade.passed and not already_complete:
-        passed = {row[0] for row in connection.execute(
-            "SELECT DISTINCT checkpoint FROM attempts WHERE member = ? AND hall = ? AND passed = 1",
-            (request.member_id, checkpoint.hall))}
-        completes = bool(request.hall_checkpoints) and request.hall_checkpoints <= passed
-        if completes:
-            connection.execute("INSERT INTO completions (member, hall, registration, completed) VALUES (?, ?, ?, ?)",
-                               (request.member_id, checkpoint.hall, request.registration, now))
-    statements = attempt_statements(
-        request.vocabulary, Learner(request.member_id, _name(connection, request.member_id)), checkpoint, grade,
-        registration=request.registration, attempt=number, platform=platform, timestamp=now, duration=duration,
-        hall_title=request.hall_title, hall_completed=completes)
-    queue_statements(connection, [(s.id, s.to_json()) for s in statements], now)
-    left = 0 if grade.passed else max(0, checkpoint.attempts - number)
-    return AttemptRecord(number, left, _cooldown(checkpoint) if left else 0, already_complete or completes,
-                         tuple(s.id for s in statements))
+        (request.member_id, checkpoint.hall, checkpoint.id, prepared.number, request.registration, prepared.platform,
+         now, prepared.duration, grade.raw, grade.max, grade.scaled, int(grade.passed),
+         json.dumps(responses, ensure_ascii=False)))
+    connection.execute(
+        "INSERT INTO checkpoint_status (member, hall, checkpoint, attempts, last_submitted, passed, best) "
+        "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT DO UPDATE SET attempts = attempts + 1, "
+        "last_submitted = excluded.last_submitted, passed = MAX(passed, excluded.passed), "
+        "best = MAX(best, excluded.best)",
+        (request.member_id, checkpoint.hall, checkpoint.id, now, int(grade.passed), grade.scaled))
+    if prepared.completes:
+        connection.execute("INSERT INTO completions (member, hall, registration, completed) VALUES (?, ?, ?, ?)",
+                           (request.member_id, checkpoint.hall, request.registration, now))
+    queue_statements(connection, prepared.statements, now)
+    left = 0 if grade.passed else max(0, checkpoint.attempts - prepared.number)
+    return AttemptRecord(prepared.number, left, _cooldown(checkpoint) if left else 0,
+                         basis.complete or prepared.completes, tuple(i for i, _ in prepared.statements))
 
 
 def record_experience(connection: sqlite3.Connection, request: ExperienceRequest) -> str | Refusal:
@@ -235,9 +304,10 @@ def record_experience(connection: sqlite3.Connection, request: ExperienceRequest
 
 def checkpoint_state(connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str) -> CheckpointState:
     row = connection.execute(
-        "SELECT COUNT(*), MAX(submitted), MAX(passed), MAX(scaled) FROM attempts "
+        "SELECT attempts, last_submitted, passed, best FROM checkpoint_status "
         "WHERE member = ? AND hall = ? AND checkpoint = ?", (member_id, hall_id, checkpoint_id)).fetchone()
-    return CheckpointState(row[0], row[1], bool(row[2]), row[3])
+    return CheckpointState(0, None, False, None) if row is None else CheckpointState(row[0], row[1], bool(row[2]),
+                                                                                      row[3])
 
 
 def policy_refusal(checkpoint: Checkpoint, state: CheckpointState, now: float) -> Refusal | None:
@@ -266,9 +336,8 @@ def retry_after(checkpoint: Checkpoint, state: CheckpointState, now: float) -> i
 
 def member_progress(connection: sqlite3.Connection, member_id: str) -> tuple[dict, set[str]]:
     """`{(hall, checkpoint): (attempts, passed, best)}` and the halls the member completed."""
-    rows = connection.execute(
-        "SELECT hall, checkpoint, COUNT(*), MAX(passed), MAX(scaled) FROM attempts WHERE member = ? "
-        "GROUP BY hall, checkpoint", (member_id,)).fetchall()
+    rows = connection.execute("SELECT hall, checkpoint, attempts, passed, best FROM checkpoint_status "
+                              "WHERE member = ?", (member_id,)).fetchall()
     completed = {row[0] for row in connection.execute("SELECT hall FROM completions WHERE member = ?", (member_id,))}
     return {(r[0], r[1]): (r[2], bool(r[3]), r[4]) for r in rows}, completed
 

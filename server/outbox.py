@@ -54,14 +54,16 @@ log = logging.getLogger(__name__)
 XAPI_VERSION = "1.0.3"
 MAX_GROUP = 256
 """Most jobs committed in one transaction."""
+CHECKPOINT_SECONDS = 1.0
+"""How often the WAL is copied into the database file (by its own thread, not at commit)."""
 LEASE_SECONDS = 15.0
 RESPONSE_KEEP = 4096
 """Characters of an LRS error answer kept with a dead letter."""
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS statements (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
+    seq INTEGER PRIMARY KEY,                -- rows are never deleted, so seq only grows
+    id TEXT NOT NULL,                       -- unique by construction: one attempt, visit or completion per id
     body TEXT NOT NULL,
     created REAL NOT NULL,
     state INTEGER NOT NULL DEFAULT 0,      -- 0 queued, 1 delivered, 2 dead letter
@@ -129,6 +131,10 @@ class Database:
         self._reader = self.connect()
         self._thread = threading.Thread(target=self._writer_main, name=f"sqlite-writer:{self.path.name}", daemon=True)
         self._thread.start()
+        self._checkpoints = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpointer_main, name=f"sqlite-checkpoint:{self.path.name}",
+                                              daemon=True)
+        self._checkpointer.start()
 
     def connect(self) -> sqlite3.Connection:
         """A new connection with this database's settings (autocommit; explicit transactions).
@@ -141,6 +147,7 @@ class Database:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(f"PRAGMA synchronous={self.synchronous}")
         connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA cache_size=-16000")
         return connection
 
     @property
@@ -175,19 +182,36 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(None, run)
 
     async def close(self) -> None:
-        """Finish queued writes, stop the writer, close connections."""
+        """Finish queued writes, stop the writer and the checkpointer, close connections."""
         if self._thread is not None:
             self._queue.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
             self._thread = None
+            self._checkpoints.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.join)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
 
     # the writer thread
 
+    def _checkpointer_main(self) -> None:
+        """Copy the WAL into the database every `CHECKPOINT_SECONDS`, off the writer's commit path."""
+        connection = self.connect()
+        try:
+            while not self._checkpoints.wait(CHECKPOINT_SECONDS):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as error:
+                    log.warning("sqlite checkpoint of %s failed: %s", self.path.name, error)
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            connection.close()
+
     def _writer_main(self) -> None:
         connection = self.connect()
+        connection.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
         try:
             running = True
             while running:

@@ -218,10 +218,17 @@ async def attempt_handler(request: web.Request) -> web.Response:
     marks = grade(checkpoint, responses)
     app = request.app
     view = app[CURRENT_BUILD].view
-    record = await app[DATABASE].write(learners.record_attempt, AttemptRequest(
+    database = app[DATABASE]
+    attempt = AttemptRequest(
         member_id=principal.member_id, checkpoint=checkpoint, grade=marks, registration=registration,
         platform=platform, now=time.time(), hall_checkpoints=frozenset(app[QUIZ].keys.hall(view.release, checkpoint.hall)),
-        vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall)), queues=True)
+        vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall))
+    basis = learners.read_basis(database.reader, attempt)
+    if isinstance(basis, Refusal):
+        record = basis
+    else:
+        prepared = learners.prepare_attempt(attempt, basis)
+        record = await database.write(learners.record_attempt, attempt, prepared, queues=True)
     if isinstance(record, Refusal):
         extra = {"retry_after": record.retry_after} if record.status == 429 else {}
         if record.status == 403:

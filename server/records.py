@@ -8,8 +8,9 @@
 
 The actor is an account (homePage = the server's base URL, name = member
 id).  Context: the visit's registration, parent = the checkpoint (answered)
-or the hall, grouping = the hall (answered) and the training base, platform
-and language zh-CN.  Statement ids are UUID5 of the registration, hall,
+or the hall, grouping = the hall (answered) and the training base (id and
+type only: names travel with the statements whose object they are),
+platform and language zh-CN.  Statement ids are UUID5 of the registration, hall,
 checkpoint or diorama, attempt or sequence number, verb and question, so the
 same event always has the same id and a resend never duplicates it.
 """
@@ -151,6 +152,15 @@ class CheckpointActivities:
     checkpoint: Activity
     questions: Mapping[str, Activity]
 
+    @property
+    def references(self) -> tuple[Activity, Activity, Activity]:
+        """Base, hall and checkpoint as context activities: id and type (their names travel as objects)."""
+        cached = self.__dict__.get("_references")
+        if cached is None:
+            cached = tuple(reference(a) for a in (self.base, self.hall, self.checkpoint))
+            object.__setattr__(self, "_references", cached)
+        return cached
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -218,7 +228,7 @@ def attempt_statements(vocabulary: Vocabulary, learner: Learner, checkpoint: Che
     actor = vocabulary.actor(learner)
     stamp = iso_timestamp(timestamp)
     activities = vocabulary.activities(checkpoint, hall_title)
-    base, hall, target = activities.base, activities.hall, activities.checkpoint
+    base, hall, target = activities.references
     attempt_extension = {vocabulary.extension("attempt"): attempt}
     where = (registration, checkpoint.hall, checkpoint.id, str(attempt))
     statements = []
@@ -235,7 +245,7 @@ def attempt_statements(vocabulary: Vocabulary, learner: Learner, checkpoint: Che
         ))
     outcome = "passed" if grade.passed else "failed"
     statements.append(Statement(
-        id=statement_id(*where, outcome), actor=actor, verb=VERB[outcome], object=target,
+        id=statement_id(*where, outcome), actor=actor, verb=VERB[outcome], object=activities.checkpoint,
         result=Result(score=Score(scaled=grade.scaled, raw=grade.raw, min=0, max=grade.max),
                       success=grade.passed, completion=True, duration=iso_duration(duration)),
         context=Context(registration=registration, platform=platform, extensions=attempt_extension,
@@ -245,9 +255,9 @@ def attempt_statements(vocabulary: Vocabulary, learner: Learner, checkpoint: Che
     if hall_completed:
         statements.append(Statement(
             id=statement_id(registration, checkpoint.hall, "completed"), actor=actor, verb=VERB["completed"],
-            object=hall, result=Result(success=True, completion=True),
+            object=activities.hall, result=Result(success=True, completion=True),
             context=Context(registration=registration, platform=platform,
-                            contextActivities=ContextActivities(grouping=[base])),
+                            contextActivities=ContextActivities(grouping=[activities.base])),
             timestamp=stamp,
         ))
     return statements
@@ -263,9 +273,14 @@ def experienced_statement(vocabulary: Vocabulary, learner: Learner, *, hall_id: 
         object=vocabulary.diorama(hall_id, diorama_id, diorama_title),
         result=Result(duration=iso_duration(seconds)),
         context=Context(registration=registration, platform=platform, contextActivities=ContextActivities(
-            parent=[vocabulary.hall(hall_id, hall_title)], grouping=[vocabulary.training_base()])),
+            parent=[reference(vocabulary.hall(hall_id, hall_title))], grouping=[reference(vocabulary.training_base())])),
         timestamp=iso_timestamp(timestamp),
     )
+
+
+def reference(activity: Activity) -> Activity:
+    """An activity as a context activity: its id and type only."""
+    return Activity(id=activity.id, definition=ActivityDefinition(type=activity.definition.type))
 
 
 def statement_id(*parts: str) -> str:

@@ -64,9 +64,10 @@ def test_actor_context_and_timestamp_are_as_agreed(checkpoint):
     assert context["extensions"] == {f"{BASE}/extensions/attempt": 1}
     assert [a["id"] for a in context["contextActivities"]["parent"]] == [f"{BASE}/halls/alpha/checkpoints/quiz1"]
     assert [a["id"] for a in context["contextActivities"]["grouping"]] == [f"{BASE}/halls/alpha", f"{BASE}/"]
-    hall, base = context["contextActivities"]["grouping"]
-    assert hall["definition"] == {"name": {"zh-CN": "红色屯兰", "en": "Red Tunlan"}, "type": f"{ADL}/activities/module"}
-    assert base["definition"] == {"name": {"zh-CN": "屯兰矿党建实训基地"}, "type": f"{ADL}/activities/course"}
+    hall, base = context["contextActivities"]["grouping"]  # context activities: id and type; names go with objects
+    assert hall == {"objectType": "Activity", "id": f"{BASE}/halls/alpha",
+                    "definition": {"type": f"{ADL}/activities/module"}}
+    assert base["definition"] == {"type": f"{ADL}/activities/course"}
 
 
 def test_checkpoint_statement_is_an_assessment_with_score_success_and_duration(checkpoint):
@@ -92,8 +93,11 @@ def test_unanswered_questions_have_no_answered_statement(checkpoint):
 def test_completed_statement_is_about_the_hall(checkpoint):
     completed = statements(checkpoint, {"s1": "C", "m1": ["A", "D"], "t1": False}, completed=True)[-1]
     assert completed["verb"]["id"] == f"{ADL}/verbs/completed"
-    assert completed["object"]["id"] == f"{BASE}/halls/alpha"
+    assert completed["object"] == {"objectType": "Activity", "id": f"{BASE}/halls/alpha", "definition": {
+        "name": {"zh-CN": "红色屯兰", "en": "Red Tunlan"}, "type": f"{ADL}/activities/module"}}
     assert completed["result"] == {"success": True, "completion": True}
+    assert completed["context"]["contextActivities"]["grouping"][0]["definition"] == {
+        "name": {"zh-CN": "屯兰矿党建实训基地"}, "type": f"{ADL}/activities/course"}
     assert "parent" not in completed["context"]["contextActivities"]
     assert completed["id"] == statement_id(REGISTRATION, "alpha", "completed")
 

@@ -1,0 +1,551 @@
+"""Quiz attempts graded and durably queued per second, and outbox forwarding throughput.
+
+    .venv/bin/python bench/quiz/run.py [--seconds 10] [--connections 32] [--rounds 3] [--write BENCHMARKS.md]
+
+A throw-away project has one hall of 20 checkpoints with four questions each
+(single, multiple, true-false, single; pass mark 1.0, so the three-right,
+one-wrong responses always fail and attempts never run out).  Cases:
+
+- HTTP: the hall server (`create_app` + `add_quiz`) pinned to CPU 0, `wrk`
+  pinned to CPU 1 posting `POST /api/halls/bench/checkpoints/{cp}/attempts`
+  for 50 signed-in members.  Each 200 means: graded, and the attempt row with
+  its five statements committed to SQLite (WAL, `synchronous=FULL`).  Once
+  with the forwarder idle (LRS unreachable: queue only), once with it
+  delivering to a null LRS on CPU 1 at the same time.  Row counts are checked.
+- in process: the same grading and `record_attempt` transaction through
+  `Database.write` from 64 tasks, no HTTP (the pipeline's ceiling).
+- forwarding: the server restarted over a queue of N statements, forwarding
+  in batches of 100 to a null LRS, the embedded LRS (`server.lrs`, FULL) and
+  Ralph (filesystem backend, when installed), each on CPU 1; statements/s until
+  the queue is empty.
+Needs `wrk` and `taskset`.  Only loopback is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+log = logging.getLogger("bench.quiz")
+
+CHECKPOINTS = 20
+MEMBERS = 50
+STATEMENTS_PER_ATTEMPT = 5
+FORWARD_COUNTS = {"null LRS": 20_000, "embedded LRS (FULL)": 10_000, "Ralph 5 (fs backend)": 1_000}
+RESPONSES = {"s1": "B", "m1": ["A", "C"], "t1": True, "s2": "A"}  # s2 is wrong: every attempt fails
+
+SERVER = """
+import dataclasses, json, logging, sys
+from pathlib import Path
+from aiohttp import web
+from server.app import create_app
+from server.config import ServerConfig
+from server.quiz_routes import add_quiz
+
+logging.basicConfig(level=getattr(logging, sys.argv[3]))
+values = json.loads(sys.argv[1])
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig(ServerConfig):
+    lrs_url: str | None = None
+    lrs_key: str | None = None
+    lrs_secret: str | None = None
+    lrs_batch_size: int = 100
+    lrs_poll_interval: float = 1.0
+    lrs_backoff_base: float = 1.0
+    lrs_backoff_max: float = 300.0
+
+config = BenchConfig(**{k: Path(v) if k in ("root", "build_dir", "var_dir", "web_dir") else v
+                        for k, v in values.items()})
+app = create_app(config)
+add_quiz(app, config)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+"""
+
+NULL_LRS = """
+import sys
+from aiohttp import web
+
+async def statements(request):
+    body = await request.json()
+    return web.json_response([s["id"] for s in body], headers={"X-Experience-API-Version": "1.0.3"})
+
+app = web.Application(client_max_size=64 * 1024 * 1024)
+app.router.add_post("/xapi/statements", statements)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+EMBEDDED_LRS = """
+import sys
+from pathlib import Path
+from aiohttp import web
+from server.lrs import LRS_STATE, add_lrs
+
+class Config:
+    var_dir = Path(sys.argv[1])
+    public_url = "http://127.0.0.1"
+    lrs_synchronous = "FULL"
+    max_body_bytes = 64 * 1024 * 1024
+
+app = web.Application(client_max_size=64 * 1024 * 1024)
+add_lrs(app, Config)
+state = app[LRS_STATE]
+state.open()
+if state.writer.credential("bench") is None:
+    state.writer.add_credential("bench", "bench-secret-000000", "bench", ("all",))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+"""
+
+PIPELINE = """
+import asyncio, json, sys, time
+from pathlib import Path
+from server import learners
+from server.learners import LEARNERS_SCHEMA, AttemptRequest
+from server.outbox import Database
+from server.quiz import AnswerKeys, grade, parse_responses
+from server.records import Vocabulary
+
+release, folder, seconds, responses = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
+
+async def main():
+    database = Database(folder / "pipeline.sqlite", [LEARNERS_SCHEMA])
+    database.open()
+    keys, vocabulary = AnswerKeys(), Vocabulary("https://halls.example")
+    checkpoints = list(keys.hall(release, "bench").values())
+    visits = {}
+    for n in range(50):
+        await database.write(learners.upsert_member, f"m{n}", f"学员{n}", None, time.time())
+        visits[n] = await database.write(learners.start_visit, f"m{n}", "bench", "browser", time.time())
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(k):
+        nonlocal done
+        i = k
+        while time.perf_counter() < deadline:
+            checkpoint, member = checkpoints[i % len(checkpoints)], i % 50
+            marks = grade(checkpoint, parse_responses(checkpoint, responses))
+            await database.write(learners.record_attempt, AttemptRequest(
+                member_id=f"m{member}", checkpoint=checkpoint, grade=marks, registration=visits[member],
+                platform="browser", now=time.time(), hall_checkpoints=frozenset(c.id for c in checkpoints),
+                vocabulary=vocabulary), queues=True)
+            done += 1
+            i += 64
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(k) for k in range(64)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(json.dumps({"attempts": done, "seconds": elapsed, "cpu": cpu, "commits": database.commits}))
+    await database.close()
+
+asyncio.run(main())
+"""
+
+WRK_SCRIPT = """
+local requests = {}
+local counter = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local path, token, body = line:match("([^\\t]*)\\t([^\\t]*)\\t(.*)")
+    table.insert(requests, wrk.format("POST", path,
+      {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body))
+  end
+end
+function request()
+  counter = counter % #requests + 1
+  return requests[counter]
+end
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="wrk duration per HTTP round (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds per case; medians are reported (default 3)")
+    parser.add_argument("--log-level", default="WARNING", help="the server's log level (default WARNING)")
+    parser.add_argument("--write", type=Path, help="replace the 'Quiz and records' section of this markdown file")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for tool in ("wrk", "taskset"):
+        if not shutil.which(tool):
+            log.error("%s is not installed", tool)
+            return 1
+    with tempfile.TemporaryDirectory(prefix="halls-bench-quiz-") as tmp:
+        bench = Bench(Path(tmp), args)
+        http_rows = bench.http_cases()
+        pipeline = bench.pipeline()
+        forward_rows = bench.forwarding()
+    text = _report(http_rows, pipeline, forward_rows, args)
+    print(text)
+    if args.write:
+        _write_section(args.write, text)
+        log.info("wrote the 'Quiz and records' results in %s", args.write)
+    return 0
+
+
+class Bench:
+    def __init__(self, root: Path, args: argparse.Namespace) -> None:
+        self.root, self.args = root, args
+        self.release = _publish(root / "build")
+        self.var = root / "var"
+
+    # HTTP
+
+    def http_cases(self) -> list[dict]:
+        rows = []
+        null_port = _free_port()
+        null_lrs = _pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)])
+        try:
+            _wait(null_port, "/xapi/statements", method="POST", expect=(200, 400, 500))
+            cases = [("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/"),
+                     ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/")]
+            results = {name: [] for name, _ in cases}
+            for round_ in range(self.args.rounds):
+                for name, lrs_url in cases:
+                    results[name].append(self._http_round(lrs_url))
+                    log.info("round %d %s: %.0f attempts/s", round_ + 1, name, results[name][-1]["rps"])
+            for name, _ in cases:
+                runs = results[name]
+                rows.append({"case": name, **{k: statistics.median(r[k] for r in runs)
+                                              for k in ("rps", "p50", "p99", "errors", "checked", "cpu_us")},
+                             "runs": [round(r["rps"]) for r in runs]})
+        finally:
+            null_lrs.terminate()
+            null_lrs.wait(10)
+        return rows
+
+    def _http_round(self, lrs_url: str) -> dict:
+        shutil.rmtree(self.var, ignore_errors=True)
+        port = _free_port()
+        server = self._server(port, lrs_url, poll=0.05)
+        try:
+            lines = self._sign_in(port)
+            requests = self.root / "requests.tsv"
+            requests.write_text("".join(lines), encoding="utf-8")
+            script = self.root / "attempts.lua"
+            script.write_text(WRK_SCRIPT)
+            cpu_before = _cpu_seconds(server.pid)
+            output = subprocess.run(
+                ["taskset", "-c", "1", "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds:g}s",
+                 "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(requests)],
+                check=True, capture_output=True, text=True).stdout
+            cpu = _cpu_seconds(server.pid) - cpu_before
+        finally:
+            server.terminate()
+            server.wait(20)
+        result = _parse_wrk(output)
+        result["cpu_us"] = cpu / max(1, result["completed"]) * 1e6
+        attempts, statements = _counts(self.var / "halls.sqlite")
+        # wrk counts requests whose responses arrived; every 200 must be a stored attempt with its statements
+        result["checked"] = int(attempts >= result["completed"] - result["errors"]
+                                and statements == attempts * STATEMENTS_PER_ATTEMPT)
+        return result
+
+    def _sign_in(self, port: int) -> list[str]:
+        lines = []
+        for n in range(MEMBERS):
+            token = _post(port, "/api/session", {"member_id": f"m{n}", "name": f"学员{n}"})["token"]
+            registration = _post(port, "/api/halls/bench/visits", {"platform": "browser"}, token)["registration"]
+            body = json.dumps({"answers": RESPONSES, "registration": registration, "platform": "browser"})
+            for c in range(CHECKPOINTS):
+                lines.append(f"/api/halls/bench/checkpoints/cp{c}/attempts\t{token}\t{body}\n")
+        lines.sort(key=lambda line: hash(line) % 997)  # interleave members and checkpoints
+        return lines
+
+    def _server(self, port: int, lrs_url: str, poll: float = 1.0, **extra) -> subprocess.Popen:
+        values = {"root": str(self.root), "build_dir": str(self.root / "build"), "var_dir": str(self.var),
+                  "web_dir": str(self.root / "no-web"), "port": port, "access_log": False,
+                  "base_url": "https://halls.example", "lrs_url": lrs_url, "lrs_poll_interval": poll,
+                  "lrs_backoff_base": 0.2, "lrs_backoff_max": 1.0, **extra}
+        process = _pinned(0, [sys.executable, "-c", SERVER, json.dumps(values), str(port), self.args.log_level])
+        _wait(port, "/api/health")
+        return process
+
+    # in process
+
+    def pipeline(self) -> dict:
+        runs, cpus = [], []
+        for _ in range(self.args.rounds):
+            folder = Path(tempfile.mkdtemp(dir=self.root))
+            output = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", PIPELINE, str(self.release),
+                                     str(folder), "5", json.dumps(RESPONSES)], cwd=ROOT, check=True,
+                                    capture_output=True, text=True).stdout
+            result = json.loads(output)
+            runs.append(result["attempts"] / result["seconds"])
+            cpus.append(result["cpu"] / result["attempts"] * 1e6)
+            log.info("in process: %.0f attempts/s, %.0f us CPU each (%d attempts, %d commits)", runs[-1], cpus[-1],
+                     result["attempts"], result["commits"])
+        return {"rps": statistics.median(runs), "cpu_us": statistics.median(cpus), "runs": [round(r) for r in runs]}
+
+    # forwarding
+
+    def forwarding(self) -> list[dict]:
+        source = self._fill_queue(max(FORWARD_COUNTS.values()))
+        rows = []
+        null_port = _free_port()
+        targets = [("null LRS", lambda: (_pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)]),
+                                         f"http://127.0.0.1:{null_port}/xapi/", None, None))]
+        embedded_port = _free_port()
+        targets.append(("embedded LRS (FULL)", lambda: (
+            _pinned(1, [sys.executable, "-c", EMBEDDED_LRS, str(self.root / "lrs-var"), str(embedded_port)]),
+            f"http://127.0.0.1:{embedded_port}/xapi/", "bench", "bench-secret-000000")))
+        ralph = _ralph(self.root / "ralph")
+        if ralph is not None:
+            targets.append(("Ralph 5 (fs backend)", ralph))
+        for name, start in targets:
+            count = FORWARD_COUNTS[name]
+            process, url, key, secret = start()
+            try:
+                _wait(int(url.split(":")[2].split("/")[0]), "/xapi/statements", method="POST",
+                      expect=(200, 204, 400, 401, 404, 405, 500))
+                shutil.rmtree(self.var, ignore_errors=True)
+                self.var.mkdir()
+                _copy_queue(source, self.var / "halls.sqlite", count)
+                port = _free_port()
+                started = time.perf_counter()
+                server = self._server(port, url, poll=0.05, lrs_key=key, lrs_secret=secret)
+                try:
+                    while _queued(self.var / "halls.sqlite") > 0:
+                        if time.perf_counter() - started > 600:
+                            raise RuntimeError(f"{name}: queue not drained in 10 minutes")
+                        time.sleep(0.05)
+                    elapsed = time.perf_counter() - started
+                finally:
+                    server.terminate()
+                    server.wait(20)
+                dead = _dead(self.var / "halls.sqlite")
+                rows.append({"case": name, "statements": count, "seconds": elapsed, "rate": count / elapsed,
+                             "dead": dead})
+                log.info("forward to %s: %d statements in %.1f s (%.0f/s)", name, count, elapsed, count / elapsed)
+            finally:
+                if hasattr(process, "terminate"):
+                    process.terminate()
+                    process.wait(10)
+                else:
+                    process.stop()
+        return rows
+
+    def _fill_queue(self, statements: int) -> Path:
+        """A database whose queue holds at least `statements` statements (posted with the LRS unreachable)."""
+        shutil.rmtree(self.var, ignore_errors=True)
+        port = _free_port()
+        server = self._server(port, "http://127.0.0.1:9/xapi/")
+        try:
+            lines = self._sign_in(port)
+            needed = statements // STATEMENTS_PER_ATTEMPT + 1
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for n in range(needed):
+                path, token, body = lines[n % len(lines)].rstrip("\n").split("\t")
+                connection.request("POST", path, body=body.encode(), headers={
+                    "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                reply = connection.getresponse()
+                reply.read()
+                if reply.status != 200:
+                    raise RuntimeError(f"attempt answered {reply.status}")
+            connection.close()
+        finally:
+            server.terminate()
+            server.wait(20)
+        source = self.root / "queue.sqlite"
+        with sqlite3.connect(self.var / "halls.sqlite") as db, sqlite3.connect(source) as copy:
+            db.backup(copy)
+        return source
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _publish(build: Path) -> Path:
+    """A release with hall `bench`: CHECKPOINTS checkpoints of four questions each."""
+    release = build / "releases" / "bench"
+    (release / "halls" / "bench").mkdir(parents=True)
+    (release / "private" / "answers").mkdir(parents=True)
+    options = [{"id": letter, "text": {"zh": f"选项{letter}", "en": None}} for letter in "ABCD"]
+    questions = [
+        {"id": "s1", "type": "single", "prompt": {"zh": "“两个务必”是在哪次会议上提出的？", "en": None},
+         "options": options, "answer": "B", "explanation": {"zh": "七届二中全会。", "en": None}},
+        {"id": "m1", "type": "multiple", "prompt": {"zh": "哪些属于“四风”？", "en": None}, "options": options,
+         "answer": ["A", "C"], "explanation": None},
+        {"id": "t1", "type": "true-false", "prompt": {"zh": "于成龙被誉为“天下廉吏第一”。", "en": None},
+         "options": [], "answer": True, "explanation": None},
+        {"id": "s2", "type": "single", "prompt": {"zh": "在狱中写下《清贫》的是谁？", "en": None},
+         "options": options, "answer": "C", "explanation": None},
+    ]
+    checkpoints = [{"id": f"cp{c}", "room": "hall", "title": {"zh": f"答题{c}", "en": None}, "position": [0, 0, 0],
+                    "radius": 1.5, "pass_mark": 1.0, "attempts": 100, "cooldown": 0, "questions": questions}
+                   for c in range(CHECKPOINTS)]
+    manifest = {"format": "tunlan-hall-manifest", "version": 1, "id": "bench", "title": {"zh": "测试馆", "en": None},
+                "intro": None, "order": 0, "spawn": {"room": "hall", "position": [0, 0, 0], "heading": 0.0},
+                "rooms": [], "doorways": [], "chunks": [], "exhibits": [],
+                "checkpoints": [{k: v for k, v in c.items() if k != "questions"} for c in checkpoints]}
+    (release / "halls" / "bench" / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+    (release / "private" / "answers" / "bench.json").write_text(
+        json.dumps({"hall": "bench", "checkpoints": checkpoints}, ensure_ascii=False))
+    catalog = {"format": "tunlan-hall-catalog", "version": 1, "build": "bench",
+               "halls": [{"id": "bench", "title": manifest["title"], "intro": None, "order": 0,
+                          "manifest": "halls/bench/manifest.json"}]}
+    (release / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False))
+    os.symlink("releases/bench", build / "current")
+    return release
+
+
+def _ralph(folder: Path):
+    try:
+        from tests.server.ralph import RalphServer, ralph_available
+    except ImportError:
+        return None
+    if not ralph_available():
+        log.warning("Ralph is not installed: forwarding to Ralph is not measured")
+        return None
+
+    def start():
+        ralph = RalphServer(folder).start()
+        subprocess.run(["taskset", "-a", "-cp", "1", str(ralph.process.pid)], check=True, stdout=subprocess.DEVNULL)
+        return ralph, ralph.url.replace("/xAPI/", "/xAPI/"), ralph.key, ralph.secret
+
+    return start
+
+
+def _copy_queue(source: Path, target: Path, count: int) -> None:
+    with sqlite3.connect(source) as db, sqlite3.connect(target) as copy:
+        db.backup(copy)
+    with sqlite3.connect(target) as copy:
+        copy.execute("UPDATE statements SET state = 1 WHERE seq > (SELECT MIN(seq) FROM statements) + ? - 1", (count,))
+        copy.execute("DELETE FROM outbox_lease")
+
+
+def _counts(path: Path) -> tuple[int, int]:
+    with sqlite3.connect(path) as db:
+        return (db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0],
+                db.execute("SELECT COUNT(*) FROM statements").fetchone()[0])
+
+
+def _queued(path: Path) -> int:
+    with sqlite3.connect(path, timeout=30) as db:
+        return db.execute("SELECT COUNT(*) FROM statements WHERE state = 0").fetchone()[0]
+
+
+def _dead(path: Path) -> int:
+    with sqlite3.connect(path, timeout=30) as db:
+        return db.execute("SELECT COUNT(*) FROM statements WHERE state = 2").fetchone()[0]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pinned(cpu: int, command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(["taskset", "-c", str(cpu), *command], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(port: int, path: str, method: str = "GET", expect=(200,), timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request(method, path, body=b"[]" if method == "POST" else None,
+                               headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"})
+            if connection.getresponse().status in expect:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answers on port {port}")
+
+
+def _post(port: int, path: str, body: dict, token: str | None = None) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    connection.request("POST", path, body=json.dumps(body).encode(), headers=headers)
+    reply = connection.getresponse()
+    data = json.loads(reply.read())
+    connection.close()
+    if reply.status not in (200, 201):
+        raise RuntimeError(f"{path}: {reply.status} {data}")
+    return data
+
+
+def _parse_wrk(output: str) -> dict:
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    completed = int(re.search(r"(\d+) requests in", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), "p50": latency("50"),
+            "p99": latency("99"), "completed": completed,
+            "errors": int(errors.group(1)) if errors else 0 + (sum(map(int, socket_errors.groups())) if socket_errors
+                                                                 else 0)}
+
+
+def _report(http_rows: list[dict], pipeline: dict, forward_rows: list[dict], args: argparse.Namespace) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        f"Quiz attempts, {args.connections} connections, {args.seconds:g} s x {args.rounds} rounds (medians); server "
+        f"pinned to CPU 0, wrk and the LRS on CPU 1 (CPython {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {load:.1f} at the end). Each attempt: 4 questions graded, the attempt row and 5 statements "
+        f"committed (SQLite WAL, synchronous=FULL) before the answer. `bench/quiz/run.py`.",
+        "",
+        "| case | attempts/s | statements queued/s | server CPU µs per attempt | attempts/s per free core "
+        "| p50 ms | p99 ms | non-2xx | rows checked | rounds (attempts/s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | --- |",
+    ]
+    for row in http_rows:
+        lines.append(f"| HTTP: {row['case']} | {row['rps']:,.0f} | {row['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | "
+                     f"{row['cpu_us']:,.0f} | {1e6 / row['cpu_us']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | "
+                     f"{row['errors']:.0f} | {'yes' if row['checked'] else 'NO'} | {', '.join(map(str, row['runs']))} |")
+    lines.append(f"| in process (no HTTP), 64 tasks | {pipeline['rps']:,.0f} | "
+                 f"{pipeline['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | {pipeline['cpu_us']:,.0f} | "
+                 f"{1e6 / pipeline['cpu_us']:,.0f} | | | | | {', '.join(map(str, pipeline['runs']))} |")
+    lines += ["", "Forwarding a queue of statements in batches of 100 (forwarder in the server on CPU 0, LRS on CPU 1):",
+              "", "| LRS | statements | seconds | statements/s | dead letters |", "| --- | ---: | ---: | ---: | ---: |"]
+    for row in forward_rows:
+        lines.append(f"| {row['case']} | {row['statements']:,} | {row['seconds']:.1f} | {row['rate']:,.0f} | "
+                     f"{row['dead']} |")
+    return "\n".join(lines)
+
+
+def _write_section(path: Path, table: str) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    marker = "<!-- quiz-results -->"
+    if marker in text:
+        start = text.index(marker)
+        end = text.index(marker, start + len(marker)) + len(marker)
+        text = text[:start] + f"{marker}\n{table}\n{marker}" + text[end:]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Quiz and records\n\n{marker}\n{table}\n{marker}\n"
+    path.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
