@@ -627,23 +627,31 @@ def outbox_stats(app: web.Application) -> dict | None:
 
 
 def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], Any]:
-    """Where to forward: `lrs_url` (+ `lrs_key`, `lrs_secret`), else the embedded LRS at `<base_url>/xapi/`."""
+    """Where to forward: `lrs_url` (+ `lrs_key`, `lrs_secret`), else the embedded LRS at `<base_url>/xapi/`.
+
+    None (statements stay queued) when neither is configured (`lrs_embedded = false` and no `lrs_url`).
+    """
     url = getattr(config, "lrs_url", None)
     key, secret = getattr(config, "lrs_key", None), getattr(config, "lrs_secret", None)
     if url:
         target = LrsTarget(url.rstrip("/") + "/statements", key, secret)
         return lambda: target
 
+    found: list[LrsTarget] = []
+
     async def embedded() -> LrsTarget | None:
-        credentials = _embedded_credentials()
+        if found:
+            return found[0]
+        credentials = _embedded_credentials() if getattr(config, "lrs_embedded", True) else None
         if credentials is None:
             return None
         user, password = key, secret
         if user is None:
-            found = credentials(app)
-            user, password = (await found) if inspect.isawaitable(found) else found
+            given = credentials(app)
+            user, password = (await given) if inspect.isawaitable(given) else given
         public = getattr(config, "public_url", None) or "http://127.0.0.1:8080"
-        return LrsTarget(public.rstrip("/") + "/xapi/statements", user, password)
+        found.append(LrsTarget(public.rstrip("/") + "/xapi/statements", user, password))
+        return found[0]
 
     return embedded
 

@@ -268,3 +268,12 @@ def test_outbox_rows_survive_reopening(tmp_path):
     assert connection.execute("SELECT id, state FROM statements ORDER BY seq").fetchall() == [("a", 0), ("b", 0)]
     assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     connection.close()
+
+
+def test_without_an_lrs_statements_stay_queued_and_health_says_so(tmp_path, start_server):
+    config = quiz_config(tmp_path, lrs_url=None, lrs_embedded=False)
+    server, api = start_quiz(start_server, config)
+    run_session(api)
+    stats = wait_for(lambda: (lambda s: s if s["forwarder"]["state"] == "no-lrs" else None)(stats_of(server)),
+                     what="no-lrs")
+    assert stats["queued"] == 4 and stats["forwarder"]["failures"] == 0
