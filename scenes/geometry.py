@@ -17,7 +17,7 @@ import math
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, NoReturn
+from typing import Any, Callable, Mapping, MutableMapping, NoReturn
 
 import numpy as np
 import trimesh
@@ -70,6 +70,23 @@ class GeometryOptions:
     """Returns the bytes of an asset path such as 'assets/lamp.glb' (the build passes it in)."""
     font_path: Path | None = None
     """CJK font for panels and signs; found with `text.find_cjk_font` when None."""
+    texture_cache: MutableMapping[str, bytes] | None = None
+    """Rendered panel and sign textures by a hash of their inputs (the build keeps one on disk), so
+    editing one panel does not re-render the others of its room."""
+
+
+def _rendered(options: GeometryOptions, render: Callable[..., bytes], *args, **kwargs) -> bytes:
+    """`render(*args, **kwargs)`, looked up in and stored into the texture cache."""
+    if options.texture_cache is None:
+        return render(*args, **kwargs)
+    digest = hashlib.sha256(render.__name__.encode())
+    for value in (*args, *sorted(kwargs.items())):
+        digest.update(b"\0" + (value if isinstance(value, bytes) else repr(value).encode()))
+    key = digest.hexdigest()
+    png = options.texture_cache.get(key)
+    if png is None:
+        png = options.texture_cache[key] = render(*args, **kwargs)
+    return png
 
 
 @dataclass(frozen=True)
@@ -595,7 +612,8 @@ def _panel(p: _Params, options: GeometryOptions) -> Built:
     image_bytes = _read_asset(image, p, options) if image else None
     frame = p.colour("frame")
     p.colour("accent")
-    png = text.render_panel_png(
+    png = _rendered(
+        options, text.render_panel_png,
         p.text("title"), p.optional_text("title_en"), p.text("text") or "", p.optional_text("text_en"),
         width, height, background=PAPER, accent=frame, image_bytes=image_bytes, font_path=options.font_path,
     )
@@ -608,10 +626,11 @@ def _media(p: _Params, options: GeometryOptions) -> Built:
     asset = p.text("asset")
     inner_w, inner_h = max(0.05, width - 2 * MEDIA_BORDER), max(0.05, height - 2 * MEDIA_BORDER)
     if kind == "image":
-        png = text.render_picture_png(_read_asset(asset, p, options), inner_w, inner_h, background=SCREEN)
+        png = _rendered(options, text.render_picture_png, _read_asset(asset, p, options), inner_w, inner_h,
+                        background=SCREEN)
     else:
-        png = text.render_sign_png(
-            p.text("title"), p.optional_text("title_en"), inner_w, inner_h,
+        png = _rendered(
+            options, text.render_sign_png, p.text("title"), p.optional_text("title_en"), inner_w, inner_h,
             background=SCREEN, play_symbol=True, font_path=options.font_path,
         )
     p.colour("accent")
@@ -622,9 +641,8 @@ def _checkpoint_marker(p: _Params, options: GeometryOptions) -> Built:
     radius = p.number("radius", 0.1, 50)
     colour = p.colour("colour")
     sign_w, sign_h, sign_z = 0.56, 0.3, 1.3
-    png = text.render_sign_png(
-        p.text("title"), p.optional_text("title_en"), sign_w, sign_h, background=colour, font_path=options.font_path
-    )
+    png = _rendered(options, text.render_sign_png, p.text("title"), p.optional_text("title_en"), sign_w, sign_h,
+                    background=colour, font_path=options.font_path)
     face = _face_material(png)
     post = _material("post", MARKER_POST)
     return [
@@ -643,8 +661,8 @@ def _portal_sign(p: _Params, options: GeometryOptions) -> Built:
     height = 0.42
     title, title_en = p.text("title"), p.optional_text("title_en")
     colour = p.colour("colour")
-    png = text.render_sign_png(
-        f"前往 {title}", f"To {title_en}" if title_en else None, width, height,
+    png = _rendered(
+        options, text.render_sign_png, f"前往 {title}", f"To {title_en}" if title_en else None, width, height,
         background=colour, font_path=options.font_path,
     )
     back = WALL_THICKNESS + PROUD + 0.005

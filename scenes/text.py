@@ -190,22 +190,29 @@ def wrap_text(text: str, font: ImageFont.FreeTypeFont, width_px: float) -> list[
     return lines
 
 
+@functools.lru_cache(maxsize=65536)
+def _width(font: ImageFont.FreeTypeFont, text: str) -> float:
+    """Advance width of a piece of text, cached: wrapping measures the same characters again and again."""
+    return font.getlength(text)
+
+
 def _wrap_paragraph(paragraph: str, font: ImageFont.FreeTypeFont, width_px: float) -> list[str]:
+    """Greedy wrap; a line's width is the sum of its pieces' widths (kerning across pieces is ignored)."""
     if not paragraph:
         return [""]
     lines: list[str] = []
-    line = ""
+    line, line_width = "", 0.0
     for piece in _glue(_tokens(paragraph)):
-        candidate = line + piece
-        if font.getlength(candidate.rstrip()) <= width_px or not line.strip():
-            line = candidate
+        if line_width + _width(font, piece.rstrip()) <= width_px or not line.strip():
+            line, line_width = line + piece, line_width + _width(font, piece)
         else:
             lines.append(line.rstrip())
-            line = "" if piece == " " else piece
-        while font.getlength(line.rstrip()) > width_px and len(line) > 1:
+            line, line_width = ("", 0.0) if piece == " " else (piece, _width(font, piece))
+        while line_width > width_px and len(line) > 1 and _width(font, line.rstrip()) > width_px:
             head = _longest_prefix(line, font, width_px)
             lines.append(head)
             line = line[len(head):].lstrip()
+            line_width = _width(font, line)
     if line.strip():
         lines.append(line.rstrip())
     return lines
@@ -363,11 +370,21 @@ def _canvas_ppm(width_m: float, height_m: float) -> float:
     return min(TEXTURE_PPM, MAX_TEXTURE_PX / max(width_m, height_m))
 
 
-def _to_png(image: Image.Image, width_m: float, height_m: float) -> bytes:
-    """Resize a canvas to its power-of-two texture size and encode it deterministically."""
+TEXT_PALETTE_COLOURS = 64
+"""Text cards are a few inks on one background: a 64-colour palette looks the same and is ~3x smaller."""
+
+
+def _to_png(image: Image.Image, width_m: float, height_m: float, *, palette: bool = False) -> bytes:
+    """Resize a canvas to its power-of-two texture size and encode it deterministically.
+
+    `palette` (for text-only cards) stores it as an indexed PNG; photos keep full colour.
+    """
     size = texture_size(width_m, height_m)
     if image.size != size:
         image = image.resize(size, Image.Resampling.LANCZOS)
+    if palette:
+        image = image.convert("RGB").quantize(TEXT_PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=6)
     return out.getvalue()
@@ -452,7 +469,7 @@ def render_panel_png(
     draw.rectangle((round(left), rule_y, round(left + inner_px * 0.35), rule_y + rule_h), fill=acc)
     _draw_lines(draw, layout.body_lines, left, layout.body_top * ppm, layout.body_size, LINE_SPACING,
                 ppm, ink, font_path)
-    return _to_png(canvas, width_m, height_m)
+    return _to_png(canvas, width_m, height_m, palette=image_bytes is None)
 
 
 def _fitting_layout(
@@ -530,7 +547,7 @@ def render_sign_png(
     if title_en:
         sub_h = (bottom - top) * sub_share
         _draw_centred(draw, title_en, width_px / 2, bottom - sub_h / 2, width_px - 2 * pad, sub_h, ink, font_path)
-    return _to_png(canvas, width_m, height_m)
+    return _to_png(canvas, width_m, height_m, palette=True)
 
 
 def _draw_centred(
