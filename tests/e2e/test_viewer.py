@@ -64,12 +64,13 @@ def test_hall_streams_renders_and_reports_its_meshes(halls_server, open_page, ha
     wait_loaded(page)
     expected = manifest(halls_server, hall)
     state = page.evaluate("""() => { const v = window.__hallsViewer; return {
-        chunks: v.chunks, meshes: v.meshes, first: v.firstFrameMs, loaded: v.loadedMs, bytes: v.bytes,
+        chunks: v.chunks, meshes: v.meshes, textured: v.textured, first: v.firstFrameMs, loaded: v.loadedMs, bytes: v.bytes,
         firstBytes: v.firstFrameBytes, hashes: v.chunkHashes, room: v.room, error: v.error } }""")
     assert state["error"] is None
     assert sorted(state["chunks"]) == sorted(c["id"] for c in expected["chunks"])
     assert state["hashes"] == {c["id"]: c["model"]["sha256"] for c in expected["chunks"]}
     assert state["meshes"] >= len(expected["chunks"])
+    assert state["textured"] >= len(expected["exhibits"]) // 2  # text panels carry their pictures once loaded
     assert state["room"] == expected["spawn"]["room"]
     # the first frame with scenery came before the whole hall had arrived
     assert state["first"] <= state["loaded"]
@@ -88,14 +89,19 @@ def test_walking_into_a_wall_is_stopped_and_doorways_let_you_through(halls_serve
     wait_loaded(page)
     page.evaluate("() => window.__hallsViewer.goTo(-5, 3, 0)")  # facing the north wall (inner face y = 4.8)
     page.evaluate("() => document.getElementById('view').focus()")
-    page.hold("w", 2.5)
+    page.key_down("w")
+    page.wait_for("() => window.__hallsViewer.position[1] > 4.4")  # reached the wall...
+    frames = page.viewer("frames")
+    page.wait_for("(n) => window.__hallsViewer.frames > n + 20", frames)  # ...and keeps pushing for 20 frames
+    page.key_up("w")
     x, y, _ = page.viewer("position")
-    assert 4.0 < y <= 4.8 - 0.25 + 0.01, f"walked to y={y}"
+    assert y <= 4.8 - 0.25 + 0.01, f"walked to y={y}"
     assert abs(x + 5) < 0.01
     page.evaluate("() => window.__hallsViewer.goTo(5.5, 0, 270)")  # facing east, the doorway to 'brand'
-    page.hold("ArrowUp", 2.0)
-    x, y, _ = page.viewer("position")
-    assert x > 7.5 and page.viewer("room") == "brand"
+    page.key_down("ArrowUp")
+    page.wait_for("() => window.__hallsViewer.position[0] > 7.5")
+    page.key_up("ArrowUp")
+    assert page.viewer("room") == "brand"
     assert page_errors(page) == []
 
 
@@ -135,8 +141,9 @@ def test_checkpoint_opens_on_entering_and_shows_the_graded_result(halls_server, 
     x, y, _ = checkpoint["position"]
     page.evaluate("([x, y]) => window.__hallsViewer.goTo(x - 2.5, y, 270)", [x, y])
     page.evaluate("() => document.getElementById('view').focus()")
-    page.hold("w", 1.2)  # walk east into the trigger circle
+    page.key_down("w")  # walk east into the trigger circle
     quiz = page.wait_for("() => window.__hallsViewer.quiz")
+    page.key_up("w")
     assert quiz["checkpoint"] == checkpoint["id"] and "答题前请先登录" in quiz["text"]
     page.fill("#quiz input[name=member_id]", f"TL-{uuid.uuid4().hex[:8]}")
     page.fill("#quiz input[name=name]", "张三")
@@ -190,15 +197,23 @@ def test_keyboard_only_room_jump_language_switch_and_snap_turns(halls_server, op
     assert page.text("#rooms-button") == "房间"
 
 
-def test_fly_mode_passes_walls_and_lands_on_the_floor(halls_server, open_page):
+def test_fly_mode_rises_passes_walls_and_lands_back_on_a_floor(halls_server, open_page):
     page = open_page(f"{halls_server.url}/halls/red")
     wait_loaded(page)
     page.evaluate("() => window.__hallsViewer.goTo(-5, 3, 0)")
     page.evaluate("() => document.getElementById('view').focus()")
     page.press("f")
-    assert page.viewer("fly")
-    page.hold("Space", 0.4)
-    assert page.viewer("position")[2] > 0.5
-    page.press("f")
+    assert page.viewer("fly") and page.text("#fly-button") == "行走"
+    page.key_down("Space")
+    page.wait_for("() => window.__hallsViewer.position[2] > 0.5")
+    page.key_up("Space")
+    page.press("f")  # back to walking: down onto the floor below
     x, y, z = page.viewer("position")
     assert not page.viewer("fly") and abs(z) < 0.05 and math.isclose(x, -5, abs_tol=0.01)
+    page.press("f")
+    page.key_down("w")
+    page.wait_for("() => window.__hallsViewer.position[1] > 5.3")  # through the north wall, out of the hall
+    page.key_up("w")
+    page.press("f")  # nothing to stand on out there: back where flying began
+    x, y, z = page.viewer("position")
+    assert math.isclose(y, 3, abs_tol=0.01) and abs(z) < 0.05

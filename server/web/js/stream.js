@@ -1,10 +1,80 @@
 // Streams a hall's chunks (one glb per room) in the manifest's order: the
 // spawn chunk alone first so the first frame comes early, the rest two at a
 // time.  Chunks can be swapped in place when a rebuild changes them.
+import {
+  ClampToEdgeWrapping, LinearFilter, LinearMipmapLinearFilter, LinearMipmapNearestFilter, MirroredRepeatWrapping,
+  NearestFilter, NearestMipmapLinearFilter, NearestMipmapNearestFilter, RepeatWrapping, Texture,
+} from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { MeshoptDecoder } from 'three/addons/libs/meshopt_decoder.module.js';
 
 const PARALLEL = 2;
+const FILTERS = {
+  9728: NearestFilter, 9729: LinearFilter, 9984: NearestMipmapNearestFilter, 9985: LinearMipmapNearestFilter,
+  9986: NearestMipmapLinearFilter, 9987: LinearMipmapLinearFilter,
+};
+const WRAPS = { 33071: ClampToEdgeWrapping, 33648: MirroredRepeatWrapping, 10497: RepeatWrapping };
+const MAPS = ['map', 'emissiveMap', 'normalMap', 'roughnessMap', 'metalnessMap', 'aoMap', 'alphaMap'];
+const waiting = new WeakMap(); // texture Source -> [{material, key, texture}] held back until its image arrives
+
+/**
+ * A GLTFLoader plugin that does not make a chunk wait for its pictures: a
+ * texture starts without an image and gets it once decoded (the loader may
+ * clone textures, but clones share the Source, which is what we fill).
+ * Geometry, what a first frame needs, is ready sooner; text panels show as
+ * white boards for a moment.
+ */
+class DeferredTextures {
+  constructor(parser, pending) {
+    this.name = 'halls_deferred_textures';
+    this.parser = parser;
+    this.pending = pending;
+  }
+
+  loadTexture(index) {
+    const parser = this.parser;
+    const def = parser.json.textures[index];
+    if (def.source === undefined || (def.extensions && Object.keys(def.extensions).length)) return null;
+    const sampler = (parser.json.samplers || [])[def.sampler] || {};
+    const texture = new Texture();
+    texture.flipY = false;
+    texture.magFilter = FILTERS[sampler.magFilter] || LinearFilter;
+    texture.minFilter = FILTERS[sampler.minFilter] || LinearMipmapLinearFilter;
+    texture.wrapS = WRAPS[sampler.wrapS] || RepeatWrapping;
+    texture.wrapT = WRAPS[sampler.wrapT] || RepeatWrapping;
+    texture.generateMipmaps = texture.minFilter !== NearestFilter && texture.minFilter !== LinearFilter;
+    const source = texture.source;
+    waiting.set(source, []);
+    this.pending.push(parser.loadImageSource(def.source, parser.textureLoader).then((decoded) => {
+      source.data = decoded.image;
+      source.needsUpdate = true;
+      const waiters = waiting.get(source) || [];
+      waiting.delete(source);
+      for (const { material, key, texture: used } of waiters) {
+        used.needsUpdate = true;
+        material[key] = used;
+        material.needsUpdate = true;
+      }
+    }).catch(() => waiting.delete(source)));
+    return Promise.resolve(texture);
+  }
+}
+
+/** Take textures without their image yet off the materials; they come back when it arrives. */
+function holdMaps(root) {
+  root.traverse((node) => {
+    if (!node.isMesh) return;
+    for (const material of [].concat(node.material)) {
+      for (const key of MAPS) {
+        const texture = material[key];
+        if (!texture || !waiting.has(texture.source)) continue;
+        waiting.get(texture.source).push({ material, key, texture });
+        material[key] = null;
+        material.needsUpdate = true;
+      }
+    }
+  });
+}
 
 export class ChunkStreamer {
   constructor(scene, { onProgress = () => {}, onChunk = () => {} } = {}) {
@@ -13,6 +83,8 @@ export class ChunkStreamer {
     this.onChunk = onChunk;
     this.loader = new GLTFLoader();
     this.loader.setMeshoptDecoder(MeshoptDecoder);
+    this.pictures = [];
+    this.loader.register((parser) => new DeferredTextures(parser, this.pictures));
     this.chunks = new Map(); // id -> {root, sha, bytes, meshes}
     this.bytesLoaded = 0;
     this.bytesTotal = 0;
@@ -20,26 +92,36 @@ export class ChunkStreamer {
     this.total = 0;
   }
 
-  /** Load every chunk of `manifest` in streaming order; resolves when all are in. */
-  async loadAll(manifest) {
+  /** Load every chunk of `manifest` in streaming order; `first` may promise the first chunk's bytes already fetched. */
+  async loadAll(manifest, first = null) {
     const chunks = manifest.chunks.filter((chunk) => chunk.model);
     this.total = chunks.length;
     this.bytesTotal = chunks.reduce((sum, chunk) => sum + (chunk.model.size || 0), 0);
     this.report();
     if (!chunks.length) return;
-    await this.add(chunks[0]);
+    const early = first && await first;
+    const usable = early && early.id === chunks[0].id && early.sha256 === chunks[0].model.sha256;
+    await this.add(chunks[0], true, usable ? early.bytes : null);
     const queue = chunks.slice(1);
     const worker = async () => {
       while (queue.length) await this.add(queue.shift());
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await Promise.all(this.pictures);
   }
 
   /** Fetch, parse and add one chunk; `fresh` false when it replaces a loaded one (live reload). */
-  async add(chunk, fresh = true) {
-    const buffer = await this.fetchBytes(chunk.model.url, chunk.model.size);
+  async add(chunk, fresh = true, bytes = null) {
+    if (bytes) {
+      this.bytesLoaded += bytes.byteLength;
+      this.report();
+    }
+    const buffer = bytes || await this.fetchBytes(chunk.model.url, chunk.model.size);
+    performance.mark(`halls:fetched:${chunk.id}`);
     const gltf = await this.loader.parseAsync(buffer, '');
+    performance.mark(`halls:parsed:${chunk.id}`);
     const root = gltf.scene;
+    holdMaps(root);
     root.name = `chunk:${chunk.id}`;
     const meshes = [];
     root.traverse((node) => {
@@ -102,6 +184,15 @@ export class ChunkStreamer {
 
   report() {
     this.onProgress({ done: this.done, total: this.total, bytes: this.bytesLoaded, bytesTotal: this.bytesTotal });
+  }
+
+  /** Meshes drawing a picture (text panels, images) now. */
+  get texturedCount() {
+    let count = 0;
+    for (const entry of this.chunks.values()) {
+      for (const mesh of entry.meshes) if ([].concat(mesh.material).some((m) => m.map && m.map.image)) count += 1;
+    }
+    return count;
   }
 
   get meshCount() {

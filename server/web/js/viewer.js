@@ -54,17 +54,19 @@ class Viewer {
   }
 
   async start() {
+    performance.mark('halls:start');
     applyStatic();
     bindLanguageButton($('lang'));
     this.setupScene();
     this.setupUi();
-    this.renderer.setAnimationLoop((time, frame) => this.frame(time, frame));
+    const prefetch = window.__hallsPrefetch || {};
     let manifest;
     try {
-      manifest = await fetchManifest(this.hallId);
+      manifest = await (prefetch.manifest || Promise.reject(new Error('no prefetch'))).catch(() => fetchManifest(this.hallId));
     } catch (error) {
       return this.fail(error);
     }
+    performance.mark('halls:manifest');
     this.setManifest(manifest);
     this.placeAtSpawn();
     fetchCatalog().then((catalog) => {
@@ -73,14 +75,25 @@ class Viewer {
     }).catch(() => {});
     this.connectPresence();
     this.xr.init();
-    this.streaming = this.streamer.loadAll(manifest).then(() => {
+    const first = prefetch.first ? prefetch.first.catch(() => null) : null;
+    this.streaming = this.streamer.loadAll(manifest, first).then(() => {
       this.loadedMs = performance.now();
+      performance.mark('halls:loaded');
+      this.startLoop();
       $('progress').hidden = true;
     }, (error) => this.fail(error));
     await this.streaming;
   }
 
+  /** Render from the first chunk on (nothing to draw before it; the progress bar is HTML). */
+  startLoop() {
+    if (this.looping) return;
+    this.looping = true;
+    this.renderer.setAnimationLoop((time) => this.frame(time));
+  }
+
   fail(error) {
+    this.startLoop();
     this.error = String(error && error.message ? error.message : error);
     const progress = $('progress');
     progress.hidden = false;
@@ -113,7 +126,7 @@ class Viewer {
     this.raycaster = new Raycaster();
     this.streamer = new ChunkStreamer(this.scene, {
       onProgress: (p) => this.showProgress(p),
-      onChunk: () => this.settle(),
+      onChunk: () => { this.settle(); this.startLoop(); },
     });
     this.avatars = new Avatars(this.scene);
     addEventListener('resize', () => {
@@ -290,6 +303,7 @@ class Viewer {
     if (this.firstFrameMs === null && this.streamer.chunks.size > 0) {
       this.firstFrameMs = performance.now();
       this.firstFrameBytes = this.streamer.bytesLoaded;
+      performance.mark('halls:first-frame');
     }
   }
 
@@ -639,6 +653,7 @@ window.__hallsViewer = {
   get chunkHashes() { return Object.fromEntries([...viewer.streamer.chunks].map(([id, c]) => [id, c.sha])); },
   get loaded() { return viewer.loadedMs !== null; },
   get meshes() { return viewer.streamer.meshCount; },
+  get textured() { return viewer.streamer.texturedCount; },
   get frames() { return viewer.frames; },
   get firstFrameMs() { return viewer.firstFrameMs; },
   get loadedMs() { return viewer.loadedMs; },
