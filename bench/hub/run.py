@@ -132,8 +132,11 @@ def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: fl
         report = json.loads(done.stdout)
         report["mode"] = mode
         report["server_cpu"], report["server_cpu_wait"] = sampler.between(*report["window_unix"]) or (None, None)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as response:
-            report["server"] = json.load(response)["hub"]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=30) as response:
+                report["server"] = json.load(response)["hub"]
+        except OSError as exc:  # a collapsed server may not answer
+            report["server"] = {"unreachable": str(exc)}
         return report
     finally:
         server.terminate()
