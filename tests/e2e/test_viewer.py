@@ -74,7 +74,8 @@ def test_hall_streams_renders_and_reports_its_meshes(halls_server, open_page, ha
     assert state["room"] == expected["spawn"]["room"]
     # the first frame with scenery came before the whole hall had arrived
     assert state["first"] <= state["loaded"]
-    assert state["bytes"]["loaded"] == state["bytes"]["total"] == sum(c["model"]["size"] for c in expected["chunks"])
+    total = sum(c["model"]["size"] for c in expected["chunks"])
+    assert state["bytes"]["total"] == total and 0.99 * total <= state["bytes"]["loaded"] <= total  # padding skipped
     if len(expected["chunks"]) > 1:
         assert state["firstBytes"] < state["bytes"]["total"]
     page.evaluate(HIDE_UI)

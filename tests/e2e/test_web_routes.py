@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 from pathlib import Path
 
@@ -11,10 +12,12 @@ from server.web_routes import find_three, vendor_file
 from tests.e2e.conftest import ROOT
 
 
-def fetch(server, path: str) -> tuple[int, dict, bytes]:
+def fetch(server, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         connection.putrequest("GET", path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
         connection.endheaders()
         response = connection.getresponse()
         return response.status, dict(response.headers), response.read()
@@ -38,10 +41,16 @@ def test_unknown_halls_answer_404_without_echoing_markup(halls_server, path):
     assert status == 404 and b"<script>" not in body
 
 
-def test_three_is_served_from_node_modules(halls_server):
+def test_three_is_served_from_node_modules_gzipped_when_asked(halls_server):
     status, headers, body = fetch(halls_server, "/vendor/three/build/three.module.js")
     assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert body == (ROOT / "node_modules/three/build/three.module.js").read_bytes()
+    assert "Content-Encoding" not in headers and headers["Cache-Control"] == "public, max-age=86400"
+    status, zipped_headers, zipped = fetch(halls_server, "/vendor/three/build/three.core.js", {"Accept-Encoding": "gzip, br"})
+    assert status == 200 and zipped_headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped) == (ROOT / "node_modules/three/build/three.core.js").read_bytes()
+    status, _, _ = fetch(halls_server, "/vendor/three/build/three.core.js", {"If-None-Match": zipped_headers["ETag"]})
+    assert status == 304
     status, _, _ = fetch(halls_server, "/vendor/three/examples/jsm/loaders/GLTFLoader.js")
     assert status == 200
     status, _, _ = fetch(halls_server, "/vendor/three/examples/jsm/libs/meshopt_decoder.module.js")

@@ -7,6 +7,7 @@ import {
 } from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { MeshoptDecoder } from 'three/addons/libs/meshopt_decoder.module.js';
+import { decodePicture, fetchGlb } from './glb.js';
 
 const PARALLEL = 2;
 const FILTERS = {
@@ -25,17 +26,19 @@ const waiting = new WeakMap(); // texture Source -> [{material, key, texture}] h
  * white boards for a moment.
  */
 class DeferredTextures {
-  constructor(parser, pending) {
+  constructor(parser, parts, pending) {
     this.name = 'halls_deferred_textures';
     this.parser = parser;
+    this.parts = parts;
     this.pending = pending;
   }
 
   loadTexture(index) {
     const parser = this.parser;
-    const def = parser.json.textures[index];
+    const json = parser.json;
+    const def = json.textures[index];
     if (def.source === undefined || (def.extensions && Object.keys(def.extensions).length)) return null;
-    const sampler = (parser.json.samplers || [])[def.sampler] || {};
+    const sampler = (json.samplers || [])[def.sampler] || {};
     const texture = new Texture();
     texture.flipY = false;
     texture.magFilter = FILTERS[sampler.magFilter] || LinearFilter;
@@ -45,8 +48,13 @@ class DeferredTextures {
     texture.generateMipmaps = texture.minFilter !== NearestFilter && texture.minFilter !== LinearFilter;
     const source = texture.source;
     waiting.set(source, []);
-    this.pending.push(parser.loadImageSource(def.source, parser.textureLoader).then((decoded) => {
-      source.data = decoded.image;
+    const parts = this.parts;
+    const image = json.images[def.source];
+    const decoded = parts.partial
+      ? parts.fetchPictures().then(() => decodePicture(parts, json.bufferViews[image.bufferView], image.mimeType, parser.textureLoader))
+      : parser.loadImageSource(def.source, parser.textureLoader).then((t) => t.image);
+    this.pending.push(decoded.then((picture) => {
+      source.data = picture;
       source.needsUpdate = true;
       const waiters = waiting.get(source) || [];
       waiting.delete(source);
@@ -81,10 +89,7 @@ export class ChunkStreamer {
     this.scene = scene;
     this.onProgress = onProgress;
     this.onChunk = onChunk;
-    this.loader = new GLTFLoader();
-    this.loader.setMeshoptDecoder(MeshoptDecoder);
     this.pictures = [];
-    this.loader.register((parser) => new DeferredTextures(parser, this.pictures));
     this.chunks = new Map(); // id -> {root, sha, bytes, meshes}
     this.bytesLoaded = 0;
     this.bytesTotal = 0;
@@ -92,7 +97,7 @@ export class ChunkStreamer {
     this.total = 0;
   }
 
-  /** Load every chunk of `manifest` in streaming order; `first` may promise the first chunk's bytes already fetched. */
+  /** Load every chunk of `manifest` in streaming order; `first` may promise the first chunk's parts already fetched. */
   async loadAll(manifest, first = null) {
     const chunks = manifest.chunks.filter((chunk) => chunk.model);
     this.total = chunks.length;
@@ -101,7 +106,7 @@ export class ChunkStreamer {
     if (!chunks.length) return;
     const early = first && await first;
     const usable = early && early.id === chunks[0].id && early.sha256 === chunks[0].model.sha256;
-    await this.add(chunks[0], true, usable ? early.bytes : null);
+    await this.add(chunks[0], true, usable ? early.parts : null);
     const queue = chunks.slice(1);
     const worker = async () => {
       while (queue.length) await this.add(queue.shift());
@@ -111,14 +116,18 @@ export class ChunkStreamer {
   }
 
   /** Fetch, parse and add one chunk; `fresh` false when it replaces a loaded one (live reload). */
-  async add(chunk, fresh = true, bytes = null) {
-    if (bytes) {
-      this.bytesLoaded += bytes.byteLength;
-      this.report();
+  async add(chunk, fresh = true, fetched = null) {
+    const count = (bytes) => { this.bytesLoaded += bytes; this.report(); };
+    const parts = fetched || await fetchGlb(chunk.model.url, { onBytes: count });
+    if (fetched) {
+      count(fetched.fetched);
+      fetched.onBytes = count;
     }
-    const buffer = bytes || await this.fetchBytes(chunk.model.url, chunk.model.size);
     performance.mark(`halls:fetched:${chunk.id}`);
-    const gltf = await this.loader.parseAsync(buffer, '');
+    const loader = new GLTFLoader();
+    loader.setMeshoptDecoder(MeshoptDecoder);
+    loader.register((parser) => new DeferredTextures(parser, parts, this.pictures));
+    const gltf = await loader.parseAsync(parts.glb, '');
     performance.mark(`halls:parsed:${chunk.id}`);
     const root = gltf.scene;
     holdMaps(root);
@@ -132,10 +141,11 @@ export class ChunkStreamer {
     root.traverse((node) => { node.matrixAutoUpdate = false; }); // static scenery
     this.remove(chunk.id, false);
     this.scene.add(root);
-    this.chunks.set(chunk.id, { root, sha: chunk.model.sha256, bytes: buffer.byteLength, meshes });
+    this.chunks.set(chunk.id, { root, sha: chunk.model.sha256, size: chunk.model.size, meshes });
     if (fresh) this.done += 1;
     this.report();
     this.onChunk(chunk, root);
+    parts.fetchPictures(); // after the geometry is in the scene
     return root;
   }
 
@@ -154,32 +164,6 @@ export class ChunkStreamer {
     });
     this.chunks.delete(id);
     if (report) this.report();
-  }
-
-  async fetchBytes(url, expected = 0) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`${url}: ${response.status}`);
-    if (!response.body || !response.body.getReader) {
-      const buffer = await response.arrayBuffer();
-      this.bytesLoaded += buffer.byteLength;
-      this.report();
-      return buffer;
-    }
-    const reader = response.body.getReader();
-    const parts = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      size += value.byteLength;
-      this.bytesLoaded += value.byteLength;
-      this.report();
-    }
-    const bytes = new Uint8Array(size || expected);
-    let offset = 0;
-    for (const part of parts) { bytes.set(part, offset); offset += part.byteLength; }
-    return bytes.buffer;
   }
 
   report() {
