@@ -20,7 +20,7 @@ from typing import Mapping
 
 from server.outbox import queue_statements
 from server.quiz import Checkpoint, Grade
-from server.records import Learner, Vocabulary, attempt_statements, experienced_statement
+from server.records import Learner, Vocabulary, attempt_statements, experienced_statement, statements_json
 
 MAX_ATTEMPT_SECONDS = 4 * 3600.0
 """Longest time counted for one attempt (a member who left the headset on)."""
@@ -210,20 +210,30 @@ def read_basis(connection: sqlite3.Connection, request: AttemptRequest) -> Attem
     """What the attempt's rows depend on, or why the policy refuses it (nothing is written)."""
     checkpoint = request.checkpoint
     member, hall = request.member_id, checkpoint.hall
-    visit = _visit(connection, request.registration, member, hall)
-    if visit is None:
+    row = connection.execute(_BASIS_SQL, (request.registration, member, hall, checkpoint.id)).fetchone()
+    if row is None:
         return Refusal(400, f"unknown registration for hall {hall!r}: start a visit first")
-    state = checkpoint_state(connection, member, hall, checkpoint.id)
+    platform, started, used, last, passed_here, best, opened, name, complete = row
+    state = CheckpointState(0, None, False, None) if used is None else CheckpointState(used, last, bool(passed_here),
+                                                                                       best)
     refusal = policy_refusal(checkpoint, state, request.now)
     if refusal is not None:
         return refusal
-    opened = connection.execute("SELECT opened FROM checkpoint_opens WHERE member = ? AND hall = ? AND checkpoint = ?",
-                                (member, hall, checkpoint.id)).fetchone()
-    complete = _completed(connection, member, hall)
     passed = frozenset() if complete or not request.grade.passed else frozenset(row[0] for row in connection.execute(
         "SELECT checkpoint FROM checkpoint_status WHERE member = ? AND hall = ? AND passed = 1", (member, hall)))
-    return AttemptBasis(visit["platform"], visit["started"], state, opened[0] if opened else None,
-                        _name(connection, member), complete, passed)
+    return AttemptBasis(platform, started, state, opened, name, bool(complete), passed)
+
+
+_BASIS_SQL = """
+SELECT v.platform, v.started, s.attempts, s.last_submitted, s.passed, s.best,
+       (SELECT opened FROM checkpoint_opens WHERE member = ?2 AND hall = ?3 AND checkpoint = ?4),
+       (SELECT name FROM members WHERE id = ?2),
+       EXISTS (SELECT 1 FROM completions WHERE member = ?2 AND hall = ?3)
+FROM visits AS v
+LEFT JOIN checkpoint_status AS s ON s.member = ?2 AND s.hall = ?3 AND s.checkpoint = ?4
+WHERE v.registration = ?1 AND v.member = ?2 AND v.hall = ?3
+"""
+"""?1 registration, ?2 member, ?3 hall, ?4 checkpoint."""
 
 
 def prepare_attempt(request: AttemptRequest, basis: AttemptBasis) -> PreparedAttempt:
@@ -239,8 +249,9 @@ def prepare_attempt(request: AttemptRequest, basis: AttemptBasis) -> PreparedAtt
         request.vocabulary, Learner(request.member_id, basis.name), checkpoint, grade,
         registration=request.registration, attempt=number, platform=platform, timestamp=now, duration=duration,
         hall_title=request.hall_title, hall_completed=completes)
+    texts = statements_json(statements, request.vocabulary.activities(checkpoint, request.hall_title).fragments)
     return PreparedAttempt(basis, number, duration, platform, completes,
-                           tuple((s.id, s.to_json()) for s in statements))
+                           tuple(zip((s.id for s in statements), texts)))
 
 
 def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,

@@ -234,7 +234,7 @@ async def attempt_handler(request: web.Request) -> web.Response:
         if record.status == 403:
             extra = {"attempts_left": 0}
         return error(record.status, record.error, **extra)
-    log.info("attempt member=%s hall=%s checkpoint=%s number=%d score=%d/%d passed=%s", principal.member_id,
+    log.debug("attempt member=%s hall=%s checkpoint=%s number=%d score=%d/%d passed=%s", principal.member_id,
              checkpoint.hall, checkpoint.id, record.number, marks.raw, marks.max, marks.passed)
     reveal = marks.passed or record.attempts_left == 0
     results = []

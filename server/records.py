@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import uuid
 import weakref
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ class Context(_Model):
 
 
 class Statement(_Model):
-    id: str
+    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
     actor: Agent
     verb: Verb
     object: Activity
@@ -151,6 +152,16 @@ class CheckpointActivities:
     hall: Activity
     checkpoint: Activity
     questions: Mapping[str, Activity]
+
+    @property
+    def fragments(self) -> dict[int, str]:
+        """JSON of these activities and of the verbs, by object id (valid while this object lives)."""
+        cached = self.__dict__.get("_fragments")
+        if cached is None:
+            parts = [self.base, self.hall, self.checkpoint, *self.references, *self.questions.values(), *VERB.values()]
+            cached = {id(part): part.model_dump_json(exclude_none=True) for part in parts}
+            object.__setattr__(self, "_fragments", cached)
+        return cached
 
     @property
     def references(self) -> tuple[Activity, Activity, Activity]:
@@ -278,6 +289,31 @@ def experienced_statement(vocabulary: Vocabulary, learner: Learner, *, hall_id: 
     )
 
 
+def statements_json(statements: list[Statement], fragments: Mapping[int, str] | None = None) -> list[str]:
+    """Each statement's `to_json()`, made faster by reusing the JSON of parts they share.
+
+    Actor, verb, object and context recur across an attempt's statements
+    (and activities across attempts: `CheckpointActivities.fragments`); each
+    is serialised once.  Same bytes as `to_json()` (a test checks).
+    """
+    known = dict(fragments or {})
+
+    def part(model: BaseModel) -> str:
+        text = known.get(id(model))
+        if text is None:  # `statements` keeps `model` alive for this call, so its id stays its own
+            text = known[id(model)] = model.model_dump_json(exclude_none=True)
+        return text
+
+    texts = []
+    for statement in statements:
+        text = (f'{{"id":"{statement.id}","actor":{part(statement.actor)},"verb":{part(statement.verb)},'
+                f'"object":{part(statement.object)}')
+        if statement.result is not None:
+            text += f',"result":{statement.result.model_dump_json(exclude_none=True)}'
+        texts.append(f'{text},"context":{part(statement.context)},"timestamp":"{statement.timestamp}"}}')
+    return texts
+
+
 def reference(activity: Activity) -> Activity:
     """An activity as a context activity: its id and type only."""
     return Activity(id=activity.id, definition=ActivityDefinition(type=activity.definition.type))
@@ -319,8 +355,13 @@ def response_text(response) -> str:
 
 def iso_timestamp(seconds: float) -> str:
     """UTC, milliseconds, `Z` suffix."""
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    whole = math.floor(seconds)
+    t = time.gmtime(whole)
+    millis = int(round((seconds - whole) * 1e6)) // 1000  # as datetime does: nearest microsecond, then down
+    if millis > 999:
+        return iso_timestamp(whole + 1.0)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            f".{millis:03d}Z")
 
 
 def iso_duration(seconds: float) -> str:

@@ -12,8 +12,8 @@ one-wrong responses always fail and attempts never run out).  Cases:
   its five statements committed to SQLite (WAL, `synchronous=FULL`).  Once
   with the forwarder idle (LRS unreachable: queue only), once with it
   delivering to a null LRS on CPU 1 at the same time.  Row counts are checked.
-- in process: the same grading and `record_attempt` transaction through
-  `Database.write` from 64 tasks, no HTTP (the pipeline's ceiling).
+- in process: the same grading, statements and `record_attempt` transaction
+  through `Database.write` from 64 tasks, no HTTP (the pipeline's ceiling).
 - forwarding: the server restarted over a queue of N statements, forwarding
   in batches of 100 to a null LRS, the embedded LRS (`server.lrs`, FULL) and
   Ralph (filesystem backend, when installed), each on CPU 1; statements/s until
@@ -75,7 +75,7 @@ config = BenchConfig(**{k: Path(v) if k in ("root", "build_dir", "var_dir", "web
                         for k, v in values.items()})
 app = create_app(config)
 add_quiz(app, config)
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None, reuse_port=config.workers > 1)
 """
 
 NULL_LRS = """
@@ -139,12 +139,15 @@ async def main():
         nonlocal done
         i = k
         while time.perf_counter() < deadline:
-            checkpoint, member = checkpoints[i % len(checkpoints)], i % 50
+            checkpoint, member = checkpoints[i % len(checkpoints)], (i // len(checkpoints)) % 50
             marks = grade(checkpoint, parse_responses(checkpoint, responses))
-            await database.write(learners.record_attempt, AttemptRequest(
+            attempt = AttemptRequest(
                 member_id=f"m{member}", checkpoint=checkpoint, grade=marks, registration=visits[member],
                 platform="browser", now=time.time(), hall_checkpoints=frozenset(c.id for c in checkpoints),
-                vocabulary=vocabulary), queues=True)
+                vocabulary=vocabulary)
+            prepared = learners.prepare_attempt(attempt, learners.read_basis(database.reader, attempt))
+            record = await database.write(learners.record_attempt, attempt, prepared, queues=True)
+            assert isinstance(record, learners.AttemptRecord), record
             done += 1
             i += 64
 
@@ -214,14 +217,15 @@ class Bench:
         null_lrs = _pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)])
         try:
             _wait(null_port, "/xapi/statements", method="POST", expect=(200, 400, 500))
-            cases = [("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/"),
-                     ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/")]
-            results = {name: [] for name, _ in cases}
+            cases = [("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/", 1),
+                     ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/", 1),
+                     ("2 workers on both CPUs (wrk shares CPU 1), queue only", "http://127.0.0.1:9/xapi/", 2)]
+            results = {name: [] for name, _, _ in cases}
             for round_ in range(self.args.rounds):
-                for name, lrs_url in cases:
-                    results[name].append(self._http_round(lrs_url))
+                for name, lrs_url, workers in cases:
+                    results[name].append(self._http_round(lrs_url, workers))
                     log.info("round %d %s: %.0f attempts/s", round_ + 1, name, results[name][-1]["rps"])
-            for name, _ in cases:
+            for name, _, _ in cases:
                 runs = results[name]
                 rows.append({"case": name, **{k: statistics.median(r[k] for r in runs)
                                               for k in ("rps", "p50", "p99", "errors", "checked", "cpu_us")},
@@ -231,25 +235,27 @@ class Bench:
             null_lrs.wait(10)
         return rows
 
-    def _http_round(self, lrs_url: str) -> dict:
+    def _http_round(self, lrs_url: str, workers: int = 1) -> dict:
         shutil.rmtree(self.var, ignore_errors=True)
         port = _free_port()
-        server = self._server(port, lrs_url, poll=0.05)
+        servers = [self._server(port, lrs_url, poll=0.05, cpu=n, workers=workers) for n in range(workers)]
+        server = servers[0]
         try:
             lines = self._sign_in(port)
             requests = self.root / "requests.tsv"
             requests.write_text("".join(lines), encoding="utf-8")
             script = self.root / "attempts.lua"
             script.write_text(WRK_SCRIPT)
-            cpu_before = _cpu_seconds(server.pid)
+            cpu_before = sum(_cpu_seconds(p.pid) for p in servers)
             output = subprocess.run(
                 ["taskset", "-c", "1", "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds:g}s",
                  "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(requests)],
                 check=True, capture_output=True, text=True).stdout
-            cpu = _cpu_seconds(server.pid) - cpu_before
+            cpu = sum(_cpu_seconds(p.pid) for p in servers) - cpu_before
         finally:
-            server.terminate()
-            server.wait(20)
+            for process in servers:
+                process.terminate()
+                process.wait(20)
         result = _parse_wrk(output)
         result["cpu_us"] = cpu / max(1, result["completed"]) * 1e6
         attempts, statements = _counts(self.var / "halls.sqlite")
@@ -269,12 +275,12 @@ class Bench:
         lines.sort(key=lambda line: hash(line) % 997)  # interleave members and checkpoints
         return lines
 
-    def _server(self, port: int, lrs_url: str, poll: float = 1.0, **extra) -> subprocess.Popen:
+    def _server(self, port: int, lrs_url: str, poll: float = 1.0, cpu: int = 0, **extra) -> subprocess.Popen:
         values = {"root": str(self.root), "build_dir": str(self.root / "build"), "var_dir": str(self.var),
                   "web_dir": str(self.root / "no-web"), "port": port, "access_log": False,
                   "base_url": "https://halls.example", "lrs_url": lrs_url, "lrs_poll_interval": poll,
                   "lrs_backoff_base": 0.2, "lrs_backoff_max": 1.0, **extra}
-        process = _pinned(0, [sys.executable, "-c", SERVER, json.dumps(values), str(port), self.args.log_level])
+        process = _pinned(cpu, [sys.executable, "-c", SERVER, json.dumps(values), str(port), self.args.log_level])
         _wait(port, "/api/health")
         return process
 
@@ -389,7 +395,7 @@ def _publish(build: Path) -> Path:
          "options": options, "answer": "C", "explanation": None},
     ]
     checkpoints = [{"id": f"cp{c}", "room": "hall", "title": {"zh": f"答题{c}", "en": None}, "position": [0, 0, 0],
-                    "radius": 1.5, "pass_mark": 1.0, "attempts": 100, "cooldown": 0, "questions": questions}
+                    "radius": 1.5, "pass_mark": 1.0, "attempts": 1000, "cooldown": 0, "questions": questions}
                    for c in range(CHECKPOINTS)]
     manifest = {"format": "tunlan-hall-manifest", "version": 1, "id": "bench", "title": {"zh": "测试馆", "en": None},
                 "intro": None, "order": 0, "spawn": {"room": "hall", "position": [0, 0, 0], "heading": 0.0},

@@ -163,3 +163,37 @@ def test_every_kind_of_statement_passes_ralphs_xapi_model(checkpoint):
     ralph = pytest.importorskip("ralph.models.xapi.base.statements")
     for statement in all_kinds(checkpoint):
         ralph.BaseXapiStatement.model_validate(statement)
+
+
+def test_statements_json_writes_the_same_bytes_as_to_json(checkpoint):
+    from server.records import statements_json
+
+    vocabulary = Vocabulary(BASE)
+    marks = grade(checkpoint, parse_responses(checkpoint, {"s1": "C", "m1": ["A", "D"], "t1": True}))
+    for attempt in (1, 2):
+        made = attempt_statements(vocabulary, Learner("m1", "张\"三"), checkpoint, marks, registration=REGISTRATION,
+                                  attempt=attempt, platform="browser", timestamp=MOMENT, duration=1.5,
+                                  hall_completed=True)
+        fragments = vocabulary.activities(checkpoint).fragments
+        assert statements_json(made, fragments) == [s.to_json() for s in made]
+        assert statements_json(made) == [s.to_json() for s in made]
+
+
+def test_statement_ids_must_be_uuids():
+    from pydantic import ValidationError
+
+    from server.records import Statement
+
+    good = json.loads(experienced_statement(
+        Vocabulary(BASE), Learner("m1"), hall_id="red", diorama_id="d", registration=REGISTRATION, sequence=1,
+        platform="browser", timestamp=MOMENT, seconds=1).to_json())
+    with pytest.raises(ValidationError):
+        Statement.model_validate(good | {"id": 'not-a-uuid", "x": "'})
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.0005, 0.9994, 0.9996, 1_767_225_600.999, 1_767_225_600.9999, 12.345678])
+def test_timestamps_match_datetime_formatting(seconds):
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    assert iso_timestamp(seconds) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
