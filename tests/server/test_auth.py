@@ -32,6 +32,8 @@ def test_token_names_member_and_role_from_config_not_from_the_token():
     assert (signer.verify(token).member_id, signer.verify(token).role) == ("t1", "trainer")
     demoted = Sessions(SECRET, trainers=[], admins=["root"])
     assert demoted.verify(token).role == "member"
+    longest = signer.issue("m" * 64)  # fits the hub's join `key` (256 characters) until `join.token` exists
+    assert len(longest) <= 256 and signer.verify(longest).member_id == "m" * 64
 
 
 def test_token_with_a_changed_payload_is_refused():
