@@ -1,21 +1,36 @@
 // Other members as simple figures with a name label, eased toward their latest pose.
 import {
-  CanvasTexture, CylinderGeometry, Group, Mesh, MeshLambertMaterial, SphereGeometry, Sprite, SpriteMaterial,
-  SRGBColorSpace, BoxGeometry, Euler,
+  BoxGeometry, CanvasTexture, Color, CylinderGeometry, Euler, Float32BufferAttribute, Group, Mesh,
+  MeshLambertMaterial, SphereGeometry, Sprite, SpriteMaterial, SRGBColorSpace, Vector3,
 } from 'three';
+import { mergeGeometries } from 'three/addons/utils/BufferGeometryUtils.js';
 import { quaternionToThree, toThree } from './coords.js';
 
-const BODY = new CylinderGeometry(0.2, 0.24, 1.3, 12).translate(0, -0.95, 0);
-const HEAD = new SphereGeometry(0.16, 16, 12);
-const VISOR = new BoxGeometry(0.2, 0.06, 0.06).translate(0, 0.02, -0.14);
 const COLOURS = ['#c0392b', '#2e86c1', '#27ae60', '#8e44ad', '#d35400', '#16a085', '#7f8c8d', '#2c3e50'];
 const TRAINER = '#d4a017';
-const materials = new Map();
+const LABEL_DISTANCE = 12; // metres: farther names are not drawn
+const MAX_LABELS = 16; // nearest names drawn at once (each is a draw call)
+const MATERIAL = new MeshLambertMaterial({ vertexColors: true });
+const figures = new Map(); // colour -> one merged geometry (body, head, visor): one draw call per avatar
 const euler = new Euler(0, 0, 0, 'YXZ');
+const eye = new Vector3();
 
-function material(colour) {
-  if (!materials.has(colour)) materials.set(colour, new MeshLambertMaterial({ color: colour }));
-  return materials.get(colour);
+function painted(geometry, colour) {
+  const c = new Color(colour);
+  const count = geometry.attributes.position.count;
+  geometry.setAttribute('color', new Float32BufferAttribute(new Array(count).fill([c.r, c.g, c.b]).flat(), 3));
+  return geometry;
+}
+
+function figure(colour) {
+  if (!figures.has(colour)) {
+    figures.set(colour, mergeGeometries([
+      painted(new CylinderGeometry(0.2, 0.24, 1.3, 12).translate(0, -0.95, 0), colour),
+      painted(new SphereGeometry(0.16, 16, 12), '#f1d3b3'),
+      painted(new BoxGeometry(0.2, 0.06, 0.06).translate(0, 0.02, -0.14), '#222222'),
+    ]));
+  }
+  return figures.get(colour);
 }
 
 function label(text) {
@@ -97,16 +112,15 @@ export class Avatars {
     const colour = trainer ? TRAINER : COLOURS[info.id % COLOURS.length];
     const group = new Group();
     group.name = `avatar:${info.id}`;
-    const body = new Mesh(BODY, material(colour));
-    const head = new Mesh(HEAD, material('#f1d3b3'));
-    const visor = new Mesh(VISOR, material('#222'));
-    group.add(body, head, visor, label(info.name));
+    group.add(new Mesh(figure(colour), MATERIAL), label(info.name));
     return group;
   }
 
-  /** Ease every avatar toward its target. */
-  update(dt) {
+  /** Ease every avatar toward its target; draw only the nearest names. */
+  update(dt, camera) {
     const k = 1 - Math.exp(-dt * 10);
+    const shown = [];
+    if (camera) camera.getWorldPosition(eye);
     for (const entry of this.members.values()) {
       if (!entry.group || !entry.target) continue;
       entry.group.position.lerp(entry.target, k);
@@ -114,7 +128,13 @@ export class Avatars {
       delta = Math.atan2(Math.sin(delta), Math.cos(delta));
       entry.yaw += delta * k;
       entry.group.rotation.y = entry.yaw;
+      const sprite = entry.group.children[1];
+      const distance = camera ? entry.group.position.distanceTo(eye) : 0;
+      sprite.visible = false;
+      if (distance <= LABEL_DISTANCE) shown.push([distance, sprite]);
     }
+    shown.sort((a, b) => a[0] - b[0]);
+    for (const [, sprite] of shown.slice(0, MAX_LABELS)) sprite.visible = true;
   }
 
   list() {

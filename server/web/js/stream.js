@@ -51,7 +51,7 @@ class DeferredTextures {
     const parts = this.parts;
     const image = json.images[def.source];
     const decoded = parts.partial
-      ? parts.fetchPictures().then(() => decodePicture(parts, json.bufferViews[image.bufferView], image.mimeType, parser.textureLoader))
+      ? parts.whenPictures.then(() => decodePicture(parts, json.bufferViews[image.bufferView], image.mimeType, parser.textureLoader))
       : parser.loadImageSource(def.source, parser.textureLoader).then((t) => t.image);
     this.pending.push(decoded.then((picture) => {
       source.data = picture;
@@ -90,6 +90,7 @@ export class ChunkStreamer {
     this.onProgress = onProgress;
     this.onChunk = onChunk;
     this.pictures = [];
+    this.drawn = new Promise((resolve) => { this.framed = resolve; }); // the viewer calls framed() after its first frame
     this.chunks = new Map(); // id -> {root, sha, bytes, meshes}
     this.bytesLoaded = 0;
     this.bytesTotal = 0;
@@ -106,7 +107,7 @@ export class ChunkStreamer {
     if (!chunks.length) return;
     const early = first && await first;
     const usable = early && early.id === chunks[0].id && early.sha256 === chunks[0].model.sha256;
-    await this.add(chunks[0], true, usable ? early.parts : null);
+    await this.add(chunks[0], true, usable ? early : null);
     const queue = chunks.slice(1);
     const worker = async () => {
       while (queue.length) await this.add(queue.shift());
@@ -116,13 +117,10 @@ export class ChunkStreamer {
   }
 
   /** Fetch, parse and add one chunk; `fresh` false when it replaces a loaded one (live reload). */
-  async add(chunk, fresh = true, fetched = null) {
+  async add(chunk, fresh = true, early = null) {
     const count = (bytes) => { this.bytesLoaded += bytes; this.report(); };
-    const parts = fetched || await fetchGlb(chunk.model.url, { onBytes: count });
-    if (fetched) {
-      count(fetched.fetched);
-      fetched.onBytes = count;
-    }
+    const parts = await fetchGlb(chunk.model.url, { early, onBytes: count });
+    count(parts.earlyBytes);
     performance.mark(`halls:fetched:${chunk.id}`);
     const loader = new GLTFLoader();
     loader.setMeshoptDecoder(MeshoptDecoder);
@@ -145,7 +143,7 @@ export class ChunkStreamer {
     if (fresh) this.done += 1;
     this.report();
     this.onChunk(chunk, root);
-    parts.fetchPictures(); // after the geometry is in the scene
+    this.drawn.then(() => parts.fetchPictures()); // pictures once a frame with the geometry is on screen
     return root;
   }
 

@@ -296,7 +296,7 @@ class Viewer {
       this.look();
       if (this.travel) this.stepTravel(); else this.move(dt);
     }
-    this.avatars.update(dt);
+    this.avatars.update(dt, this.camera);
     if (this.manifest) this.afterMove();
     this.renderer.render(this.scene, this.camera);
     this.frames += 1;
@@ -304,6 +304,7 @@ class Viewer {
       this.firstFrameMs = performance.now();
       this.firstFrameBytes = this.streamer.bytesLoaded;
       performance.mark('halls:first-frame');
+      this.streamer.framed();
     }
   }
 
