@@ -282,7 +282,7 @@ def write_section(path: Path, report: str) -> None:
     if MARKER in text:
         text = re.sub(re.escape(MARKER) + r".*?" + re.escape(MARKER), lambda _: block, text, count=1, flags=re.S)
     else:
-        text = text.rstrip("\n") + "\n\n## Browser viewer\n\n" + block + "\n"
+        text = text.rstrip("\n") + "\n\n## Viewer\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
     log.info("wrote %s", path)
 
