@@ -34,7 +34,6 @@ import inspect
 import json
 import logging
 import os
-import queue
 import random
 import re
 import secrets
@@ -42,6 +41,7 @@ import socket
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -99,7 +99,13 @@ _PATTERN_MEMBER = re.compile(  # JSON or a Python repr of it, as LRS error messa
 
 
 class Database:
-    """SQLite in WAL mode with one writer thread (group commit) and a reader on the loop's thread."""
+    """SQLite in WAL mode: jobs' SQL on the event loop, grouped; each group's COMMIT (the fsync) in a thread.
+
+    A group is every job that arrived while the previous group committed
+    (group commit: one fsync for all).  Running the SQL on the loop avoids
+    handing the GIL back and forth with a writer thread on every statement;
+    only the COMMIT, which waits for the disk, leaves the loop.
+    """
 
     def __init__(self, path: Path, schemas: Iterable[str] = (), *, synchronous: str = "FULL") -> None:
         self.path = path
@@ -107,15 +113,18 @@ class Database:
         self.synchronous = synchronous
         self.after_commit: list[Callable[[], None]] = []
         """Called on the loop after a commit that queued statements (the forwarder's wake-up)."""
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[tuple] = []
+        self._busy = False
+        self._arrived: asyncio.Event | None = None
+        self._committer: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self.commits = 0
         self.jobs = 0
 
     def open(self) -> None:
-        """Create the file and tables; start the writer.  Call on the event loop's thread."""
+        """Create the file and tables; start the group committer.  Call on the event loop."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         setup = self.connect()
         try:
@@ -127,10 +136,13 @@ class Database:
                 cursor.execute("COMMIT")
         finally:
             setup.close()
-        self._loop = asyncio.get_running_loop()
         self._reader = self.connect()
-        self._thread = threading.Thread(target=self._writer_main, name=f"sqlite-writer:{self.path.name}", daemon=True)
-        self._thread.start()
+        self._writer = self.connect()
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+        self._writer.execute("PRAGMA busy_timeout=0")  # a locked database is waited for in a thread, not here
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-commit:{self.path.name}")
+        self._arrived = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._commit_groups(), name=f"sqlite:{self.path.name}")
         self._checkpoints = threading.Event()
         self._checkpointer = threading.Thread(target=self._checkpointer_main, name=f"sqlite-checkpoint:{self.path.name}",
                                               daemon=True)
@@ -139,8 +151,8 @@ class Database:
     def connect(self) -> sqlite3.Connection:
         """A new connection with this database's settings (autocommit; explicit transactions).
 
-        Each connection is used by one thread at a time: the writer's, a
-        worker's, or the event loop's (which may not be the thread that opened it).
+        Each connection is used by one thread at a time: the loop's, the
+        committer's (only while the loop waits for it), or a worker's.
         """
         connection = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
         connection.row_factory = sqlite3.Row
@@ -163,10 +175,11 @@ class Database:
         An exception in the job rolls back only its own writes and is raised
         here.  `queues`: the job queued statements (wake the forwarder).
         """
-        if self._thread is None or not self._thread.is_alive():
+        if self._task is None or self._task.done():
             raise RuntimeError("database is not open")
         future = asyncio.get_running_loop().create_future()
-        self._queue.put((job, args, future, queues))
+        self._pending.append((job, args, future, queues))
+        self._arrived.set()
         return await future
 
     async def read_in_thread(self, job: Callable[..., Any], *args: Any) -> Any:
@@ -182,64 +195,49 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(None, run)
 
     async def close(self) -> None:
-        """Finish queued writes, stop the writer and the checkpointer, close connections."""
-        if self._thread is not None:
-            self._queue.put(None)
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
-            self._thread = None
+        """Finish queued writes, stop the committer and the checkpointer, close connections."""
+        if self._task is not None:
+            while self._pending or self._busy:
+                await asyncio.sleep(0.005)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            self._committer.shutdown(wait=True)
             self._checkpoints.set()
             await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.join)
+            self._writer.close()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
 
-    # the writer thread
+    # group commit
 
-    def _checkpointer_main(self) -> None:
-        """Copy the WAL into the database every `CHECKPOINT_SECONDS`, off the writer's commit path."""
-        connection = self.connect()
-        try:
-            while not self._checkpoints.wait(CHECKPOINT_SECONDS):
+    async def _commit_groups(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._pending:
+                group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                self._busy = True
                 try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as error:
-                    log.warning("sqlite checkpoint of %s failed: %s", self.path.name, error)
-            with contextlib.suppress(sqlite3.Error):
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            connection.close()
+                    outcomes = await self._run_group(loop, group)
+                except Exception as error:  # never leave callers waiting
+                    log.exception("sqlite group of %d job(s) failed", len(group))
+                    outcomes = [(future, None, error) for _, _, future, _ in group]
+                finally:
+                    self._busy = False
+                self._deliver(outcomes, any(queues for *_, queues in group))
 
-    def _writer_main(self) -> None:
-        connection = self.connect()
-        connection.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
-        try:
-            running = True
-            while running:
-                first = self._queue.get()
-                if first is None:
-                    break
-                group = [first]
-                while len(group) < MAX_GROUP:
-                    try:
-                        following = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if following is None:
-                        running = False
-                        break
-                    group.append(following)
-                try:
-                    self._commit_group(connection, group)
-                except Exception as error:  # never leave callers waiting on a dead writer
-                    log.exception("sqlite writer failed on a group of %d job(s)", len(group))
-                    self._loop.call_soon_threadsafe(self._deliver, [(f, None, error) for _, _, f, _ in group], False)
-        finally:
-            connection.close()
-
-    def _commit_group(self, connection: sqlite3.Connection, group: list) -> None:
-        outcomes = []
+    async def _run_group(self, loop: asyncio.AbstractEventLoop, group: list) -> list:
+        connection = self._writer
         try:
             connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # another process writes: wait for the lock off the loop
+            await loop.run_in_executor(self._committer, _begin_waiting, connection)
+        outcomes = []
+        try:
             for job, args, future, queues in group:
                 connection.execute("SAVEPOINT job")
                 try:
@@ -251,17 +249,15 @@ class Database:
                 else:
                     connection.execute("RELEASE job")
                     outcomes.append((future, result, None))
-            connection.execute("COMMIT")
+            await loop.run_in_executor(self._committer, connection.execute, "COMMIT")
         except sqlite3.Error as error:
             log.error("sqlite commit of %d job(s) failed: %s", len(group), error)
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("ROLLBACK")
-            outcomes = [(future, None, error) for _, _, future, _ in group]
-        else:
-            self.commits += 1
-            self.jobs += len(group)
-        woke = any(queues for *_, queues in group)
-        self._loop.call_soon_threadsafe(self._deliver, outcomes, woke)
+            return [(future, None, error) for _, _, future, _ in group]
+        self.commits += 1
+        self.jobs += len(group)
+        return outcomes
 
     def _deliver(self, outcomes: list, woke: bool) -> None:
         for future, result, error in outcomes:
@@ -274,6 +270,35 @@ class Database:
         if woke:
             for callback in self.after_commit:
                 callback()
+
+    def _checkpointer_main(self) -> None:
+        """Copy the WAL into the database every `CHECKPOINT_SECONDS`, off the commit path."""
+        connection = self.connect()
+        try:
+            while not self._checkpoints.wait(CHECKPOINT_SECONDS):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as error:
+                    log.warning("sqlite checkpoint of %s failed: %s", self.path.name, error)
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            connection.close()
+
+
+def _begin_waiting(connection: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """`BEGIN IMMEDIATE`, retrying while another process holds the write lock."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
 
 
 # --- outbox rows ---------------------------------------------------------------
