@@ -144,9 +144,6 @@ class Page:
     def press(self, key: str) -> None:
         self._do("press", key=key)
 
-    def hold(self, key: str, seconds: float) -> None:
-        self._do("hold", key=key, ms=int(seconds * 1000), timeout=seconds + 30)
-
     def mouse_click(self, x: float, y: float) -> None:
         self._do("mouseClick", x=x, y=y)
 

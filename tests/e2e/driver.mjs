@@ -53,12 +53,6 @@ const ops = {
   async keyDown({ page, key }) { await get(page).page.keyboard.down(key); },
   async keyUp({ page, key }) { await get(page).page.keyboard.up(key); },
   async press({ page, key, delay = 0 }) { await get(page).page.keyboard.press(key, { delay }); },
-  async hold({ page, key, ms }) {
-    const { keyboard } = get(page).page;
-    await keyboard.down(key);
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    await keyboard.up(key);
-  },
   async mouseClick({ page, x, y }) { await get(page).page.mouse.click(x, y); },
   async click({ page, selector, timeout = 10000 }) { await get(page).page.click(selector, { timeout }); },
   async fill({ page, selector, value, timeout = 10000 }) { await get(page).page.fill(selector, value, { timeout }); },

@@ -55,6 +55,13 @@ def test_catalog_lists_every_hall_with_its_chinese_title(halls_server, open_page
     assert titles["red"] == "红色屯兰" and titles["party-history"] == "党史教育"
     page.click("#lang")
     assert page.text(".catalog-intro").startswith("Ten theme halls")
+    page.click("#lang")
+    page.click("#signin-button")  # signing in on the catalog shows progress badges (none yet for a new member)
+    page.fill("#signin input[name=member_id]", f"CAT-{uuid.uuid4().hex[:8]}")
+    page.fill("#signin input[name=name]", "李四")
+    page.click("#signin button[type=submit]")
+    page.wait_for("() => document.getElementById('member').textContent === '已登录：李四'")
+    assert page.evaluate("() => document.querySelectorAll('.badge').length") == 0
     assert page_errors(page) == []
 
 
@@ -218,3 +225,39 @@ def test_fly_mode_rises_passes_walls_and_lands_back_on_a_floor(halls_server, ope
     page.press("f")  # nothing to stand on out there: back where flying began
     x, y, z = page.viewer("position")
     assert math.isclose(y, 3, abs_tol=0.01) and abs(z) < 0.05
+
+
+def test_walking_through_a_doorway_to_another_hall_opens_that_hall(halls_server, open_page):
+    page = open_page(f"{halls_server.url}/halls/red")
+    wait_loaded(page)
+    portal = next(d for d in manifest(halls_server, "red")["doorways"] if d["to_hall"])
+    x, y, _ = portal["position"]
+    page.evaluate("([x, y]) => window.__hallsViewer.goTo(x + 1, y, 90)", [x, y])  # facing west, out through it
+    page.evaluate("() => document.getElementById('view').focus()")
+    page.key_down("w")
+    page.wait_for("(hall) => location.pathname === `/halls/${hall}`", portal["to_hall"])
+    page.key_up("w")
+    wait_loaded(page)
+    assert page.viewer("hall") == portal["to_hall"]
+
+
+def test_touch_joystick_walks_and_drag_looks_around(halls_server, open_page):
+    page = open_page(f"{halls_server.url}/halls/red", width=390, height=700)
+    wait_loaded(page)
+    page.evaluate("() => window.__hallsViewer.goTo(-5, 0, 0)")
+    touch = """([selector, type, dx, dy]) => {
+      const node = document.querySelector(selector);
+      const box = node.getBoundingClientRect();
+      node.dispatchEvent(new PointerEvent(type, { pointerId: 7, pointerType: 'touch', bubbles: true,
+        clientX: box.left + box.width / 2 + dx, clientY: box.top + box.height / 2 + dy }));
+    }"""
+    page.evaluate("() => document.body.classList.add('touch')")
+    assert page.evaluate("() => getComputedStyle(document.getElementById('joystick')).display") == "block"
+    page.evaluate(touch, ["#joystick", "pointerdown", 0, -50])  # stick pushed forward
+    page.wait_for("() => window.__hallsViewer.position[1] > 1")
+    page.evaluate(touch, ["#joystick", "pointerup", 0, -50])
+    heading = page.viewer("heading")
+    page.evaluate(touch, ["#view", "pointerdown", 0, 0])
+    page.evaluate(touch, ["#view", "pointermove", 60, 0])
+    page.evaluate(touch, ["#view", "pointerup", 60, 0])
+    page.wait_for("(h) => Math.abs(window.__hallsViewer.heading - h) > 10", heading)

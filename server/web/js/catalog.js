@@ -3,6 +3,7 @@
 import { halls as fetchHalls, progress as fetchProgress, session } from './api.js';
 import { el, replace } from './dom.js';
 import { applyStatic, bindLanguageButton, onLangChange, pick, t } from './i18n.js';
+import { signInForm } from './signin.js';
 
 const list = document.getElementById('halls');
 const status = document.getElementById('status');
@@ -58,6 +59,7 @@ function render() {
   const current = session.get();
   document.getElementById('member').textContent = current ? t('signedInAs', { name: current.member.name }) : '';
   document.getElementById('signout').hidden = !current;
+  document.getElementById('signin-button').hidden = Boolean(current);
 }
 
 async function start() {
@@ -65,6 +67,17 @@ async function start() {
   bindLanguageButton(document.getElementById('lang'));
   onLangChange(render);
   document.getElementById('signout').addEventListener('click', () => { session.signOut(); completion = {}; render(); });
+  const box = document.getElementById('signin');
+  document.getElementById('signin-button').addEventListener('click', () => {
+    box.hidden = !box.hidden;
+    if (box.hidden) return;
+    replace(box, signInForm(async () => {
+      box.hidden = true;
+      completion = (await fetchProgress()) || {};
+      render();
+    }));
+    box.querySelector('input')?.focus();
+  });
   try {
     catalog = await fetchHalls();
   } catch (error) {

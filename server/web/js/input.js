@@ -80,7 +80,7 @@ export class Input {
       if (!this.enabled) return;
       canvas.focus({ preventScroll: true });
       this.pointers.set(event.pointerId, { x: event.clientX, y: event.clientY, startX: event.clientX, startY: event.clientY, moved: 0 });
-      canvas.setPointerCapture?.(event.pointerId);
+      capture(canvas, event.pointerId);
     });
     canvas.addEventListener('pointermove', (event) => {
       const p = this.pointers.get(event.pointerId);
@@ -125,7 +125,7 @@ export class Input {
     };
     base.addEventListener('pointerdown', (event) => {
       active = event.pointerId;
-      base.setPointerCapture?.(event.pointerId);
+      capture(base, event.pointerId);
       move(event);
       event.preventDefault();
     });
@@ -140,4 +140,11 @@ export class Input {
     base.addEventListener('pointercancel', release);
     window.addEventListener('touchstart', () => document.body.classList.add('touch'), { once: true, passive: true });
   }
+}
+
+// Keep receiving a pointer's moves outside the element (not possible for every pointer: then do without).
+function capture(node, pointerId) {
+  try {
+    node.setPointerCapture(pointerId);
+  } catch { /* not an active pointer */ }
 }

@@ -103,7 +103,7 @@ export function portalCrossed(walls, from, to) {
     const j = 1 - i;
     const before = (from[i] - portal.line) * portal.out;
     const after = (to[i] - portal.line) * portal.out;
-    if (before < 0.05 && after >= 0.05 && to[j] >= portal.from && to[j] <= portal.to) return portal;
+    if (before <= 0 && after > 0 && to[j] >= portal.from && to[j] <= portal.to) return portal;
   }
   return null;
 }

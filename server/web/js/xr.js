@@ -101,10 +101,12 @@ export class XR {
     this.raycaster.ray.origin.setFromMatrixPosition(controller.matrixWorld);
     this.raycaster.ray.direction.set(0, 0, -1).applyMatrix4(matrix).normalize();
     this.raycaster.far = 30;
-    const targets = this.panel.mesh.visible ? [this.panel.mesh, ...this.viewer.pickTargets()] : this.viewer.pickTargets();
-    const hit = this.raycaster.intersectObjects(targets, true)[0];
+    if (this.panel.mesh.visible) { // the panel is drawn over everything, so it takes the laser first
+      const onPanel = this.raycaster.intersectObject(this.panel.mesh, false)[0];
+      if (onPanel) return { hit: onPanel, kind: 'panel' };
+    }
+    const hit = this.raycaster.intersectObjects(this.viewer.pickTargets(), true)[0];
     if (!hit) return null;
-    if (hit.object === this.panel.mesh) return { hit, kind: 'panel' };
     const exhibit = this.viewer.exhibits.exhibitOf(hit.object);
     if (exhibit) return { hit, kind: 'exhibit', exhibit };
     normal.copy(hit.face.normal).transformDirection(hit.object.matrixWorld);

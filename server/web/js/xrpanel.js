@@ -14,10 +14,13 @@ export class XRPanel {
     this.ctx = this.canvas.getContext('2d');
     this.texture = new CanvasTexture(this.canvas);
     this.texture.colorSpace = SRGBColorSpace;
-    this.mesh = new Mesh(new PlaneGeometry(1.2, 0.9), new MeshBasicMaterial({ map: this.texture, transparent: true }));
+    this.mesh = new Mesh(new PlaneGeometry(1.2, 0.9),
+      new MeshBasicMaterial({ map: this.texture, transparent: true, depthTest: false }));
+    this.mesh.renderOrder = 100; // over the scenery: a UI layer
     this.mesh.name = 'xr-panel';
     this.mesh.visible = false;
     this.buttons = [];
+    this.labels = [];
   }
 
   /** content: {title, text, buttons: [{label, action, selected}]} */
@@ -36,6 +39,8 @@ export class XRPanel {
     const textBottom = H - 40 - buttonRows * 70;
     y = this.wrap(content.text || '', 40, y + 20, W - 80, 40, Math.max(1, Math.floor((textBottom - y) / 40)));
     this.buttons = [];
+    this.labels = (content.buttons || []).map((button) => button.label);
+    this.title = content.title || '';
     let by = H - 30 - buttonRows * 70;
     for (const button of content.buttons || []) {
       ctx.fillStyle = button.selected ? '#b22222' : '#e8e0d0';
@@ -53,6 +58,7 @@ export class XRPanel {
   hide() {
     this.mesh.visible = false;
     this.buttons = [];
+    this.labels = [];
   }
 
   /** The button under a hit's uv, or null. */
