@@ -34,6 +34,7 @@ from server.catalog import (
 )
 from server.config import CONFIG, ServerConfig
 from server.objects import add_object_routes
+from server.outbox import outbox_stats
 
 __all__ = ["create_app", "CONFIG", "CURRENT_BUILD", "SERVER_STATE", "ServerState"]
 
@@ -78,6 +79,9 @@ def create_app(config: ServerConfig) -> web.Application:
         from server.lrs import add_lrs
 
         add_lrs(app, config)
+    from server.quiz_routes import add_quiz
+
+    add_quiz(app, config)
     if config.watch:
         from server.watch import add_watcher
 
@@ -104,6 +108,7 @@ async def health_handler(request: web.Request) -> web.Response:
         "requests_in_flight": state.in_flight,
         "requests_served": state.served,
         "hub": stats_of(app) if stats_of else None,
+        "outbox": outbox_stats(app),
     }
     return web.json_response(health, headers={"Cache-Control": "no-store"})
 

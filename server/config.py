@@ -95,6 +95,42 @@ class ServerConfig:
     """Prefix of the hub's Redis keys and channels."""
     trainer_key: str | None = None
     """Secret that grants the trainer role (guided tours) until accounts arrive; none = nobody."""
+    session_secret: str | None = None
+    """HMAC-SHA256 key signing session tokens; none = one generated once into `<var>/session.key`."""
+    session_ttl: float = 43200.0
+    """Seconds a session token stays valid."""
+    trainers: str = ""
+    """Member ids with the trainer role (tours, reports), comma-separated."""
+    admins: str = ""
+    """Member ids with the administrator role (dead letters, everything trainers may), comma-separated."""
+    branches: str = ""
+    """The Party branches (支部) members choose from, comma-separated; empty accepts any."""
+    enrolment: str = "open"
+    """Who may sign in: `open` (anyone), `code` (with `enrolment_code`) or `list` (members in `enrolment_tokens`)."""
+    enrolment_code: str | None = None
+    """The shared enrolment code for `enrolment = code`."""
+    enrolment_tokens: Path | None = None
+    """File of `member_id code` lines (a code may be `sha256:<hex>`); trainers and admins sign in with theirs."""
+    training_base_name: str = "屯兰矿党建实训基地"
+    """The training base's name in learning-record statements (their grouping activity)."""
+    report_utc_offset: float = 8.0
+    """Hours east of UTC used for the dates of trainer reports."""
+    lrs_url: str | None = None
+    """An external LRS's endpoint base (statements go to `<lrs_url>/statements`); none = the embedded LRS at `/xapi/`."""
+    lrs_key: str | None = None
+    """Basic-auth user for `lrs_url` (for the embedded LRS: its own forwarder credential)."""
+    lrs_secret: str | None = None
+    """Basic-auth password for `lrs_url`."""
+    lrs_batch_size: int = 100
+    """Statements per POST when forwarding the outbox."""
+    lrs_timeout: float = 10.0
+    """Seconds one forwarding request may take."""
+    lrs_backoff_base: float = 1.0
+    """First retry delay after a failed forward, doubled each time with jitter."""
+    lrs_backoff_max: float = 300.0
+    """Longest retry delay (a longer `Retry-After` is honoured up to an hour)."""
+    lrs_poll_interval: float = 1.0
+    """Seconds between outbox checks when nothing woke the forwarder."""
     lrs_embedded: bool = True
     """Mount the embedded learning-record store at `/xapi/` (the default forwarding target)."""
     lrs_page_size: int = 100
@@ -288,10 +324,19 @@ def _check_config(config: ServerConfig) -> None:
                 "hub_heartbeat", "hub_join_timeout"):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
+    if config.enrolment not in ("open", "code", "list"):
+        raise ConfigError(f"enrolment: must be open, code or list, got {config.enrolment!r}")
+    if config.enrolment == "code" and not config.enrolment_code:
+        raise ConfigError("enrolment: 'code' needs enrolment_code")
+    if config.enrolment == "list" and not config.enrolment_tokens:
+        raise ConfigError("enrolment: 'list' needs enrolment_tokens")
+    for key in ("session_ttl", "lrs_timeout", "lrs_backoff_base", "lrs_backoff_max", "lrs_poll_interval"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"{key}: must be positive")
     if config.lrs_synchronous not in ("FULL", "NORMAL"):
         raise ConfigError(f"lrs_synchronous: must be FULL or NORMAL, got {config.lrs_synchronous!r}")
     for key in ("max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer",
-                "lrs_page_size", "lrs_max_body_bytes"):
+                "lrs_page_size", "lrs_max_body_bytes", "lrs_batch_size"):
         if getattr(config, key) < 1:
             raise ConfigError(f"{key}: must be at least 1")
 
@@ -299,7 +344,7 @@ def _check_config(config: ServerConfig) -> None:
 def _rooted(config: ServerConfig) -> ServerConfig:
     """Relative paths are taken from `root`."""
     changes = {}
-    for key in ("build_dir", "tls_cert", "tls_key", "var_dir", "web_dir"):
+    for key in ("build_dir", "tls_cert", "tls_key", "var_dir", "web_dir", "enrolment_tokens"):
         value = getattr(config, key)
         if value is not None and not value.is_absolute():
             changes[key] = config.root / value
