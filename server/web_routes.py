@@ -1,6 +1,6 @@
 """Routes of the browser viewer.
 
-    GET /halls/{hall_id}                    the viewer page (`viewer.html` of the web folder)
+    GET /halls/{hall_id}                    the viewer page (`viewer.html` of the web folder), with a CSP
     GET /vendor/three/build/{path}          files of `node_modules/three/build/`
     GET /vendor/three/examples/jsm/{path}   files of `node_modules/three/examples/jsm/`
 
@@ -15,6 +15,7 @@ matters on a headset's Wi-Fi), with a content ETag for revalidation.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import html
@@ -22,11 +23,12 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from server.catalog import CURRENT_BUILD, HALL_ID
-from server.config import ServerConfig
+from server.config import CONFIG, ServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,35 @@ async def viewer_page(request: web.Request) -> web.StreamResponse:
         return _not_found(f"没有这个展厅 · No such hall: {hall_id}")
     if not page.is_file():
         return _not_found("浏览器展厅未安装 · The browser viewer is not installed")
-    return web.FileResponse(page, headers={"Cache-Control": PAGE_CACHE, "Content-Type": "text/html; charset=utf-8"})
+    policy = content_security_policy(page, request.app[CONFIG].objects_url, request.host)
+    return web.FileResponse(page, headers={"Cache-Control": PAGE_CACHE, "Content-Type": "text/html; charset=utf-8",
+                                           "Content-Security-Policy": policy})
+
+
+INLINE_SCRIPT = re.compile(r"<script(?:\s+type=\"importmap\")?>(.*?)</script>", re.S)
+
+
+def content_security_policy(page: Path, objects_url: str, host: str) -> str:
+    """Only this server's scripts (and the page's own inline ones, by hash) run; objects may come from a CDN.
+
+    `wasm-unsafe-eval` lets the meshopt decoder compile its WebAssembly; `blob:` URLs are pictures decoded
+    from fetched chunk bytes.  Hall text never reaches the page as markup anyway: this is the second line.
+    """
+    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+                      for body in INLINE_SCRIPT.findall(page.read_text(encoding="utf-8")))
+    parts = urlsplit(objects_url)
+    objects = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'wasm-unsafe-eval' {hashes}".rstrip(),
+        f"connect-src 'self' blob: ws://{host} wss://{host}{objects}",
+        f"img-src 'self' blob: data:{objects}",
+        f"media-src 'self' blob:{objects}",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'self'",
+    ])
 
 
 def vendor_file(three: Path, url_part: str, path: str) -> Path | None:

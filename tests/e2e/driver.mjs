@@ -41,11 +41,20 @@ const ops = {
   async evaluate({ page, fn, arg }) {
     return get(page).page.evaluate(call(fn, arg));
   },
+  // Polls with evaluate (which the page's Content-Security-Policy does not block, unlike waitForFunction).
   async waitFor({ page, fn, arg, timeoutMs = 20000, polling = 100 }) {
-    const handle = await get(page).page.waitForFunction(call(fn, arg), null, { timeout: timeoutMs, polling });
-    const value = await handle.jsonValue();
-    await handle.dispose();
-    return value;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let value = null;
+      try {
+        value = await get(page).page.evaluate(call(fn, arg));
+      } catch (error) { // a navigation replaced the page under us: ask the next one
+        if (!/context was destroyed|navigat/i.test(String(error.message))) throw error;
+      }
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`waitFor: timed out after ${timeoutMs} ms: ${fn}`);
+      await new Promise((resolve) => setTimeout(resolve, polling));
+    }
   },
   async screenshot({ page }) {
     return (await get(page).page.screenshot({ type: 'png' })).toString('base64');

@@ -14,9 +14,7 @@ from PIL import Image
 from tests.e2e.conftest import HALL_IDS, page_errors, wait_loaded
 
 HIDE_UI = """() => {
-  const style = document.createElement('style');
-  style.textContent = 'body > :not(#view) { visibility: hidden !important; }';
-  document.head.append(style);
+  for (const node of document.body.children) if (node.id !== 'view') node.style.visibility = 'hidden';
   return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
 }"""
 

@@ -30,6 +30,9 @@ def test_catalog_and_viewer_pages_are_served(halls_server):
     assert status == 200 and headers["Content-Type"].startswith("text/html") and b"/js/catalog.js" in body
     status, headers, body = fetch(halls_server, "/halls/red")
     assert status == 200 and headers["Cache-Control"] == "no-cache"
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval' 'sha256-" in policy and "object-src 'none'" in policy
+    assert "'unsafe-inline'" not in policy
     assert b'"three": "/vendor/three/build/three.module.js"' in body and b"/js/viewer.js" in body
     status, _, body = fetch(halls_server, "/js/viewer.js")
     assert status == 200 and b"__hallsViewer" in body
