@@ -7,9 +7,7 @@ const TOUCH_LOOK_SPEED = 0.005;
 const TAP_SLOP = 6; // pixels a click may move and still count as a click
 
 export class Input {
-  /**
-   * canvas: the view; joystick: {base, knob} elements; handlers: {pick(x, y), key(name, event)}
-   */
+  /** canvas: the view; joystick: {base, knob} elements; handlers: {pick(x, y) -> opened?, key(code, event)} */
   constructor(canvas, joystick, handlers) {
     this.canvas = canvas;
     this.handlers = handlers;
@@ -101,7 +99,7 @@ export class Input {
       const x = locked ? 0 : ((event.clientX - rect.left) / rect.width) * 2 - 1;
       const y = locked ? 0 : -(((event.clientY - rect.top) / rect.height) * 2 - 1);
       const picked = this.handlers.pick(x, y);
-      if (!picked && !locked && event.pointerType === 'mouse' && this.handlers.wantsPointerLock()) {
+      if (!picked && !locked && event.pointerType === 'mouse') {
         canvas.requestPointerLock?.()?.catch?.(() => {});
       }
     };

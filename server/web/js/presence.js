@@ -39,6 +39,10 @@ export class Presence {
       else this.batch(event.data);
     };
     ws.onclose = (event) => {
+      if (!this.me && this.identity.token) {
+        // refused before a welcome with a session token (expired, or no accounts here): join as a guest next time
+        this.identity = { ...this.identity, token: undefined };
+      }
       this.me = null;
       this.handlers.status?.(false, event);
       if (this.closed) return;

@@ -93,7 +93,7 @@ class Viewer {
   }
 
   fail(error) {
-    this.startLoop();
+    if (this.renderer) this.startLoop();
     this.error = String(error && error.message ? error.message : error);
     const progress = $('progress');
     progress.hidden = false;
@@ -164,7 +164,6 @@ class Viewer {
     this.input = new Input($('view'), { base: $('joystick'), knob: $('joystick').firstElementChild }, {
       pick: (x, y) => this.pick(x, y),
       key: (code, event) => this.key(code, event),
-      wantsPointerLock: () => !this.settings.noPointerLock,
     });
     $('rooms-button').addEventListener('click', () => this.roomList.toggle());
     $('fly-button').addEventListener('click', () => this.toggleFly());
