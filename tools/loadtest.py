@@ -19,6 +19,10 @@ is kept with its arrival time; after the run the tool reports:
 - batches: pose batches received per member per second against the tick rate;
 - drops: members the server closed, with their close codes.
 
+Against a server without a tick (`tick_hz` 0 in its welcome: a per-pose
+fan-out), every pose is owed to every other member, and `delivered` is the
+fraction that arrived within the deadline.
+
 The manifest (rooms, doorways) comes from `--manifest FILE` or from
 `/api/halls/{hall}` on the same host.
 """
@@ -341,6 +345,11 @@ def summarise(logs: list[MemberLog], window: tuple[float, float], tick_hz: float
         on_time += int((hi - lo_on_time).sum())
 
     latency = np.concatenate(latencies) if latencies else np.empty(0)
+    if not tick_hz:
+        # No tick: a per-pose fan-out owes every pose to every other member, seen or not.
+        members = sum(1 for e in logs if e.id)
+        covered = sum(1 for e in logs for t in e.sent if start <= t < end) * max(0, members - 1)
+        on_time = exact = int((latency <= deadline_ms).sum())
     closed: dict[str, int] = {}
     for entry in logs:
         if entry.closed is not None:

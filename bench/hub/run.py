@@ -151,12 +151,13 @@ def row(report: dict) -> str:
     if "failed" in report:
         return f"| {report['members']} | {name} | collapsed: {report['failed']} | | | | | |"
     latency, drops = report["latency_ms"], report["drops"]["members_closed"]
+    delivered = f"{report['delivered']:.2%}" if report.get("delivered") is not None else "–"
     cpu = f"{report['server_cpu']:.0%}" if report.get("server_cpu") is not None else "?"
     if report.get("server_cpu_wait"):
         cpu += f" (+{report['server_cpu_wait']:.0%} waiting)"
     late = report["server"].get("ticks", {}).get("late") if report["mode"] == "hub" else None
     batches = f"{report['batches_per_s']:.2f}" if report.get("batches_per_s") is not None else "–"
-    return (f"| {report['members']} | {name} | {latency['p50']} | {latency['p99']} | {report['delivered']:.2%} "
+    return (f"| {report['members']} | {name} | {latency['p50']} | {latency['p99']} | {delivered} "
             f"| {batches} | {cpu} | {report['tool_cpu']:.0%} | {drops}"
             f"{'' if late is None else f' / {late} late ticks'} |")
 

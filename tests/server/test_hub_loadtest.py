@@ -56,3 +56,13 @@ def test_loadtest_walks_members_through_a_real_hub():
     assert report["receipts"] > 0
     assert 8 <= report["batches_per_s"] <= 11
     assert 0 < report["latency_ms"]["p50"] < 200
+
+
+def test_summarise_without_a_tick_owes_every_pose_to_every_other_member():
+    sender = MemberLog(id=1, sent=[100, 200, 300])
+    prompt = MemberLog(id=2, batches=[(150.0, batch((1, 100))), (250.0, batch((1, 200))), (350.0, batch((1, 300)))])
+    starved = MemberLog(id=3, batches=[(2500.0, batch((1, 100)))])  # 2.4 s late
+    report = summarise([sender, prompt, starved], (0.0, 10_000.0), tick_hz=0)
+    assert report["delivered"] == round(3 / 6, 5)
+    assert report["latency_ms"]["max"] == 2400.0
+    assert report["batches_per_s"] is None
