@@ -1,74 +1,14 @@
-"""Checkpoint quizzes: answer shapes, and the quiz API contract against a real server.
-
-Until the server's quiz API lands, the server under test gets a stand-in for
-the agreed contract (`POST /api/session`, `POST .../attempts`) that grades
-from the build's private answer keys; once the real routes exist they are
-used instead and the same tests hold.
-"""
+"""Checkpoint quizzes: answer shapes, and the client's quiz API calls against a real server's grading."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from aiohttp import web
 
 from tests.client.conftest import manifest_of
 from tools.client.manifest import HallManifest
 from tools.client.quiz import AnswerSheet, QuizApi, QuizError
-
-
-def contract_stand_in(project):
-    """A `prepare(app)` adding the quiz contract's routes when the server has none."""
-
-    def prepare(app: web.Application) -> None:
-        if any(getattr(r, "resource", None) and r.resource.canonical == "/api/session" for r in app.router.routes()):
-            return
-        tokens: dict[str, dict] = {}
-        visits: dict[str, set[str]] = {}
-
-        async def visit(request: web.Request) -> web.Response:
-            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if token not in tokens:
-                return web.json_response({"error": "no session"}, status=401)
-            registration = f"reg-{request.match_info['hall']}-{len(visits[token]) + 1}"
-            visits[token].add(registration)
-            return web.json_response({"registration": registration}, status=201)
-
-        async def session(request: web.Request) -> web.Response:
-            body = await request.json()
-            if not body.get("member_id") or not body.get("name"):
-                return web.json_response({"error": "member_id and name are required"}, status=400)
-            token = f"t-{len(tokens) + 1}"
-            visits[token] = set()
-            tokens[token] = {"id": body["member_id"], "name": body["name"], "branch": body.get("branch")}
-            return web.json_response({"token": token, "member": tokens[token]})
-
-        async def attempt(request: web.Request) -> web.Response:
-            token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            if token not in tokens:
-                return web.json_response({"error": "no session"}, status=401)
-            hall, cp = request.match_info["hall"], request.match_info["cp"]
-            keys = json.loads((project / "build" / "current" / "private" / "answers" / f"{hall}.json").read_text())
-            checkpoint = next(c for c in keys["checkpoints"] if c["id"] == cp)
-            body = await request.json()
-            if body.get("registration") not in visits[token]:
-                return web.json_response({"error": "unknown registration: start a visit first"}, status=400)
-            answers = body["answers"]
-            results = [{"question": q["id"], "correct": answers.get(q["id"]) == q["answer"]}
-                       for q in checkpoint["questions"]]
-            raw = sum(r["correct"] for r in results)
-            passed = raw / len(results) >= checkpoint["pass_mark"]
-            score = {"raw": raw, "max": len(results), "scaled": raw / len(results)}
-            return web.json_response({"passed": passed, "score": score, "results": results,
-                                      "attempts_left": checkpoint["attempts"] - 1, "retry_after": None,
-                                      "hall_complete": passed})
-
-        app.router.add_post("/api/session", session)
-        app.router.add_post("/api/halls/{hall}/visits", visit)
-        app.router.add_post("/api/halls/{hall}/checkpoints/{cp}/attempts", attempt)
-
-    return prepare
 
 
 @pytest.fixture
@@ -95,22 +35,25 @@ def test_multiple_choice_toggles_and_sorts(checkpoint):
 
 
 def test_quiz_api_grades_right_and_wrong_answers(project, start_hall_server, checkpoint):
-    server = start_hall_server(project, prepare=contract_stand_in(project))
+    server = start_hall_server(project)
     api = QuizApi(server.url)
     session = api.open_session("m-1", "张三", "综采一队")
     assert session["token"] and api.token
+    bad = api.submit("alpha", checkpoint.id, {"q1": False, "q2": "A"}, platform="headset")
+    assert not bad.passed and bad.score == 0.0
+    assert "未通过" in bad.summary()
     good = api.submit("alpha", checkpoint.id, {"q1": True, "q2": "B"})
     assert good.passed and good.score == 1.0
     assert [r["correct"] for r in good.results] == [True, True]
     assert good.summary().startswith("通过，得分 2/2")
-    bad = api.submit("alpha", checkpoint.id, {"q1": False, "q2": "A"}, platform="headset")
-    assert not bad.passed and bad.score == 0.0
-    assert "未通过" in bad.summary()
     assert list(api.registrations) == ["alpha"]  # one visit, both attempts
+    with pytest.raises(QuizError, match="already passed") as again:
+        api.submit("alpha", checkpoint.id, {"q1": True, "q2": "B"})
+    assert again.value.status == 403
 
 
 def test_quiz_api_errors_carry_the_servers_message(project, start_hall_server):
-    server = start_hall_server(project, prepare=contract_stand_in(project))
+    server = start_hall_server(project)
     api = QuizApi(server.url)
     with pytest.raises(QuizError, match="no session"):
         api.submit("alpha", "quiz", {})
@@ -127,7 +70,7 @@ def test_a_visit_reads_a_panel_answers_the_quiz_and_walks_into_the_next_hall(pro
 
     from tests.conftest import ROOT
 
-    server = start_hall_server(project, prepare=contract_stand_in(project))
+    server = start_hall_server(project)
     out = tmp_path / "visit.json"
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "client" / "drive_client.py"), server.url,
                            str(tmp_path / "cache"), str(out)], capture_output=True, text=True, timeout=90, cwd=ROOT,
