@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -84,11 +87,39 @@ def copy_project(source: Path, target: Path) -> Path:
     return target
 
 
+@dataclass
+class BuiltHalls:
+    """The session's build of the real halls: project folder, build result, and the compiler's warnings."""
+
+    root: Path
+    result: object
+    warnings: list[str]
+
+    def manifest(self, hall_id: str) -> dict:
+        path = self.root / "build" / "current" / "halls" / hall_id / "manifest.json"
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def answers(self, hall_id: str) -> dict:
+        path = self.root / "build" / "current" / "private" / "answers" / f"{hall_id}.json"
+        return json.loads(path.read_text(encoding="utf-8"))
+
+
+class _Warnings(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()}")
+
+
 @pytest.fixture(scope="session")
-def built_halls(tmp_path_factory) -> Path:
+def built_halls(tmp_path_factory) -> BuiltHalls:
     """The real halls/ and assets/ built once per test session into a temporary project folder.
 
-    Share this fixture rather than building again: a clean build of every hall takes a minute or more.
+    Share this fixture (the hall tests and the browser tests do) rather than building again: a clean
+    build of every hall takes half a minute or more.  Only the compiler's (`scenes.*`) warnings are kept,
+    not those of servers other tests left running.
     """
     from scenes.build import BuildOptions, build
 
@@ -96,5 +127,11 @@ def built_halls(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "halls", project / "halls")
     shutil.copytree(ROOT / "assets", project / "assets")
     (project / "node_modules").symlink_to(ROOT / "node_modules")
-    build(BuildOptions(root=project, jobs=2))
-    return project
+    handler = _Warnings()
+    compiler_log = logging.getLogger("scenes")
+    compiler_log.addHandler(handler)
+    try:
+        result = build(BuildOptions(root=project, jobs=2))
+    finally:
+        compiler_log.removeHandler(handler)
+    return BuiltHalls(project, result, handler.messages)

@@ -7,15 +7,13 @@ The halls are built once per session into a temporary copy of the project
 from __future__ import annotations
 
 import json
-import logging
-import shutil
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from scenes.build import Budget, BuildOptions, BuildResult, build
+from scenes.build import Budget
+from tests.conftest import BuiltHalls
 from tests.gltf_check import validate_glb_files
 from tools.preview import inspect_image
 from tools.preview_hall import preview_hall
@@ -27,47 +25,10 @@ GALLERIES = ["party-history", "regulations", "clean-governance", "patriotism"]
 PREVIEW_SIZE = (320, 200)
 
 
-@dataclass
-class BuiltHalls:
-    """The session's build of the real halls."""
-
-    root: Path
-    result: BuildResult
-    warnings: list[str]
-
-    def manifest(self, hall_id: str) -> dict:
-        path = self.root / "build" / "current" / "halls" / hall_id / "manifest.json"
-        return json.loads(path.read_text(encoding="utf-8"))
-
-    def answers(self, hall_id: str) -> dict:
-        path = self.root / "build" / "current" / "private" / "answers" / f"{hall_id}.json"
-        return json.loads(path.read_text(encoding="utf-8"))
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(f"{record.name}: {record.getMessage()}")
-
-
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> BuiltHalls:
-    """Copy halls/ and assets/ to a temporary project and build every hall once, logging warnings."""
-    root = tmp_path_factory.mktemp("real-halls")
-    shutil.copytree(ROOT / "halls", root / "halls")
-    shutil.copytree(ROOT / "assets", root / "assets")
-    (root / "node_modules").symlink_to(ROOT / "node_modules")
-    handler = _Collect()
-    logger = logging.getLogger()
-    logger.addHandler(handler)
-    try:
-        result = build(BuildOptions(root=root, jobs=2))
-    finally:
-        logger.removeHandler(handler)
-    return BuiltHalls(root, result, handler.messages)
+def built(built_halls: BuiltHalls) -> BuiltHalls:
+    """The session's one build of the real halls (shared with the browser tests)."""
+    return built_halls
 
 
 def hall_graph(built: BuiltHalls) -> dict[str, set[str]]:

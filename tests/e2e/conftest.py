@@ -90,14 +90,12 @@ def build_project(root: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def halls_project(tmp_path_factory) -> Path:
-    """A copy of the real halls, built once for the session (or `$HALLS_E2E_PROJECT`, already built)."""
+def halls_project(request) -> Path:
+    """The real halls built once for the session (shared with tests/test_halls.py), or `$HALLS_E2E_PROJECT`."""
     prebuilt = os.environ.get("HALLS_E2E_PROJECT")
     if prebuilt:
         return Path(prebuilt)
-    root = _project(tmp_path_factory.mktemp("halls"), ROOT / "halls")
-    build_project(root)
-    return root
+    return request.getfixturevalue("built_halls").root
 
 
 def server_config(root: Path, **changes) -> ServerConfig:
