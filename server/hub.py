@@ -364,7 +364,8 @@ class Hub:
             "welcome", id=member.id, name=member.name, role=member.role, hall=hall_id,
             tick_hz=self.settings.tick_hz, neighbours=self.settings.neighbours, members=others,
             tour=hall.tour.describe() if hall.tour else None,
-            limits={"max_rate_hz": self.settings.max_rate_hz, "max_message_bytes": self.settings.max_message_bytes}))
+            limits={"max_rate_hz": self.settings.max_rate_hz, "control_rate_hz": self.settings.control_rate_hz,
+                    "max_message_bytes": self.settings.max_message_bytes}))
         self.bus.publish(hall_id, {"kind": "joined", "members": [member.info]})
         log.info("hub join hall=%s member=%d role=%s peer=%s", hall_id, member.id, member.role, conn.peer)
         return member

@@ -16,7 +16,8 @@ Client -> server (text frames only)
   ping          {t?}                                        answered with pong {t}
 
 Server -> client, text
-  welcome   {id, name, role, hall, tick_hz, neighbours, members:[{id,name,role}], tour, limits}
+  welcome   {id, name, role, hall, tick_hz, neighbours, members:[{id,name,role}], tour, limits:
+             {max_rate_hz, control_rate_hz, max_message_bytes}}
   joined    {members:[{id,name,role}]}      at most one per tick
   left      {ids:[...]}                     at most one per tick
   tour      {event: start|goto|narrate|gather|end|following|follower, leader, ...}
