@@ -404,13 +404,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.members < 1 or args.rate <= 0 or args.seconds <= 0:
         parser.error("--members, --rate and --seconds must be positive")
-    if args.manifest:
-        with open(args.manifest, encoding="utf-8") as f:
-            manifest = json.load(f)
-    else:
-        manifest = fetch_manifest(args.url, args.hall)
+    try:
+        if args.manifest:
+            with open(args.manifest, encoding="utf-8") as f:
+                manifest = json.load(f)
+        else:
+            manifest = fetch_manifest(args.url, args.hall)
+        floor = Floor.from_manifest(manifest)
+    except (OSError, ValueError, KeyError) as exc:
+        parser.exit(1, f"loadtest: no usable manifest for hall {args.hall!r}: {exc}\n")
     run = Run(hub_url(args.url, args.hall), args.members, args.rate, args.seconds, args.warmup,
-              Floor.from_manifest(manifest), args.connect_rate, args.seed)
+              floor, args.connect_rate, args.seed)
     report = asyncio.run(execute(run))
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
