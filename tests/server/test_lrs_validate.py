@@ -14,21 +14,29 @@ from tests.server.lrs_support import spec_examples, statement
 EXAMPLES = spec_examples()
 
 
+def assert_valid(value) -> None:
+    """Fails the test with the validator's message when `value` is refused."""
+    try:
+        validate_statement(value)
+    except StatementError as error:
+        pytest.fail(f"refused a valid statement: {error}")
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES["statements"]))
 def test_validate_accepts_specification_example_statement(name):
-    validate_statement(EXAMPLES["statements"][name])
+    assert_valid(EXAMPLES["statements"][name])
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES["objects"]))
 def test_validate_accepts_specification_example_object(name):
     obj = EXAMPLES["objects"][name]
-    validate_statement(statement(object=obj))
+    assert_valid(statement(object=obj))
 
 
 @pytest.mark.parametrize("kind", sorted(EXAMPLES["interaction_definitions"]))
 def test_validate_accepts_specification_interaction_definition(kind):
     definition = EXAMPLES["interaction_definitions"][kind]
-    validate_statement(statement(object={"id": f"http://example.com/interactions/{kind}", "definition": definition}))
+    assert_valid(statement(object={"id": f"http://example.com/interactions/{kind}", "definition": definition}))
 
 
 def _with(path: str, value):

@@ -66,7 +66,7 @@ def _both(server, nginx, path, method="GET", headers=None):
     return direct, proxied
 
 
-def _same(direct, proxied):
+def assert_same(direct, proxied):
     assert proxied.status == direct.status
     if direct.status >= 400:  # error bodies differ (nginx writes an HTML page)
         assert proxied.headers.get("Content-Range") == direct.headers.get("Content-Range")
@@ -96,12 +96,12 @@ def test_nginx_config_is_accepted_by_nginx(config, tmp_path):
 ])
 def test_nginx_serves_object_like_the_server(server, nginx, glb, headers):
     direct, proxied = _both(server, nginx, f"/objects/{glb['name']}", headers=headers)
-    _same(direct, proxied)
+    assert_same(direct, proxied)
 
 
 def test_nginx_answers_head_like_the_server(server, nginx, glb):
     direct, proxied = _both(server, nginx, f"/objects/{glb['name']}", method="HEAD")
-    _same(direct, proxied)
+    assert_same(direct, proxied)
 
 
 @pytest.mark.parametrize("tag", ['"{h}"', 'W/"{h}"', '"other", "{h}"', "*"])
@@ -115,7 +115,7 @@ def test_nginx_answers_304_for_the_hash_etag_like_the_server(server, nginx, glb,
 
 def test_nginx_sends_object_when_if_none_match_names_another_tag(server, nginx, glb):
     direct, proxied = _both(server, nginx, f"/objects/{glb['name']}", headers={"If-None-Match": '"other"'})
-    _same(direct, proxied)
+    assert_same(direct, proxied)
 
 
 @pytest.mark.parametrize("if_range, status", [('"{h}"', 206), ('"' + "0" * 64 + '"', 200)])
@@ -123,7 +123,7 @@ def test_nginx_honours_if_range_like_the_server(server, nginx, glb, if_range, st
     headers = {"Range": "bytes=10-19", "If-Range": if_range.format(h=glb["sha256"])}
     direct, proxied = _both(server, nginx, f"/objects/{glb['name']}", headers=headers)
     assert direct.status == status
-    _same(direct, proxied)
+    assert_same(direct, proxied)
 
 
 @pytest.mark.parametrize("path", [
@@ -173,4 +173,4 @@ def test_nginx_passes_websocket_upgrade_to_the_hub(server, nginx):
 def test_nginx_sends_the_same_content_type_as_the_server(server, nginx, build_dir, ext):
     entry = store_object(build_dir, b"object of kind " + ext.encode(), ext)
     direct, proxied = _both(server, nginx, f"/objects/{entry['name']}")
-    _same(direct, proxied)
+    assert_same(direct, proxied)
