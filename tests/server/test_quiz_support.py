@@ -1,6 +1,5 @@
 """Helpers for the quiz, auth, records, outbox and progress tests (no tests here).
 
-- `QuizConfig`: the server config plus the quiz keys (until `server.config` has them).
 - `publish_quiz_build`: a fake build whose halls have checkpoints, answer keys and dioramas.
 - `Api`: a real HTTP client that keeps every response body (to look for leaked keys).
 - `FakeLrs`: a tiny conformant-enough LRS on its own port and loop, scripted per request.
@@ -27,30 +26,6 @@ from tests.server.conftest import default_halls, publish
 
 ADMIN_CODE = "admin-code-7f3a"
 TRAINER_CODE = "trainer-code-91c2"
-
-
-@dataclass(frozen=True)
-class QuizConfig(ServerConfig):
-    """`ServerConfig` with the quiz and records keys."""
-
-    session_secret: str | None = None
-    session_ttl: float = 43200.0
-    trainers: str = ""
-    admins: str = ""
-    branches: str = ""
-    enrolment: str = "open"
-    enrolment_code: str | None = None
-    enrolment_tokens: Path | None = None
-    lrs_url: str | None = None
-    lrs_key: str | None = None
-    lrs_secret: str | None = None
-    lrs_batch_size: int = 100
-    lrs_timeout: float = 10.0
-    lrs_backoff_base: float = 1.0
-    lrs_backoff_max: float = 300.0
-    lrs_poll_interval: float = 1.0
-    training_base_name: str = "屯兰矿党建实训基地"
-    report_utc_offset: float = 8.0
 
 
 # --- the fake build -----------------------------------------------------------
@@ -123,7 +98,7 @@ def key_fragments() -> list[str]:
     return fragments
 
 
-def quiz_config(tmp_path: Path, **changes: Any) -> QuizConfig:
+def quiz_config(tmp_path: Path, **changes: Any) -> ServerConfig:
     """A config over a fresh quiz build, with trainer `t1` and admin `root` holding personal codes."""
     build = tmp_path / "build"
     if not (build / "current").exists():
@@ -135,7 +110,7 @@ def quiz_config(tmp_path: Path, **changes: Any) -> QuizConfig:
                   branches="一支部,二支部,机电支部", enrolment_tokens=codes, lrs_url="http://127.0.0.1:9/xapi/",
                   lrs_backoff_base=0.05, lrs_backoff_max=0.2, lrs_poll_interval=0.05)
     values.update(changes)
-    return QuizConfig(**values)
+    return ServerConfig(**values)
 
 
 # --- a recording HTTP client ------------------------------------------------------
@@ -281,11 +256,11 @@ class FakeLrs:
         return None
 
 
-def replace(config: QuizConfig, **changes: Any) -> QuizConfig:
+def replace(config: ServerConfig, **changes: Any) -> ServerConfig:
     return dataclasses.replace(config, **changes)
 
 
-def start_quiz(start_server, config: QuizConfig):
+def start_quiz(start_server, config: ServerConfig):
     """A real server with the quiz routes (added here until `create_app` adds them itself); `(server, Api)`."""
     from server.quiz_routes import add_quiz
 
@@ -293,7 +268,7 @@ def start_quiz(start_server, config: QuizConfig):
     return server, Api(server.port)
 
 
-def statements_in(config: QuizConfig) -> list[dict]:
+def statements_in(config: ServerConfig) -> list[dict]:
     """Every statement in the server's outbox, in queue order, with its state."""
     import sqlite3
 
@@ -305,7 +280,7 @@ def statements_in(config: QuizConfig) -> list[dict]:
     return [json.loads(body) | {"_state": state} for body, state in rows]
 
 
-def write_keys(config: QuizConfig, hall: str, checkpoints: list[dict]) -> None:
+def write_keys(config: ServerConfig, hall: str, checkpoints: list[dict]) -> None:
     """Replace a hall's answer keys in the current release (before the server reads them)."""
     path = Path(config.build_dir) / "current" / "private" / "answers" / f"{hall}.json"
     path.write_text(json.dumps({"hall": hall, "checkpoints": checkpoints}, ensure_ascii=False))
