@@ -12,17 +12,7 @@ from PIL import Image
 from scenes import ir
 from scenes.emit_gltf import emit_gltf, srgb_to_linear
 from tests.gltf_check import validate_glb_files
-
-
-def _box(size=(1.0, 2.0, 3.0)) -> ir.MeshData:
-    import trimesh
-
-    box = trimesh.creation.box(size)
-    box.apply_translation((0, 0, size[2] / 2))
-    faces = box.faces.astype(np.uint32)
-    normals = np.repeat(box.face_normals, 3, axis=0).astype(np.float32)
-    positions = box.vertices[faces.reshape(-1)].astype(np.float32)
-    return ir.MeshData(positions, normals, np.arange(len(positions), dtype=np.uint32).reshape(-1, 3))
+from tests.meshes import box_mesh
 
 
 def _png(colour=(200, 30, 30, 255)) -> bytes:
@@ -44,8 +34,8 @@ def _chunk() -> ir.ChunkMeshes:
     return ir.ChunkMeshes(
         "hall-room",
         [
-            ir.NodeMeshes("hall-room/exhibit/box", (2.0, 3.0, 0.0), 90.0, [ir.Part(_box(), red), ir.Part(_quad(), textured)]),
-            ir.NodeMeshes("hall-room/shell", (0.0, 0.0, 0.0), 0.0, [ir.Part(_box((4, 4, 0.1)), red)]),
+            ir.NodeMeshes("hall-room/exhibit/box", (2.0, 3.0, 0.0), 90.0, [ir.Part(box_mesh(1.0, 2.0, 3.0, uvs=False), red), ir.Part(_quad(), textured)]),
+            ir.NodeMeshes("hall-room/shell", (0.0, 0.0, 0.0), 0.0, [ir.Part(box_mesh(4, 4, 0.1, uvs=False), red)]),
         ],
     )
 

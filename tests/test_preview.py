@@ -10,6 +10,7 @@ from PIL import Image
 
 from scenes import ir
 from scenes.emit_bam import emit_bam
+from tests.meshes import box_mesh
 from tools.preview import DISPLAYS, inspect_image, render_preview
 
 THEME = {"ambient": 0.45, "sun": 0.8, "sky": "#9cc3e6", "primary": "#b22222"}
@@ -20,25 +21,6 @@ SKY = "#9cc3e6"
 
 
 # --- fixtures --------------------------------------------------------------
-
-
-def slab_mesh(sx: float, sy: float, sz: float) -> ir.MeshData:
-    """A box with its bottom on z=0, centred on the origin (outward faces, no UVs)."""
-    positions, normals, indices = [], [], []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            n = np.zeros(3)
-            n[axis] = sign
-            u = np.zeros(3)
-            u[(axis + 1) % 3] = 1.0
-            v = np.cross(n, u)
-            first = len(positions)
-            for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-                positions.append((n + a * u + b * v) * 0.5 * np.array([sx, sy, sz]) + [0, 0, sz / 2])
-                normals.append(n)
-            indices += [(first, first + 1, first + 2), (first, first + 2, first + 3)]
-    return ir.MeshData(np.array(positions, np.float32), np.array(normals, np.float32),
-                       np.array(indices, np.uint32))
 
 
 def poster_mesh(width: float, height: float) -> ir.MeshData:
@@ -62,8 +44,8 @@ def red_box_chunk() -> ir.ChunkMeshes:
     grey = ir.Material("floor", (0.5, 0.5, 0.5, 1.0))
     red = ir.Material("red", (0.9, 0.1, 0.1, 1.0))
     return ir.ChunkMeshes("boxes", [
-        ir.NodeMeshes("floor", (0, 0, -0.1), 0, [ir.Part(slab_mesh(10, 10, 0.1), grey)]),
-        ir.NodeMeshes("red-box", (0, 0, 0), 30, [ir.Part(slab_mesh(1, 1, 1), red)]),
+        ir.NodeMeshes("floor", (0, 0, -0.1), 0, [ir.Part(box_mesh(10, 10, 0.1, uvs=False), grey)]),
+        ir.NodeMeshes("red-box", (0, 0, 0), 30, [ir.Part(box_mesh(1, 1, 1, uvs=False), red)]),
     ])
 
 
