@@ -110,7 +110,7 @@ def build(options: BuildOptions) -> BuildResult:
         _publish_objects(staging, out / "objects")                          # content-addressed, append-only
         _add_thumbnails(manifests, out, options.thumbnails)                 # catalog pictures, cached per hall
         build_id, release, changed = _publish_release(out, manifests, keys)  # atomic switch of build/current
-        _save_cache(out, chunk_results)
+        _save_cache(out, chunk_results, compiler_version())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     total = sum(len(c.scene.chunks) for c in compiled)
@@ -184,10 +184,11 @@ def _compile_chunks(compiled: list[CompiledHall], options: BuildOptions, staging
     version = compiler_version()
     cache = _load_cache(options.out_dir)
     results: dict[str, dict] = {}
+    keys: dict[tuple[str, str], str] = {}
     jobs: list[ChunkJob] = []
     for item in compiled:
         for chunk in item.scene.chunks:
-            key = _chunk_key(chunk, options.root, version)
+            key = keys[(item.hall.id, chunk.id)] = _chunk_key(chunk, options.root, version)
             cached = cache.get(key)
             if cached and all((options.out_dir / "objects" / o["name"]).exists() for o in cached["objects"].values()):
                 results[key] = cached
@@ -200,11 +201,7 @@ def _compile_chunks(compiled: list[CompiledHall], options: BuildOptions, staging
         results[result["key"]] = result
         if options.progress:
             options.progress(done, total, result["name"])
-    by_chunk = {}
-    for item in compiled:
-        for chunk in item.scene.chunks:
-            by_chunk[(item.hall.id, chunk.id)] = results[_chunk_key(chunk, options.root, version)]
-    return by_chunk, total
+    return {place: results[key] for place, key in keys.items()}, total
 
 
 def _run_jobs(jobs: list[ChunkJob], workers: int):
@@ -343,9 +340,9 @@ def _load_cache(out: Path) -> dict:
         return {}
 
 
-def _save_cache(out: Path, results: dict) -> None:
+def _save_cache(out: Path, results: dict, version: str) -> None:
     for old in (out / ".cache" / "textures").glob("*"):
-        if old.name != compiler_version():
+        if old.name != version:
             shutil.rmtree(old, ignore_errors=True)
     cache = {entry["key"]: entry for entry in results.values()}
     path = out / ".cache" / "chunks.json"
