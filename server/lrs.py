@@ -2,6 +2,7 @@
 
     add_lrs(app, config)            # mounts the LRS as a sub-application at /xapi/
     embedded_credentials(app)       # (key, secret) for the server's own forwarder, created once
+    post_statements_locally(app, body)  # the forwarder's way in: POST /statements without a socket
 
 Resources: statements (PUT, POST, GET/HEAD with every query filter, `more`
 paging, voiding, attachments), activities/state, activities/profile,
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from server import lrs_documents
 from server.lrs_attachments import attachment_objects, check_attachments, multipart_reply, parse_multipart
@@ -187,6 +189,24 @@ def embedded_credentials(app: web.Application) -> tuple[str, str]:
     finally:
         store.close()
     return FORWARDER_KEY, secret
+
+
+async def post_statements_locally(app: web.Application, body: bytes, key: str = FORWARDER_KEY) -> tuple[int, str]:
+    """`POST /xapi/statements` without a socket, as credential `key`: the forwarder's way in.
+
+    Same validation and storage as over HTTP; answers (status, body) as the resource would.
+    """
+    state = app[LRS_STATE]
+    credential = await state.read(lambda: state.reader.credential(key))
+    if credential is None:
+        return 401, f"unknown credentials {key!r}"
+    headers = CIMultiDict({VERSION_HEADER: API_VERSION, "Content-Type": "application/json"})
+    xreq = XapiRequest("POST", "/statements", {}, headers, body, credential)
+    try:
+        reply = await post_statements(state, xreq)
+    except LrsError as error:
+        return error.status, error.message
+    return reply.status, reply.text
 
 
 async def _lifecycle(app: web.Application):

@@ -28,8 +28,7 @@ import asyncio
 import base64
 import contextlib
 import email.utils
-import importlib
-import importlib.util
+import functools
 import inspect
 import json
 import logging
@@ -44,7 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 import aiohttp
 from aiohttp import web
@@ -390,6 +389,8 @@ class LrsTarget:
     statements_url: str
     key: str | None = None
     secret: str | None = None
+    post: Callable[[bytes], Awaitable[tuple[int, str]]] | None = None
+    """Deliver in this process instead of over HTTP (the embedded LRS): body -> (status, answer)."""
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Experience-API-Version": XAPI_VERSION, "Content-Type": "application/json"}
@@ -553,18 +554,22 @@ class Forwarder:
 
     async def _post(self, session: aiohttp.ClientSession, target: LrsTarget, batch: list) -> Answer:
         body = ("[" + ",".join(row["body"] for row in batch) + "]").encode()
+        retry_after = None
         try:
-            async with session.post(target.statements_url, data=body, headers=target.headers()) as response:
-                text = await response.text(errors="replace")
-                outcome = classify(response.status)
-                if outcome == Outcome.TRANSIENT:
-                    log.warning("LRS answered %d to %d statement(s): %s", response.status, len(batch), text[:200])
-                return Answer(outcome, response.status, text, _retry_after(response.headers.get("Retry-After"),
-                                                                             self.clock()))
+            if target.post is not None:
+                status, text = await asyncio.wait_for(target.post(body), self.settings.timeout)
+            else:
+                async with session.post(target.statements_url, data=body, headers=target.headers()) as response:
+                    status, text = response.status, await response.text(errors="replace")
+                    retry_after = _retry_after(response.headers.get("Retry-After"), self.clock())
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             log.warning("LRS unreachable (%s); %d statement(s) stay queued", reason, len(batch))
             return Answer(Outcome.TRANSIENT, None, reason)
+        outcome = classify(status)
+        if outcome == Outcome.TRANSIENT:
+            log.warning("LRS answered %d to %d statement(s): %s", status, len(batch), text[:200])
+        return Answer(outcome, status, text, retry_after)
 
     async def _backoff(self, failure: Answer | None) -> None:
         self.status.failures += 1
@@ -651,10 +656,12 @@ def outbox_stats(app: web.Application) -> dict | None:
     }
 
 
-def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], Any]:
-    """Where to forward: `lrs_url` (+ `lrs_key`, `lrs_secret`), else the embedded LRS at `<base_url>/xapi/`.
+def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], LrsTarget | None]:
+    """Where to forward: `lrs_url` (+ `lrs_key`, `lrs_secret`), else the embedded LRS of this process.
 
-    None (statements stay queued) when neither is configured (`lrs_embedded = false` and no `lrs_url`).
+    The embedded LRS is reached in-process (no socket, so no certificate or port to get right),
+    as its forwarder credential (or `lrs_key`).  None (statements stay queued) when neither
+    exists (`lrs_embedded = false` and no `lrs_url`).
     """
     url = getattr(config, "lrs_url", None)
     key, secret = getattr(config, "lrs_key", None), getattr(config, "lrs_secret", None)
@@ -662,30 +669,17 @@ def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], Any]:
         target = LrsTarget(url.rstrip("/") + "/statements", key, secret)
         return lambda: target
 
-    found: list[LrsTarget] = []
+    def embedded() -> LrsTarget | None:
+        from server import lrs
 
-    async def embedded() -> LrsTarget | None:
-        if found:
-            return found[0]
-        credentials = _embedded_credentials() if getattr(config, "lrs_embedded", True) else None
-        if credentials is None:
+        if lrs.LRS_STATE not in app:
             return None
-        user, password = key, secret
-        if user is None:
-            given = credentials(app)
-            user, password = (await given) if inspect.isawaitable(given) else given
-        public = getattr(config, "public_url", None) or "http://127.0.0.1:8080"
-        found.append(LrsTarget(public.rstrip("/") + "/xapi/statements", user, password))
-        return found[0]
+        user = key or lrs.embedded_credentials(app)[0]
+        return LrsTarget("embedded:/xapi/statements", user,
+                         post=functools.partial(lrs.post_statements_locally, app, key=user))
 
-    return embedded
-
-
-def _embedded_credentials() -> Callable | None:
-    """`server.lrs.embedded_credentials(app) -> (key, secret)`, when the embedded LRS exists."""
-    if importlib.util.find_spec("server.lrs") is None:
-        return None
-    return getattr(importlib.import_module("server.lrs"), "embedded_credentials", None)
+    found: list[LrsTarget | None] = []
+    return lambda: found[0] if found else (found.append(embedded()) or found[0])
 
 
 def outbox_context():

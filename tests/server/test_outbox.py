@@ -220,8 +220,9 @@ def test_only_the_lease_holder_forwards_when_two_workers_share_the_database(tmp_
         tasks = [asyncio.create_task(f.run()) for f in forwarders]
         for n in range(20):
             await (first if n % 2 else second).write(queue_statements, [(f"s-{n}", f'{{"id": "s-{n}"}}')], time.time())
-        for _ in range(200):
-            if first.reader.execute("SELECT COUNT(*) FROM statements WHERE state = 0").fetchone()[0] == 0:
+        for _ in range(1000):  # until the forwarders report all 20 (the commit lands just before the count)
+            queued = first.reader.execute("SELECT COUNT(*) FROM statements WHERE state = 0").fetchone()[0]
+            if queued == 0 and sum(f.status.delivered for f in forwarders) == 20:
                 break
             await asyncio.sleep(0.02)
         states = sorted(f.status.state for f in forwarders)

@@ -1,4 +1,4 @@
-"""Forwarding to the embedded LRS (`/xapi/` of the same server) by default, over real HTTP."""
+"""Forwarding to the embedded LRS (`/xapi/` of the same server) by default, in-process."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ def free_port() -> int:
 
 @pytest.fixture
 def served(tmp_path):
-    """A server on a known port whose base URL is itself: the forwarder's default LRS is its own `/xapi/`."""
+    """A server whose public URL it cannot reach itself (a TLS name behind a proxy): forwarding must not need it."""
     port = free_port()
-    config = quiz_config(tmp_path, port=port, base_url=f"http://127.0.0.1:{port}", lrs_url=None)
+    config = quiz_config(tmp_path, port=port, base_url="https://halls.mine.invalid", lrs_url=None)
     loop = asyncio.new_event_loop()
     app = create_app(config)
     add_quiz(app, config)
