@@ -1,4 +1,8 @@
-"""Load stage: data and marks from YAML, and one clear diagnostic for each kind of bad file."""
+"""Load stage: data and marks from YAML, and one clear diagnostic for each kind of bad file.
+
+The bad files are rows of tables: the files written to halls/ (the first one is loaded) and the exact
+diagnostics loading must raise, each as `file:line:col: path: message`.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,18 @@ def quick_and_small(seconds: float = 2.0, megabytes: float = 32.0):
         tracemalloc.stop()
     assert elapsed < seconds, f"took {elapsed:.2f} s"
     assert peak < megabytes * 2**20, f"peak memory {peak / 2**20:.1f} MB"
+
+
+def load_errors(root: Path, files: dict[str, str | bytes], options: LoadOptions = LoadOptions()) -> list[str]:
+    """Write `files` into halls/, load the first one and return its diagnostics; loading must be quick and small."""
+    first, *_ = [write(root, name, content) for name, content in files.items()]
+    with quick_and_small():
+        return errors_of(first, root, options)
+
+
+def case(case_id: str, files: dict[str, str | bytes], *expected: str, options: LoadOptions = LoadOptions()):
+    """One table row: the files (the first is loaded), the exact diagnostics expected, and the load options."""
+    return pytest.param(files, list(expected), options, id=case_id)
 
 
 # --- diagnostics --------------------------------------------------------------------
@@ -125,6 +141,103 @@ def test_load_reads_a_large_valid_file_quickly(tmp_path):
 # --- adversarial files: one clear diagnostic each, quickly ----------------------------------
 
 
+def billion_laughs() -> str:
+    """Nine levels of anchors, each a list of nine aliases of the one before: 9**9 strings if expanded."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 9):
+        previous, name = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+EMPTY = "the file is empty; a hall file starts with keys like 'id:' and 'title:'"
+NOT_A_MAPPING = "a hall file must be a mapping of keys like 'id:' and 'rooms:', found"
+
+ADVERSARIAL_FILES = [
+    case(
+        "billion_laughs_at_the_first_anchor",
+        {"laughs.yaml": billion_laughs()},
+        "halls/laughs.yaml:1:4: a: anchors and aliases (&name, *name) are not allowed; use include",
+    ),
+    case(
+        "an_alias",
+        {"alias.yaml": "id: red\ntitle: x\nintro: *x\n"},
+        "halls/alias.yaml:3:8: intro: anchors and aliases (&name, *name) are not allowed; use include",
+    ),
+    case(
+        "10k_deep_nesting_without_recursion",
+        {"deep.yaml": "a: " + "[" * 10000 + "]" * 10000 + "\n"},
+        "halls/deep.yaml:1:1003: a[0]: nesting is too deep: more than 40 levels of lists and mappings",
+    ),
+    case(
+        "nesting_just_over_the_limit_at_its_place",
+        {"deep.yaml": "a: " + "[" * 41 + "]" * 41 + "\n"},
+        "halls/deep.yaml:1:43: a" + "[0]" * 39 + ": nesting is too deep: more than 40 levels of lists and mappings",
+    ),
+    case(
+        "deep_block_nesting",
+        {"deep.yaml": "".join(" " * i + f"k{i}:\n" for i in range(60))},
+        "halls/deep.yaml:6:6: k0.k1.k2.k3.k4: nesting is too deep: more than 5 levels of lists and mappings",
+        options=LoadOptions(max_depth=5),
+    ),
+    case(
+        "a_binary_file",
+        {"picture.yaml": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 100},
+        "halls/picture.yaml:1:1: this is a binary file, not YAML text",
+    ),
+    case(
+        "names_the_first_byte_that_is_not_utf8",
+        {"gbk.yaml": "id: red\ntitle: 红色屯兰\n".encode("gbk")},
+        "halls/gbk.yaml:2:8: the file is not UTF-8 text (byte 0xba here); save it as UTF-8",
+    ),
+    case(
+        "counts_columns_in_characters_before_a_bad_byte",
+        {"mixed.yaml": "title: 红色".encode() + b"\xff\n"},
+        "halls/mixed.yaml:1:10: the file is not UTF-8 text (byte 0xff here); save it as UTF-8",
+    ),
+    case(
+        "asks_for_utf8_instead_of_utf16",
+        {"notepad.yaml": "id: red\n".encode("utf-16")},
+        "halls/notepad.yaml:1:1: the file is saved as UTF-16; save it as UTF-8",
+    ),
+    case(
+        "control_characters",
+        {"ctrl.yaml": "id: red\ntitle: a\x07b\n"},
+        "halls/ctrl.yaml:2:9: control character U+0007 is not allowed in YAML text; delete it",
+    ),
+    case(
+        "use_spaces_not_tabs_at_the_tab",
+        {"tabs.yaml": "id: red\nrooms:\n  - id: a\n  \ttitle: x\n"},
+        "halls/tabs.yaml:4:3: use spaces, not tabs, to indent",
+    ),
+    case(
+        "use_spaces_not_tabs_for_a_tab_indented_line",
+        {"tabs.yaml": "id: red\nrooms:\n\t- id: a\n"},
+        "halls/tabs.yaml:3:1: use spaces, not tabs, to indent",
+    ),
+    case(
+        "a_top_level_list",
+        {"list.yaml": "- id: red\n- id: blue\n"},
+        f"halls/list.yaml:1:1: {NOT_A_MAPPING} a list",
+    ),
+    case(
+        "top_level_text",
+        {"text.yaml": "红色屯兰\n"},
+        f"halls/text.yaml:1:1: {NOT_A_MAPPING} text '红色屯兰'",
+    ),
+    case("an_empty_file", {"empty.yaml": ""}, f"halls/empty.yaml:1:1: {EMPTY}"),
+    case("only_blank_lines", {"empty.yaml": "\n\n"}, f"halls/empty.yaml:1:1: {EMPTY}"),
+    case("only_a_comment", {"empty.yaml": "# only a comment\n"}, f"halls/empty.yaml:1:1: {EMPTY}"),
+    case("only_a_document_start", {"empty.yaml": "---\n"}, f"halls/empty.yaml:1:1: {EMPTY}"),
+    case("only_a_null", {"empty.yaml": "~\n"}, f"halls/empty.yaml:1:1: {EMPTY}"),
+]
+
+
+@pytest.mark.parametrize("files, expected, options", ADVERSARIAL_FILES)
+def test_load_rejects_an_adversarial_file_quickly_with_one_clear_diagnostic(tmp_path, files, expected, options):
+    assert load_errors(tmp_path, files, options) == expected
+
+
 def test_load_refuses_a_50_mb_file_before_reading_it(tmp_path):
     path = write(tmp_path, "huge.yaml", b"")
     with path.open("r+b") as stream:
@@ -136,193 +249,77 @@ def test_load_refuses_a_50_mb_file_before_reading_it(tmp_path):
     ]
 
 
-def test_load_rejects_billion_laughs_at_the_first_anchor(tmp_path):
-    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for i in range(1, 9):
-        previous, name = chr(ord("a") + i - 1), chr(ord("a") + i)
-        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]")
-    path = write(tmp_path, "laughs.yaml", "\n".join(lines) + "\n")
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == ["halls/laughs.yaml:1:4: a: anchors and aliases (&name, *name) are not allowed; use include"]
-
-
-def test_load_rejects_an_alias(tmp_path):
-    path = write(tmp_path, "alias.yaml", "id: red\ntitle: x\nintro: *x\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/alias.yaml:3:8: intro: anchors and aliases (&name, *name) are not allowed; use include"
-    ]
-
-
-def test_load_rejects_10k_deep_nesting_without_recursion(tmp_path):
-    path = write(tmp_path, "deep.yaml", "a: " + "[" * 10000 + "]" * 10000 + "\n")
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == ["halls/deep.yaml:1:1003: a[0]: nesting is too deep: more than 40 levels of lists and mappings"]
-
-
-def test_load_rejects_nesting_just_over_the_limit_at_its_place(tmp_path):
-    path = write(tmp_path, "deep.yaml", "a: " + "[" * 41 + "]" * 41 + "\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/deep.yaml:1:43: a" + "[0]" * 39 + ": nesting is too deep: more than 40 levels of lists and mappings"
-    ]
-
-
-def test_load_rejects_deep_block_nesting(tmp_path):
-    text = "".join(" " * i + f"k{i}:\n" for i in range(60))
-    path = write(tmp_path, "deep.yaml", text)
-    errors = errors_of(path, tmp_path, LoadOptions(max_depth=5))
-    assert errors == [
-        "halls/deep.yaml:6:6: k0.k1.k2.k3.k4: nesting is too deep: more than 5 levels of lists and mappings"
-    ]
-
-
-def test_load_rejects_a_binary_file(tmp_path):
-    path = write(tmp_path, "picture.yaml", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 100)
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == ["halls/picture.yaml:1:1: this is a binary file, not YAML text"]
-
-
-def test_load_names_the_first_byte_that_is_not_utf8(tmp_path):
-    path = write(tmp_path, "gbk.yaml", "id: red\ntitle: 红色屯兰\n".encode("gbk"))
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == ["halls/gbk.yaml:2:8: the file is not UTF-8 text (byte 0xba here); save it as UTF-8"]
-
-
-def test_load_counts_columns_in_characters_before_a_bad_byte(tmp_path):
-    path = write(tmp_path, "mixed.yaml", "title: 红色".encode() + b"\xff\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/mixed.yaml:1:10: the file is not UTF-8 text (byte 0xff here); save it as UTF-8"
-    ]
-
-
-def test_load_asks_for_utf8_instead_of_utf16(tmp_path):
-    path = write(tmp_path, "notepad.yaml", "id: red\n".encode("utf-16"))
-    assert errors_of(path, tmp_path) == ["halls/notepad.yaml:1:1: the file is saved as UTF-16; save it as UTF-8"]
-
-
-def test_load_rejects_control_characters(tmp_path):
-    path = write(tmp_path, "ctrl.yaml", "id: red\ntitle: a\x07b\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/ctrl.yaml:2:9: control character U+0007 is not allowed in YAML text; delete it"
-    ]
-
-
-def test_load_says_use_spaces_not_tabs_at_the_tab(tmp_path):
-    path = write(tmp_path, "tabs.yaml", "id: red\nrooms:\n  - id: a\n  \ttitle: x\n")
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == ["halls/tabs.yaml:4:3: use spaces, not tabs, to indent"]
-
-
-def test_load_says_use_spaces_not_tabs_for_a_tab_indented_line(tmp_path):
-    path = write(tmp_path, "tabs.yaml", "id: red\nrooms:\n\t- id: a\n")
-    assert errors_of(path, tmp_path) == ["halls/tabs.yaml:3:1: use spaces, not tabs, to indent"]
-
-
-def test_load_rejects_a_top_level_list(tmp_path):
-    path = write(tmp_path, "list.yaml", "- id: red\n- id: blue\n")
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == [
-        "halls/list.yaml:1:1: a hall file must be a mapping of keys like 'id:' and 'rooms:', found a list"
-    ]
-
-
-def test_load_rejects_top_level_text(tmp_path):
-    path = write(tmp_path, "text.yaml", "红色屯兰\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/text.yaml:1:1: a hall file must be a mapping of keys like 'id:' and 'rooms:', found text '红色屯兰'"
-    ]
-
-
-@pytest.mark.parametrize("content", ["", "\n\n", "# only a comment\n", "---\n", "~\n"])
-def test_load_reports_an_empty_file(tmp_path, content):
-    path = write(tmp_path, "empty.yaml", content)
-    assert errors_of(path, tmp_path) == [
-        "halls/empty.yaml:1:1: the file is empty; a hall file starts with keys like 'id:' and 'title:'"
-    ]
-
-
 def test_load_reports_a_missing_file(tmp_path):
     assert errors_of(tmp_path / "halls" / "nope.yaml", tmp_path) == ["halls/nope.yaml:1:1: no such file"]
 
 
 # --- YAML syntax --------------------------------------------------------------------------
 
-
-def test_load_reports_duplicate_key_with_first_line(tmp_path):
-    path = write(tmp_path, "dup.yaml", "id: red\n# comment\ntitle: 红\nrooms: []\ntitle: 蓝\n")
-    assert errors_of(path, tmp_path) == ["halls/dup.yaml:5:1: title: duplicate key 'title' (first at line 3)"]
-
-
-def test_load_reports_every_duplicate_key(tmp_path):
-    path = write(tmp_path, "dup.yaml", "id: red\nid: blue\nrooms:\n  - id: a\n    id: b\n")
-    assert errors_of(path, tmp_path) == [
+YAML_SYNTAX_ERRORS = [
+    case(
+        "duplicate_key_with_first_line",
+        {"dup.yaml": "id: red\n# comment\ntitle: 红\nrooms: []\ntitle: 蓝\n"},
+        "halls/dup.yaml:5:1: title: duplicate key 'title' (first at line 3)",
+    ),
+    case(
+        "every_duplicate_key",
+        {"dup.yaml": "id: red\nid: blue\nrooms:\n  - id: a\n    id: b\n"},
         "halls/dup.yaml:2:1: id: duplicate key 'id' (first at line 1)",
         "halls/dup.yaml:5:5: rooms[0].id: duplicate key 'id' (first at line 4)",
-    ]
-
-
-def test_load_points_an_unclosed_quote_at_its_start(tmp_path):
-    path = write(tmp_path, "quote.yaml", 'id: red\ntitle: "红色屯兰\nrooms: []\n')
-    assert errors_of(path, tmp_path) == [
-        "halls/quote.yaml:2:8: this quoted text is never closed; add the closing quote"
-    ]
-
-
-def test_load_explains_an_unexpected_colon(tmp_path):
-    path = write(tmp_path, "colon.yaml", "id: red\ntitle: 注意: 安全\n")
-    assert errors_of(path, tmp_path) == [
+    ),
+    case(
+        "an_unclosed_quote_at_its_start",
+        {"quote.yaml": 'id: red\ntitle: "红色屯兰\nrooms: []\n'},
+        "halls/quote.yaml:2:8: this quoted text is never closed; add the closing quote",
+    ),
+    case(
+        "an_unexpected_colon",
+        {"colon.yaml": "id: red\ntitle: 注意: 安全\n"},
         "halls/colon.yaml:2:10: unexpected ':' here; check this line's indentation, or put text "
-        "containing ': ' in quotes"
-    ]
-
-
-def test_load_explains_a_misaligned_line(tmp_path):
-    path = write(tmp_path, "indent.yaml", "rooms:\n  - id: a\n    title: b\n   size: [1, 2, 3]\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/indent.yaml:4:4: this line does not line up with the lines above it; check its indentation"
-    ]
-
-
-def test_load_points_an_unclosed_list_at_its_bracket(tmp_path):
-    path = write(tmp_path, "flow.yaml", "id: red\nsize: [1, 2\ntitle: x\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/flow.yaml:2:7: this '[' list is not closed; add ']' or separate the items with ','"
-    ]
-
-
-def test_load_asks_to_quote_a_value_starting_with_a_reserved_character(tmp_path):
-    path = write(tmp_path, "at.yaml", "id: red\ntitle: @屯兰\n")
-    assert errors_of(path, tmp_path) == ["halls/at.yaml:2:8: a value cannot start with '@'; put the value in quotes"]
-
-
-def test_load_rejects_tags(tmp_path):
-    path = write(tmp_path, "tag.yaml", "id: red\ntitle: !!python/object:os.system x\n")
-    assert errors_of(path, tmp_path) == [
+        "containing ': ' in quotes",
+    ),
+    case(
+        "a_misaligned_line",
+        {"indent.yaml": "rooms:\n  - id: a\n    title: b\n   size: [1, 2, 3]\n"},
+        "halls/indent.yaml:4:4: this line does not line up with the lines above it; check its indentation",
+    ),
+    case(
+        "an_unclosed_list_at_its_bracket",
+        {"flow.yaml": "id: red\nsize: [1, 2\ntitle: x\n"},
+        "halls/flow.yaml:2:7: this '[' list is not closed; add ']' or separate the items with ','",
+    ),
+    case(
+        "a_value_starting_with_a_reserved_character",
+        {"at.yaml": "id: red\ntitle: @屯兰\n"},
+        "halls/at.yaml:2:8: a value cannot start with '@'; put the value in quotes",
+    ),
+    case(
+        "tags",
+        {"tag.yaml": "id: red\ntitle: !!python/object:os.system x\n"},
         "halls/tag.yaml:2:8: title: tags like 'tag:yaml.org,2002:python/object:os.system' are not "
-        "allowed; write plain values"
-    ]
+        "allowed; write plain values",
+    ),
+    case(
+        "a_second_document",
+        {"two.yaml": "id: red\n---\nid: blue\n"},
+        "halls/two.yaml:2:1: a hall file holds one YAML document; remove the second '---'",
+    ),
+    case(
+        "non_finite_numbers",
+        {"inf.yaml": "id: red\nscale: .inf\n"},
+        "halls/inf.yaml:2:8: scale: '.inf' is not a number you can use",
+    ),
+    case(
+        "a_list_as_a_key",
+        {"key.yaml": "id: red\n? [a, b]\n: 1\n"},
+        "halls/key.yaml:2:3: a key must be a word or text, not a list or mapping",
+    ),
+]
 
 
-def test_load_rejects_a_second_document(tmp_path):
-    path = write(tmp_path, "two.yaml", "id: red\n---\nid: blue\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/two.yaml:2:1: a hall file holds one YAML document; remove the second '---'"
-    ]
-
-
-def test_load_rejects_non_finite_numbers(tmp_path):
-    path = write(tmp_path, "inf.yaml", "id: red\nscale: .inf\n")
-    assert errors_of(path, tmp_path) == ["halls/inf.yaml:2:8: scale: '.inf' is not a number you can use"]
-
-
-def test_load_rejects_a_list_as_a_key(tmp_path):
-    path = write(tmp_path, "key.yaml", "id: red\n? [a, b]\n: 1\n")
-    assert errors_of(path, tmp_path) == ["halls/key.yaml:2:3: a key must be a word or text, not a list or mapping"]
+@pytest.mark.parametrize("files, expected, options", YAML_SYNTAX_ERRORS)
+def test_load_explains_yaml_syntax_errors(tmp_path, files, expected, options):
+    assert load_errors(tmp_path, files, options) == expected
 
 
 # --- includes ------------------------------------------------------------------------------
@@ -370,74 +367,85 @@ def test_load_includes_a_list_and_nested_includes(tmp_path):
     assert doc.marks[("rooms", 1, "id")] == ("halls/shared/room-b.yaml", 1, 5)
 
 
-def test_load_reports_errors_inside_an_included_file_at_their_own_place(tmp_path):
-    path = write(tmp_path, "red.yaml", HALL_WITH_INCLUDE)
-    write(tmp_path, "shared/quiz.yaml", QUIZ + "id: again\n")
-    assert errors_of(path, tmp_path) == ["halls/shared/quiz.yaml:6:1: id: duplicate key 'id' (first at line 2)"]
+def red_including(target: str, more: str = "") -> str:
+    """halls/red.yaml whose 'intro' includes `target`, written on line 3 from column 12; `more` follows."""
+    return f"id: red\nintro:\n  include: {target}\n{more}"
 
 
-def test_load_suggests_the_file_for_a_missing_include(tmp_path):
-    path = write(tmp_path, "red.yaml", HALL_WITH_INCLUDE.replace("quiz", "qiuz"))
-    write(tmp_path, "shared/quiz.yaml", QUIZ)
-    assert errors_of(path, tmp_path) == [
+INCLUDE_ERRORS = [
+    case(
+        "errors_inside_an_included_file_at_their_own_place",
+        {"red.yaml": HALL_WITH_INCLUDE, "shared/quiz.yaml": QUIZ + "id: again\n"},
+        "halls/shared/quiz.yaml:6:1: id: duplicate key 'id' (first at line 2)",
+    ),
+    case(
+        "suggests_the_file_for_a_missing_include",
+        {"red.yaml": HALL_WITH_INCLUDE.replace("quiz", "qiuz"), "shared/quiz.yaml": QUIZ},
         "halls/red.yaml:7:18: rooms[0].exhibits[0].include: no such file to include: 'shared/qiuz.yaml' "
-        "(did you mean 'shared/quiz.yaml'?)"
-    ]
+        "(did you mean 'shared/quiz.yaml'?)",
+    ),
+    case(
+        "path_leaving_the_halls_folder",
+        {"red.yaml": red_including("'../secret.yaml'")},
+        "halls/red.yaml:3:12: intro.include: include path '../secret.yaml' must stay inside the halls folder; "
+        "remove '..'",
+    ),
+    case(
+        "absolute_path",
+        {"red.yaml": red_including("'/etc/passwd.yaml'")},
+        "halls/red.yaml:3:12: intro.include: include path '/etc/passwd.yaml' must be relative to the halls folder, "
+        "like 'shared/quiz.yaml'",
+    ),
+    case(
+        "path_with_backslashes",
+        {"red.yaml": red_including("'shared\\quiz.yaml'")},
+        "halls/red.yaml:3:12: intro.include: use '/' in include paths, not '\\': 'shared\\quiz.yaml'",
+    ),
+    case(
+        "not_a_yaml_file",
+        {"red.yaml": red_including("'shared/quiz.txt'")},
+        "halls/red.yaml:3:12: intro.include: can only include .yaml files, not 'shared/quiz.txt'",
+    ),
+    case(
+        "an_include_cycle",
+        {
+            "red.yaml": red_including("shared/a.yaml"),
+            "shared/a.yaml": "x:\n  include: shared/b.yaml\n",
+            "shared/b.yaml": "y:\n  include: shared/a.yaml\n",
+        },
+        "halls/shared/b.yaml:2:12: y.include: include cycle: shared/a.yaml -> shared/b.yaml -> shared/a.yaml",
+    ),
+    case(
+        "includes_nested_too_deep",
+        {
+            "red.yaml": red_including("shared/s1.yaml"),
+            **{f"shared/s{i}.yaml": f"x:\n  include: shared/s{i + 1}.yaml\n" for i in range(1, 7)},
+            "shared/s7.yaml": "end: 1\n",
+        },
+        "halls/shared/s4.yaml:2:12: x.include: includes are nested more than 4 deep",
+    ),
+    case(
+        "include_not_standing_alone",
+        {"red.yaml": red_including("shared/a.yaml", "  zh: 你好\n"), "shared/a.yaml": "zh: x\n"},
+        "halls/red.yaml:3:3: intro.include: 'include' must be the only key in its mapping; "
+        "move the other keys into the included file",
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    "target, message",
-    [
-        ("../secret.yaml", "include path '../secret.yaml' must stay inside the halls folder; remove '..'"),
-        (
-            "/etc/passwd.yaml",
-            "include path '/etc/passwd.yaml' must be relative to the halls folder, like 'shared/quiz.yaml'",
-        ),
-        ("shared\\quiz.yaml", "use '/' in include paths, not '\\': 'shared\\quiz.yaml'"),
-        ("shared/quiz.txt", "can only include .yaml files, not 'shared/quiz.txt'"),
-    ],
-)
-def test_load_rejects_include_paths_leaving_the_halls_folder(tmp_path, target, message):
-    path = write(tmp_path, "red.yaml", f"id: red\nintro:\n  include: '{target}'\n")
-    assert errors_of(path, tmp_path) == [f"halls/red.yaml:3:12: intro.include: {message}"]
+@pytest.mark.parametrize("files, expected, options", INCLUDE_ERRORS)
+def test_load_reports_include_errors(tmp_path, files, expected, options):
+    assert load_errors(tmp_path, files, options) == expected
 
 
 def test_load_rejects_an_include_through_a_symlink_out_of_the_halls_folder(tmp_path):
     outside = tmp_path / "outside.yaml"
     outside.write_text("secret: 1\n")
-    path = write(tmp_path, "red.yaml", "id: red\nintro:\n  include: shared/link.yaml\n")
+    path = write(tmp_path, "red.yaml", red_including("shared/link.yaml"))
     (tmp_path / "halls" / "shared").mkdir()
     (tmp_path / "halls" / "shared" / "link.yaml").symlink_to(outside)
     assert errors_of(path, tmp_path) == [
         "halls/red.yaml:3:12: intro.include: include path 'shared/link.yaml' leads outside the halls folder"
-    ]
-
-
-def test_load_reports_an_include_cycle(tmp_path):
-    path = write(tmp_path, "red.yaml", "id: red\nintro:\n  include: shared/a.yaml\n")
-    write(tmp_path, "shared/a.yaml", "x:\n  include: shared/b.yaml\n")
-    write(tmp_path, "shared/b.yaml", "y:\n  include: shared/a.yaml\n")
-    with quick_and_small():
-        errors = errors_of(path, tmp_path)
-    assert errors == [
-        "halls/shared/b.yaml:2:12: y.include: include cycle: shared/a.yaml -> shared/b.yaml -> shared/a.yaml"
-    ]
-
-
-def test_load_limits_include_depth(tmp_path):
-    path = write(tmp_path, "red.yaml", "id: red\nintro:\n  include: shared/s1.yaml\n")
-    for i in range(1, 7):
-        write(tmp_path, f"shared/s{i}.yaml", f"x:\n  include: shared/s{i + 1}.yaml\n")
-    write(tmp_path, "shared/s7.yaml", "end: 1\n")
-    assert errors_of(path, tmp_path) == ["halls/shared/s4.yaml:2:12: x.include: includes are nested more than 4 deep"]
-
-
-def test_load_requires_include_to_stand_alone(tmp_path):
-    path = write(tmp_path, "red.yaml", "id: red\nintro:\n  include: shared/a.yaml\n  zh: 你好\n")
-    write(tmp_path, "shared/a.yaml", "zh: x\n")
-    assert errors_of(path, tmp_path) == [
-        "halls/red.yaml:3:3: intro.include: 'include' must be the only key in its mapping; "
-        "move the other keys into the included file"
     ]
 
 
