@@ -31,11 +31,12 @@ import time
 import zlib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.harness import ROOT, Section, parse_args  # noqa: E402
 
 log = logging.getLogger("bench.client")
-MARKER = "<!-- client-results -->"
+SECTION = Section("client", "Panda3D client")
 
 
 def main() -> int:
@@ -43,9 +44,7 @@ def main() -> int:
     parser.add_argument("--halls", help="comma-separated hall ids (default: all built halls)")
     parser.add_argument("--reps", type=int, default=3, help="loads per chunk and format (default 3)")
     parser.add_argument("--visits", type=int, default=3, help="cold and warm visits per hall; medians (default 3)")
-    parser.add_argument("--write", type=Path, help="put the results into this Markdown file's client section")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(parser, SECTION)
     build = ROOT / "build"
     if not (build / "current" / "catalog.json").is_file():
         log.error("no build: run 'halls build' first")
@@ -60,10 +59,7 @@ def main() -> int:
         stop()
     loads = {hall: load_times(build, hall, args.reps) for hall in halls}
     load_after = os.getloadavg()[0]
-    report = markdown(visits, loads, catalog["build"], args.visits, (load_before, load_after))
-    print(report)
-    if args.write:
-        write_section(args.write, report)
+    SECTION.publish(markdown(visits, loads, catalog["build"], args.visits, (load_before, load_after)), args.write)
     return 0
 
 
@@ -210,18 +206,6 @@ def markdown(visits: dict, loads: dict, build_id: str, times: int, load_average:
     lines.append(f"| **all** | | **{total['bam.pz'] * 1000:.0f}** | **{total['bam'] * 1000:.0f}** | "
                  f"**{total['glb'] * 1000:.0f}** | | | |")
     return "\n".join(lines)
-
-
-def write_section(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    if MARKER in text:
-        start = text.index(MARKER)
-        end = text.index(MARKER, start + len(MARKER)) + len(MARKER)
-        text = text[:start] + f"{MARKER}\n{table}\n{MARKER}" + text[end:]
-    else:
-        text = text.rstrip("\n") + f"\n\n## Panda3D client\n\n{MARKER}\n{table}\n{MARKER}\n"
-    path.write_text(text, encoding="utf-8")
-    log.info("wrote the client section of %s", path)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,25 +26,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.harness import ROOT, cpu_seconds, free_port, stop, wait_for_port
 from bench.hub.hall import bench_manifest
 
 log = logging.getLogger("bench.hub")
-ROOT = Path(__file__).resolve().parents[2]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
+def cpu_use(pid: int) -> tuple[float, float]:
     """CPU seconds used, and seconds spent runnable but waiting for a CPU (other processes' load)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
     waited = int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
-    return used, waited
+    return cpu_seconds(pid), waited
 
 
 def idle_fraction(seconds: float = 1.0) -> float:
@@ -81,7 +71,7 @@ class CpuSampler(threading.Thread):
     def run(self) -> None:
         while self.running:
             try:
-                self.samples.append((time.time(), cpu_seconds(self.pid)))
+                self.samples.append((time.time(), cpu_use(self.pid)))
             except (FileNotFoundError, ProcessLookupError):
                 return
             time.sleep(0.1)
@@ -108,15 +98,7 @@ def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: fl
     server = subprocess.Popen([*pinned(0, nice), sys.executable, "-m", "bench.hub.server", "--mode", mode,
                                "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"bench server ({mode}) did not start")
-                time.sleep(0.05)
+        wait_for_port(port, server, timeout=15)
         sampler = CpuSampler(server.pid)
         sampler.start()
         command = [*pinned(1, nice), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}", "--hall", "bench",
@@ -139,11 +121,7 @@ def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: fl
             report["server"] = {"unreachable": str(exc)}
         return report
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=10)
 
 
 def row(report: dict) -> str:

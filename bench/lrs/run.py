@@ -18,9 +18,7 @@ import json
 import logging
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,12 +27,13 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.server.ralph import RalphServer, free_port, ralph_available  # noqa: E402
+from bench.harness import Section, free_port, parse_args, pin, pinned, stop, tools_missing, wait_for_http  # noqa: E402
+from tests.server.ralph import RalphServer, ralph_available  # noqa: E402
 
 log = logging.getLogger("bench.lrs")
+SECTION = Section("lrs", "LRS")
 
 EMBEDDED_APP = """
 import logging, sys
@@ -61,67 +60,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each case (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections (default 16)")
-    parser.add_argument("--write", type=Path, help="replace the 'LRS' section of this markdown file")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not shutil.which("taskset"):
-        log.error("taskset (util-linux) is not installed")
+    args = parse_args(parser, SECTION)
+    if tools_missing("taskset"):
         return 1
     rows = []
     with tempfile.TemporaryDirectory(prefix="halls-bench-lrs-") as tmp:
         for synchronous in ("FULL", "NORMAL"):
             port = free_port()
-            process = _pinned([sys.executable, "-c", EMBEDDED_APP, str(Path(tmp) / f"var-{synchronous}"), str(port),
-                               synchronous])
+            process = pinned(0, [sys.executable, "-c", EMBEDDED_APP, str(Path(tmp) / f"var-{synchronous}"), str(port),
+                                 synchronous])
             try:
-                _wait(port, "/xapi/about")
+                wait_for_http(port, "/xapi/about")
                 target = Target(f"embedded LRS (synchronous={synchronous})", f"http://127.0.0.1:{port}/xapi/",
                                 ("bench", "bench-secret-000000"))
                 rows += _measure(target, args)
             finally:
-                process.terminate()
-                process.wait(10)
+                stop(process)
         if ralph_available():
             ralph = RalphServer(Path(tmp) / "ralph").start()
-            subprocess.run(["taskset", "-a", "-cp", "0", str(ralph.process.pid)], check=True,
-                           stdout=subprocess.DEVNULL)
+            pin(ralph.process.pid, 0)
             try:
                 rows += _measure(Target("Ralph 5 (fs backend)", ralph.url, (ralph.key, ralph.secret)), args)
             finally:
                 ralph.stop()
         else:
             log.warning("Ralph is not installed: only the embedded LRS was measured")
-    table = _table(rows, args)
-    print(table)
-    if args.write:
-        _write_section(args.write, table)
-        log.info("wrote the LRS section of %s", args.write)
+    SECTION.publish(_table(rows, args), args.write)
     return 0
 
 
 class Target:
     def __init__(self, name: str, url: str, credentials: tuple[str, str]) -> None:
         self.name, self.url, self.credentials = name, url, credentials
-
-
-def _pinned(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(["taskset", "-c", "0", *command], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def _wait(port: int, path: str, timeout: float = 30.0) -> None:
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            connection.request("GET", path, headers={"X-Experience-API-Version": "1.0.3"})
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing answers on port {port}")
 
 
 def _statement(index: int) -> dict:
@@ -200,18 +170,6 @@ def _table(rows: list[dict], args) -> str:
         lines.append(f"| {row['target']} | {row['batch']} | {row['requests_s']:,.0f} | {row['statements_s']:,.0f} | "
                      f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |")
     return "\n".join(lines)
-
-
-def _write_section(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    marker = "<!-- lrs-results -->"
-    if marker in text:
-        start = text.index(marker)
-        end = text.index(marker, start + len(marker)) + len(marker)
-        text = text[:start] + f"{marker}\n{table}\n{marker}" + text[end:]
-    else:
-        text = text.rstrip("\n") + f"\n\n## LRS\n\n{marker}\n{table}\n{marker}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -16,23 +16,20 @@ import hashlib
 import logging
 import os
 import platform
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.harness import (  # noqa: E402
+    Section, find_tool, free_port, parse_args, pinned, stop, tools_missing, wait_for_port, wrk)
 from server.config import ServerConfig  # noqa: E402
 from server.nginx import NginxOptions, nginx_config  # noqa: E402
 
 log = logging.getLogger("bench.objects")
+SECTION = Section("objects", "Objects")
 
 SIZES = {"5 MB chunk": 5_000_000, "1 MB chunk": 1_000_000, "100 KB object": 100_000, "10 KB object": 10_000}
 FILE_RESPONSE_APP = """
@@ -49,13 +46,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per case (default 5)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported (default 3)")
-    parser.add_argument("--write", type=Path, help="replace the 'Objects' section of this markdown file")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for tool in ("wrk", "nginx", "taskset"):
-        if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")):
-            log.error("%s is not installed", tool)
-            return 1
+    args = parse_args(parser, SECTION)
+    if tools_missing("wrk", "nginx", "taskset"):
+        return 1
     with tempfile.TemporaryDirectory(prefix="halls-bench-") as tmp:
         root = Path(tmp)
         objects = _make_objects(root / "build" / "objects")
@@ -65,13 +58,8 @@ def main() -> int:
             rows = _measure(servers, objects, args)
         finally:
             for _, process in servers.values():
-                process.terminate()
-                process.wait(10)
-    table = _table(rows, args)
-    print(table)
-    if args.write:
-        _write_section(args.write, table)
-        log.info("wrote the Objects section of %s", args.write)
+                stop(process)
+    SECTION.publish(_table(rows, args), args.write)
     return 0
 
 
@@ -90,55 +78,34 @@ def _make_objects(folder: Path) -> dict[str, str]:
     return names
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _pinned(cpu: int, command: list[str], **kw) -> subprocess.Popen:
-    return subprocess.Popen(["taskset", "-c", str(cpu), *command], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, **kw)
-
-
 def _start_halls(root: Path):
-    port = _free_port()
-    env = {**os.environ, "HALLS_ACCESS_LOG": "false", "PYTHONPATH": str(ROOT)}
-    process = _pinned(0, [sys.executable, "-m", "server.cli", "--root", str(root), "--port", str(port)], env=env,
-                      cwd=ROOT)
+    port = free_port()
+    process = pinned(0, [sys.executable, "-m", "server.cli", "--root", str(root), "--port", str(port)],
+                     env={"HALLS_ACCESS_LOG": "false"})
     return _ready(port, process)
 
 
 def _start_nginx(root: Path):
-    port = _free_port()
+    port = free_port()
     prefix = root / "nginx"
     prefix.mkdir()
     config = ServerConfig(root=root, port=1)
     options = NginxOptions(listen=f"127.0.0.1:{port}", upstream="127.0.0.1:1", full=True, prefix=prefix,
                            foreground=True, access_log=False)
     (prefix / "nginx.conf").write_text(nginx_config(config, options))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    process = _pinned(0, [nginx, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"])
+    process = pinned(0, [find_tool("nginx"), "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"])
     return _ready(port, process)
 
 
 def _start_file_response(root: Path):
-    port = _free_port()
-    process = _pinned(0, [sys.executable, "-c", FILE_RESPONSE_APP, str(root / "build" / "objects"), str(port)])
+    port = free_port()
+    process = pinned(0, [sys.executable, "-c", FILE_RESPONSE_APP, str(root / "build" / "objects"), str(port)])
     return _ready(port, process)
 
 
-def _ready(port: int, process: subprocess.Popen):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return port, process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
+def _ready(port: int, process):
+    wait_for_port(port, process)
+    return port, process
 
 
 def _measure(servers: dict, objects: dict[str, str], args) -> list[tuple[str, dict[str, tuple[float, float]]]]:
@@ -163,16 +130,11 @@ def _measure(servers: dict, objects: dict[str, str], args) -> list[tuple[str, di
 
 
 def _wrk(url: str, header: str | None, seconds: int, connections: int) -> tuple[float, float]:
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
-    if header:
-        command += ["-H", header]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    if "Non-2xx or 3xx responses" in output:
-        raise RuntimeError(f"errors from {url}:\n{output}")
-    requests = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
-    scale = {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[transfer.group(2)]
-    return requests, float(transfer.group(1)) * scale
+    """(requests/s, MB/s) of full or conditional GETs of `url`; any non-2xx/3xx answer is an error."""
+    result = wrk(url, seconds, connections, *(["-H", header] if header else []))
+    if result.non2xx:
+        raise RuntimeError(f"{result.non2xx} non-2xx/3xx answers from {url}")
+    return result.requests_s, result.mb_s
 
 
 def _table(rows, args) -> str:
@@ -192,18 +154,6 @@ def _table(rows, args) -> str:
         f"\n\nMedians of {args.rounds} interleaved rounds of wrk -t1 -c{args.connections} -d{args.seconds}s on CPU 1; "
         f"each server alone on CPU 0 (one process; nginx with one worker, sendfile on; access logs off); "
         f"{machine}; load average at the end {load}.")
-
-
-def _write_section(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    marker = "<!-- objects-results -->"
-    if marker in text:
-        start = text.index(marker)
-        end = text.index(marker, start + len(marker)) + len(marker)
-        text = text[:start] + f"{marker}\n{table}\n{marker}" + text[end:]
-    else:
-        text = text.rstrip("\n") + f"\n\n## Objects\n\n{marker}\n{table}\n{marker}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

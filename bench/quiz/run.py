@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import platform
-import re
 import shutil
 import sqlite3
 import statistics
@@ -42,10 +41,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.harness import (  # noqa: E402
+    ROOT, Section, cpu_seconds, free_port, parse_args, pin, pinned, stop, tools_missing, wait_for_http, wrk)
 
 log = logging.getLogger("bench.quiz")
+SECTION = Section("quiz", "Quiz and records")
 
 CHECKPOINTS = 20
 MEMBERS = 50
@@ -186,23 +188,15 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds per case; medians are reported (default 3)")
     parser.add_argument("--log-level", default="WARNING", help="the server's log level (default WARNING)")
-    parser.add_argument("--write", type=Path, help="replace the 'Quiz and records' section of this markdown file")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for tool in ("wrk", "taskset"):
-        if not shutil.which(tool):
-            log.error("%s is not installed", tool)
-            return 1
+    args = parse_args(parser, SECTION)
+    if tools_missing("wrk", "taskset"):
+        return 1
     with tempfile.TemporaryDirectory(prefix="halls-bench-quiz-") as tmp:
         bench = Bench(Path(tmp), args)
         http_rows = bench.http_cases()
         pipeline = bench.pipeline()
         forward_rows = bench.forwarding()
-    text = _report(http_rows, pipeline, forward_rows, args)
-    print(text)
-    if args.write:
-        _write_section(args.write, text)
-        log.info("wrote the 'Quiz and records' results in %s", args.write)
+    SECTION.publish(_report(http_rows, pipeline, forward_rows, args), args.write)
     return 0
 
 
@@ -216,10 +210,10 @@ class Bench:
 
     def http_cases(self) -> list[dict]:
         rows = []
-        null_port = _free_port()
-        null_lrs = _pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)])
+        null_port = free_port()
+        null_lrs = pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)])
         try:
-            _wait(null_port, "/xapi/statements", method="POST", expect=(200, 400, 500))
+            wait_for_http(null_port, "/xapi/statements", method="POST", expect=(200, 400, 500))
             cases = [("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/", 1),
                      ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/", 1),
                      ("2 workers on both CPUs (wrk shares CPU 1), queue only", "http://127.0.0.1:9/xapi/", 2)]
@@ -234,13 +228,12 @@ class Bench:
                                               for k in ("rps", "p50", "p99", "errors", "checked", "cpu_us")},
                              "runs": [round(r["rps"]) for r in runs]})
         finally:
-            null_lrs.terminate()
-            null_lrs.wait(10)
+            stop(null_lrs)
         return rows
 
     def _http_round(self, lrs_url: str, workers: int = 1) -> dict:
         shutil.rmtree(self.var, ignore_errors=True)
-        port = _free_port()
+        port = free_port()
         servers = [self._server(port, lrs_url, poll=0.05, cpu=n, workers=workers) for n in range(workers)]
         server = servers[0]
         try:
@@ -249,17 +242,16 @@ class Bench:
             requests.write_text("".join(lines), encoding="utf-8")
             script = self.root / "attempts.lua"
             script.write_text(WRK_SCRIPT)
-            cpu_before = sum(_cpu_seconds(p.pid) for p in servers)
-            output = subprocess.run(
-                ["taskset", "-c", "1", "wrk", "-t1", f"-c{self.args.connections}", f"-d{self.args.seconds:g}s",
-                 "--latency", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(requests)],
-                check=True, capture_output=True, text=True).stdout
-            cpu = sum(_cpu_seconds(p.pid) for p in servers) - cpu_before
+            cpu_before = sum(cpu_seconds(p.pid) for p in servers)
+            load = wrk(f"http://127.0.0.1:{port}", self.args.seconds, self.args.connections, "--latency", "-s",
+                       str(script), script_args=(str(requests),))
+            cpu = sum(cpu_seconds(p.pid) for p in servers) - cpu_before
         finally:
             for process in servers:
-                process.terminate()
-                process.wait(20)
-        result = _parse_wrk(output)
+                stop(process)
+        # errors counted as before: the non-2xx answers, or the socket errors when there are none
+        result = {"rps": load.requests_s, "p50": load.p50_ms, "p99": load.p99_ms, "completed": load.completed,
+                  "errors": load.non2xx or load.socket_errors}
         result["cpu_us"] = cpu / max(1, result["completed"]) * 1e6
         attempts, statements = _counts(self.var / "halls.sqlite")
         # wrk counts requests whose responses arrived; every 200 must be a stored attempt with its statements
@@ -283,8 +275,8 @@ class Bench:
                   "web_dir": str(self.root / "no-web"), "port": port, "access_log": False,
                   "base_url": "https://halls.example", "lrs_url": lrs_url, "lrs_poll_interval": poll,
                   "lrs_backoff_base": 0.2, "lrs_backoff_max": 1.0, **extra}
-        process = _pinned(cpu, [sys.executable, "-c", SERVER, json.dumps(values), str(port), self.args.log_level])
-        _wait(port, "/api/health")
+        process = pinned(cpu, [sys.executable, "-c", SERVER, json.dumps(values), str(port), self.args.log_level])
+        wait_for_http(port, "/api/health")
         return process
 
     # in process
@@ -308,12 +300,12 @@ class Bench:
     def forwarding(self) -> list[dict]:
         source = self._fill_queue(max(FORWARD_COUNTS.values()))
         rows = []
-        null_port = _free_port()
-        targets = [("null LRS", lambda: (_pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)]),
+        null_port = free_port()
+        targets = [("null LRS", lambda: (pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)]),
                                          f"http://127.0.0.1:{null_port}/xapi/", None, None))]
-        embedded_port = _free_port()
+        embedded_port = free_port()
         targets.append(("embedded LRS (FULL)", lambda: (
-            _pinned(1, [sys.executable, "-c", EMBEDDED_LRS, str(self.root / "lrs-var"), str(embedded_port)]),
+            pinned(1, [sys.executable, "-c", EMBEDDED_LRS, str(self.root / "lrs-var"), str(embedded_port)]),
             f"http://127.0.0.1:{embedded_port}/xapi/", "bench", "bench-secret-000000")))
         ralph = _ralph(self.root / "ralph")
         if ralph is not None:
@@ -322,12 +314,12 @@ class Bench:
             count = FORWARD_COUNTS[name]
             process, url, key, secret = start()
             try:
-                _wait(int(url.split(":")[2].split("/")[0]), "/xapi/statements", method="POST",
-                      expect=(200, 204, 400, 401, 404, 405, 500))
+                wait_for_http(int(url.split(":")[2].split("/")[0]), "/xapi/statements", method="POST",
+                              expect=(200, 204, 400, 401, 404, 405, 500))
                 shutil.rmtree(self.var, ignore_errors=True)
                 self.var.mkdir()
                 _copy_queue(source, self.var / "halls.sqlite", count)
-                port = _free_port()
+                port = free_port()
                 started = time.perf_counter()
                 server = self._server(port, url, poll=0.05, lrs_key=key, lrs_secret=secret)
                 try:
@@ -337,16 +329,14 @@ class Bench:
                         time.sleep(0.05)
                     elapsed = time.perf_counter() - started
                 finally:
-                    server.terminate()
-                    server.wait(20)
+                    stop(server)
                 dead = _dead(self.var / "halls.sqlite")
                 rows.append({"case": name, "statements": count, "seconds": elapsed, "rate": count / elapsed,
                              "dead": dead})
                 log.info("forward to %s: %d statements in %.1f s (%.0f/s)", name, count, elapsed, count / elapsed)
             finally:
                 if hasattr(process, "terminate"):
-                    process.terminate()
-                    process.wait(10)
+                    stop(process)
                 else:
                     process.stop()
         return rows
@@ -354,7 +344,7 @@ class Bench:
     def _fill_queue(self, statements: int) -> Path:
         """A database whose queue holds at least `statements` statements (posted with the LRS unreachable)."""
         shutil.rmtree(self.var, ignore_errors=True)
-        port = _free_port()
+        port = free_port()
         server = self._server(port, "http://127.0.0.1:9/xapi/")
         try:
             lines = self._sign_in(port)
@@ -370,8 +360,7 @@ class Bench:
                     raise RuntimeError(f"attempt answered {reply.status}")
             connection.close()
         finally:
-            server.terminate()
-            server.wait(20)
+            stop(server)
         source = self.root / "queue.sqlite"
         with sqlite3.connect(self.var / "halls.sqlite") as db, sqlite3.connect(source) as copy:
             db.backup(copy)
@@ -426,7 +415,7 @@ def _ralph(folder: Path):
 
     def start():
         ralph = RalphServer(folder).start()
-        subprocess.run(["taskset", "-a", "-cp", "1", str(ralph.process.pid)], check=True, stdout=subprocess.DEVNULL)
+        pin(ralph.process.pid, 1)
         return ralph, ralph.url.replace("/xAPI/", "/xAPI/"), ralph.key, ralph.secret
 
     return start
@@ -456,40 +445,6 @@ def _dead(path: Path) -> int:
         return db.execute("SELECT COUNT(*) FROM statements WHERE state = 2").fetchone()[0]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _pinned(cpu: int, command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(["taskset", "-c", str(cpu), *command], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(port: int, path: str, method: str = "GET", expect=(200,), timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request(method, path, body=b"[]" if method == "POST" else None,
-                               headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"})
-            if connection.getresponse().status in expect:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
 def _post(port: int, path: str, body: dict, token: str | None = None) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
@@ -500,21 +455,6 @@ def _post(port: int, path: str, body: dict, token: str | None = None) -> dict:
     if reply.status not in (200, 201):
         raise RuntimeError(f"{path}: {reply.status} {data}")
     return data
-
-
-def _parse_wrk(output: str) -> dict:
-    def latency(label: str) -> float:
-        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    completed = int(re.search(r"(\d+) requests in", output).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), "p50": latency("50"),
-            "p99": latency("99"), "completed": completed,
-            "errors": int(errors.group(1)) if errors else 0 + (sum(map(int, socket_errors.groups())) if socket_errors
-                                                                 else 0)}
 
 
 def _report(http_rows: list[dict], pipeline: dict, forward_rows: list[dict], args: argparse.Namespace) -> str:
@@ -542,18 +482,6 @@ def _report(http_rows: list[dict], pipeline: dict, forward_rows: list[dict], arg
         lines.append(f"| {row['case']} | {row['statements']:,} | {row['seconds']:.1f} | {row['rate']:,.0f} | "
                      f"{row['dead']} |")
     return "\n".join(lines)
-
-
-def _write_section(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    marker = "<!-- quiz-results -->"
-    if marker in text:
-        start = text.index(marker)
-        end = text.index(marker, start + len(marker)) + len(marker)
-        text = text[:start] + f"{marker}\n{table}\n{marker}" + text[end:]
-    else:
-        text = text.rstrip("\n") + f"\n\n## Quiz and records\n\n{marker}\n{table}\n{marker}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

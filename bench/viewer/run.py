@@ -32,18 +32,18 @@ import logging
 import math
 import os
 import platform
-import re
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.harness import ROOT, Section, parse_args  # noqa: E402
 
 log = logging.getLogger("bench.viewer")
-MARKER = "<!-- viewer-results -->"
+SECTION = Section("viewer", "Viewer")
 COMMAND = ".venv/bin/python bench/viewer/run.py --write BENCHMARKS.md"
 WIDTH, HEIGHT = 800, 500
 
@@ -86,9 +86,7 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=3, help="cold and warm visits per hall; medians (default 3)")
     parser.add_argument("--avatars", type=int, default=50, help="simulated members for the walking test (default 50)")
     parser.add_argument("--seconds", type=float, default=6.0, help="walking time per measurement (default 6)")
-    parser.add_argument("--write", type=Path, help="put the results into this Markdown file's viewer section")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(parser, SECTION)
 
     from tests.e2e.browser import Browser, browser_missing
 
@@ -114,10 +112,7 @@ def main() -> int:
     finally:
         browser.close()
         server.stop()
-    report = render(catalog.get("build"), visits, walking, browser.version, os.getloadavg())
-    print(report)
-    if args.write:
-        write_section(args.write, report)
+    SECTION.publish(render(catalog.get("build"), visits, walking, browser.version, os.getloadavg()), args.write)
     return 0
 
 
@@ -273,18 +268,6 @@ def render(build_id, visits: dict, walking: dict, chromium: str, load: tuple) ->
         lines.append(f"| {w['avatars_seen']} | {w['frames']} | {w['median']:.1f} | {w['p95']:.1f} | {w['max']:.1f} "
                      f"| {w['fps']:.1f} | {w['js_median']:.2f} | {w['js_p95']:.2f} |")
     return "\n".join(lines)
-
-
-def write_section(path: Path, report: str) -> None:
-    """Replace the text between the two viewer markers (adding the section if it is missing)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{MARKER}\n{report}\n{MARKER}"
-    if MARKER in text:
-        text = re.sub(re.escape(MARKER) + r".*?" + re.escape(MARKER), lambda _: block, text, count=1, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n## Viewer\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-    log.info("wrote %s", path)
 
 
 if __name__ == "__main__":
