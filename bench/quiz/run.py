@@ -56,7 +56,7 @@ FORWARD_COUNTS = {"null LRS": 20_000, "embedded LRS (FULL)": 10_000, "Ralph 5 (f
 RESPONSES = {"s1": "B", "m1": ["A", "C"], "t1": True, "s2": "A"}  # s2 is wrong: every attempt fails
 
 SERVER = """
-import dataclasses, json, logging, sys
+import json, logging, sys
 from pathlib import Path
 from aiohttp import web
 from server.app import create_app
@@ -65,19 +65,8 @@ from server.quiz_routes import add_quiz
 
 logging.basicConfig(level=getattr(logging, sys.argv[3]))
 values = json.loads(sys.argv[1])
-
-@dataclasses.dataclass(frozen=True)
-class BenchConfig(ServerConfig):
-    lrs_url: str | None = None
-    lrs_key: str | None = None
-    lrs_secret: str | None = None
-    lrs_batch_size: int = 100
-    lrs_poll_interval: float = 1.0
-    lrs_backoff_base: float = 1.0
-    lrs_backoff_max: float = 300.0
-
-config = BenchConfig(**{k: Path(v) if k in ("root", "build_dir", "var_dir", "web_dir") else v
-                        for k, v in values.items()})
+config = ServerConfig(**{k: Path(v) if k in ("root", "build_dir", "var_dir", "web_dir") else v
+                         for k, v in values.items()})
 app = create_app(config)
 add_quiz(app, config)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None, reuse_port=config.workers > 1)
