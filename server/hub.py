@@ -109,9 +109,8 @@ class AuthError(Exception):
 
 
 async def authenticate(app: web.Application, join: msg.Join) -> Identity:
-    """A session token (`token`, or a `v1.` token in `key`) names the member and role; else trust the name,
-    trainer only with the configured key."""
-    token = getattr(join, "token", None) or (join.key if join.key and join.key.startswith("v1.") else None)
+    """A session token names the member and role; else trust the name, trainer only with the configured key."""
+    token = join.token
     if token:
         from server.quiz_routes import hub_identity
 

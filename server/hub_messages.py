@@ -5,7 +5,7 @@ hall).  Every text frame, both ways, is a JSON object with `v` (1) and `type`;
 unknown extra fields are ignored.  Pose batches are binary frames.
 
 Client -> server (text frames only)
-  join          {name, role?: "member"|"trainer", key?}   first message, within hub_join_timeout
+  join          {name, role?, key?, token?}            first message, within hub_join_timeout
   pose          {room, p:[x,y,z], q:[x,y,z,w], t?}         metres (z up), unit quaternion, t = sender ms (uint32)
   tour-start    {}                                          trainers only
   tour-goto     {exhibit}                                   leader only
@@ -121,7 +121,9 @@ class Join(_ClientMessage):
     role: Literal["member", "trainer"] = "member"
     """Requested role; `trainer` is granted only with the right `key`."""
     key: Annotated[str, Field(max_length=256)] | None = None
-    """Trainer key (until accounts arrive with the quiz issue)."""
+    """The configured trainer key (`trainer_key`), for trainers without an account."""
+    token: Annotated[str, Field(max_length=512)] | None = None
+    """Session token from `POST /api/session`: names the member and role (name and role are then ignored)."""
 
 
 class Pose(_ClientMessage):

@@ -60,6 +60,9 @@ def test_catalog_lists_every_hall_with_its_chinese_title(halls_server, open_page
     page.click("#signin button[type=submit]")
     page.wait_for("() => document.getElementById('member').textContent === '已登录：李四'")
     assert page.evaluate("() => document.querySelectorAll('.badge').length") == 0
+    page.goto(f"{halls_server.url}/halls/lobby?name=访客")  # the session, not the typed name, names the member
+    page.wait_for("() => window.__hallsViewer?.member")
+    assert page.evaluate("() => window.__hallsViewer.member.name") == "李四"
     assert page_errors(page) == []
 
 

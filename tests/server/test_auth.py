@@ -243,15 +243,15 @@ def test_hub_join_with_a_session_token_takes_name_and_role_from_the_session(quiz
     base = f"ws://127.0.0.1:{server.port}"
 
     async def scenario():
-        guide = await HubClient.join(base, "anything", key=trainer)
+        guide = await HubClient.join(base, "anything", token=trainer)
         assert (guide.welcome["name"], guide.welcome["role"]) == ("李老师", "trainer")
-        walker = await HubClient.join(base, "pretending", role="trainer", key=member)
+        walker = await HubClient.join(base, "pretending", role="trainer", token=member)
         assert (walker.welcome["name"], walker.welcome["role"]) == ("张三", "member")
         forged = await HubClient.open(base)
-        await forged.send(type="join", name="x", key=trainer[:-4] + "AAAA")
+        await forged.send(type="join", name="x", token=trainer[:-4] + "AAAA")
         assert await forged.closed() == (1008, "join: invalid session token")
         expired = await HubClient.open(base)
-        await expired.send(type="join", name="x", key=Sessions(SECRET, ttl=1, clock=lambda: 0.0).issue("t1"))
+        await expired.send(type="join", name="x", token=Sessions(SECRET, ttl=1, clock=lambda: 0.0).issue("t1"))
         assert await expired.closed() == (1008, "join: session token expired")
         for client in (guide, walker):
             await client.close()

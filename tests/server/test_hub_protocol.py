@@ -77,7 +77,10 @@ def test_bad_message_closes_only_that_client(frames, code, reason):
     ({"type": "join", "name": "x" * 41}, "join.name: string should have at most 40 characters"),
     ({"type": "join", "name": "a\u0007b"}, "join.name: string should match pattern"),
     ({"type": "join", "name": "\u3000"}, "join: name must not be blank"),
-], ids=["pose-before-join", "blank-name", "long-name", "control-character", "ideographic-space"])
+    ({"type": "join", "name": "x", "token": "v1." + "x" * 510}, "join.token: string should have at most 512 characters"),
+    ({"type": "join", "name": "x", "token": "v1.abc.def"}, "join: session tokens are not enabled on this server"),
+], ids=["pose-before-join", "blank-name", "long-name", "control-character", "ideographic-space", "long-token",
+        "token-without-accounts"])
 def test_bad_join_is_refused_with_1008(first, reason):
     async def scenario():
         async with running_hub() as (app, base):

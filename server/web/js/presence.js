@@ -31,7 +31,7 @@ export class Presence {
       const { name, role, key, token } = this.identity;
       const join = { v: 1, type: 'join', name, role: role || 'member' };
       if (token) join.token = token;
-      if (key || token) join.key = key || token;
+      if (key) join.key = key;
       ws.send(JSON.stringify(join));
     };
     ws.onmessage = (event) => {
