@@ -238,9 +238,8 @@ class Bench:
         finally:
             for process in servers:
                 stop(process)
-        # errors counted as before: the non-2xx answers, or the socket errors when there are none
         result = {"rps": load.requests_s, "p50": load.p50_ms, "p99": load.p99_ms, "completed": load.completed,
-                  "errors": load.non2xx or load.socket_errors}
+                  "errors": load.non2xx + load.socket_errors}
         result["cpu_us"] = cpu / max(1, result["completed"]) * 1e6
         attempts, statements = _counts(self.var / "halls.sqlite")
         # wrk counts requests whose responses arrived; every 200 must be a stored attempt with its statements
