@@ -5,8 +5,10 @@
 #   nginx               production recipe for /objects/ and its test
 #   redis-server        several server workers share presence and tours
 #   openssl, wrk        the TLS test; the object-serving benchmark
+#   xvfb, xdotool       the windowed client's test: a virtual X display, keys pressed in the window
+#   libglx-mesa0, libgl1-mesa-dri  Mesa's GLX and software rasteriser: the client's window (pandagl) on Xvfb
 set -euo pipefail
-packages=(fonts-wqy-microhei chromium nginx redis-server openssl wrk)
+packages=(fonts-wqy-microhei chromium nginx redis-server openssl wrk xvfb xdotool libglx-mesa0 libgl1-mesa-dri)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
