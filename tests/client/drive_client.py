@@ -50,6 +50,11 @@ def main(url: str, cache: str, out: str) -> int:
     client.walker.place((0.0, 2.5, 0.0), 0.0)  # in front of the intro panel
     base.taskMgr.step()
     seen["panel"] = client.panel.title.getText() if client.panel.visible else None
+    client._escape()  # Esc closes the panel, and it stays closed while the member stands there
+    base.taskMgr.step()
+    base.taskMgr.step()
+    seen["panel_after_escape"] = client.panel.visible
+    seen["running_after_escape"] = client.exit_code is None
 
     client.walker.place((0.0, -2.0, 0.0), 0.0)  # on the checkpoint
     base.taskMgr.step()

@@ -78,6 +78,7 @@ def test_a_visit_reads_a_panel_answers_the_quiz_and_walks_into_the_next_hall(pro
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert seen["panel"] == "前言"
+    assert (seen["panel_after_escape"], seen["running_after_escape"]) == (False, True)
     assert seen["hint"] == "按 Q 开始答题：小测验"
     assert seen["first_question"] == "1/2（判断）屯兰有十个主题展厅。"
     assert seen["quiz"].startswith("通过，得分 2/2")

@@ -137,6 +137,9 @@ class HallClient:
         self.exit_code: int | None = None
         self.following = False
         self.pinned: Exhibit | None = None
+        self.shown: Exhibit | None = None
+        self.dismissed: Exhibit | None = None
+        """The panel the member closed: it stays closed until they step away from that exhibit."""
         self._notice_until = 0.0
         self._notice = ""
         self._pending_marks: set[str] = set()
@@ -391,13 +394,18 @@ class HallClient:
             e = self.pinned
             if math.hypot(e.position[0] - x, e.position[1] - y) > max(4.0, e.radius * 2):
                 self.pinned = None
+        if self.dismissed is not None:
+            e = self.dismissed
+            if math.hypot(e.position[0] - x, e.position[1] - y) > e.radius:
+                self.dismissed = None
         nearest = None
         best = math.inf
         for exhibit in self.manifest.exhibits:
             d = math.hypot(exhibit.position[0] - x, exhibit.position[1] - y)
-            if d <= exhibit.radius and d < best and text_of(exhibit.text):
+            if d <= exhibit.radius and d < best and text_of(exhibit.text) and exhibit is not self.dismissed:
                 nearest, best = exhibit, d
         shown = self.pinned or nearest
+        self.shown = shown
         if shown is not None:
             self.panel.show(shown, self.options.language)
         elif self.panel.visible:
@@ -487,7 +495,9 @@ class HallClient:
         self.pick(origin, direction)
 
     def _toggle_panel(self) -> None:
+        """Close the open panel (Esc or E); walking up to another exhibit opens that one."""
         if self.panel.visible:
+            self.dismissed = self.shown
             self.pinned = None
             self.panel.hide()
 
