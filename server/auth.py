@@ -15,10 +15,12 @@ is set.  Trainers and administrators always need a personal code.
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -156,6 +158,7 @@ class Sessions:
 
 
 SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
+SIGNIN_GUARD: web.AppKey["SignInGuard"] = web.AppKey("signin_guard")
 """The application's session signer and role table."""
 
 
@@ -175,6 +178,58 @@ def require_role(request: web.Request, *roles: Role) -> Principal:
     if roles and principal.role not in roles:
         raise _http_error(web.HTTPForbidden, f"{' or '.join(roles)} role required")
     return principal
+
+
+class SignInGuard:
+    """Counts refused sign-ins per client address; after `limit` within `window` seconds, that address waits.
+
+    Only refusals count, so a classroom signing in behind one address is never slowed;
+    guessing an enrolment code is.  Memory stays bounded (`MAX_ADDRESSES`).
+    """
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, limit: int, window: float, clock=time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._refusals: dict[str, collections.deque[float]] = {}
+
+    def retry_after(self, address: str) -> int | None:
+        """Whole seconds until `address` may try again, or None when it may now."""
+        recent = self._recent(address)
+        if recent is None or len(recent) < self.limit:
+            return None
+        return max(1, math.ceil(recent[0] + self.window - self.clock()))
+
+    def refused(self, address: str) -> None:
+        """Count a refused sign-in from `address`."""
+        if len(self._refusals) >= self.MAX_ADDRESSES:
+            for address_seen in list(self._refusals):
+                self._recent(address_seen)  # forgets addresses whose refusals have aged out
+        recent = self._recent(address)
+        if recent is None:
+            if len(self._refusals) >= self.MAX_ADDRESSES:
+                self._refusals.pop(next(iter(self._refusals)))
+            recent = self._refusals[address] = collections.deque(maxlen=self.limit)
+        recent.append(self.clock())
+
+    def _recent(self, address: str) -> collections.deque[float] | None:
+        recent = self._refusals.get(address)
+        if recent is not None:
+            while recent and recent[0] <= self.clock() - self.window:
+                recent.popleft()
+            if not recent:
+                del self._refusals[address]
+                return None
+        return recent
+
+
+def client_address(request: web.Request) -> str:
+    """The member's address: the peer, or, behind a proxy on this host, the last `X-Forwarded-For` hop."""
+    peer = request.remote or ""
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and peer in ("127.0.0.1", "::1", ""):
+        return forwarded.rsplit(",", 1)[-1].strip() or peer
+    return peer
 
 
 def load_or_create_secret(path: Path) -> bytes:

@@ -111,6 +111,10 @@ class ServerConfig:
     """The shared enrolment code for `enrolment = code`."""
     enrolment_tokens: Path | None = None
     """File of `member_id code` lines (a code may be `sha256:<hex>`); trainers and admins sign in with theirs."""
+    signin_failures: int = 10
+    """Refused sign-ins (wrong enrolment codes) one client address may make per `signin_window`; then 429."""
+    signin_window: float = 600.0
+    """Seconds a refused sign-in counts against its client address."""
     training_base_name: str = "屯兰矿党建实训基地"
     """The training base's name in learning-record statements (their grouping activity)."""
     report_utc_offset: float = 8.0
@@ -330,12 +334,12 @@ def _check_config(config: ServerConfig) -> None:
         raise ConfigError("enrolment: 'code' needs enrolment_code")
     if config.enrolment == "list" and not config.enrolment_tokens:
         raise ConfigError("enrolment: 'list' needs enrolment_tokens")
-    for key in ("session_ttl", "lrs_timeout", "lrs_backoff_base", "lrs_backoff_max", "lrs_poll_interval"):
+    for key in ("session_ttl", "signin_window", "lrs_timeout", "lrs_backoff_base", "lrs_backoff_max", "lrs_poll_interval"):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
     if config.lrs_synchronous not in ("FULL", "NORMAL"):
         raise ConfigError(f"lrs_synchronous: must be FULL or NORMAL, got {config.lrs_synchronous!r}")
-    for key in ("max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer",
+    for key in ("signin_failures", "max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer",
                 "lrs_page_size", "lrs_max_body_bytes", "lrs_batch_size"):
         if getattr(config, key) < 1:
             raise ConfigError(f"{key}: must be at least 1")

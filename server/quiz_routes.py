@@ -1,6 +1,6 @@
 """The quiz and learning-record HTTP API.
 
-    POST /api/session                                     sign in -> {token, member}
+    POST /api/session                                     sign in -> {token, member} (429 after `signin_failures` refusals)
     GET  /api/me/progress                                 the member's halls and checkpoints
     GET  /api/halls/{hall}/checkpoints/{cp}               questions (no keys) and the member's tries
     POST /api/halls/{hall}/visits                         -> {registration}
@@ -28,7 +28,8 @@ from typing import Any, Awaitable, Callable, Mapping
 from aiohttp import web
 
 from server import learners, progress
-from server.auth import SESSIONS, AuthFailure, EnrolmentRefused, Sessions, require_role, valid_member_id, valid_name
+from server.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
+                         require_role, valid_member_id, valid_name)
 from server.catalog import CURRENT_BUILD
 from server.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal
 from server.outbox import (DATABASE, FORWARDER, Database, Forwarder, ForwarderSettings, dead_letters,
@@ -61,6 +62,7 @@ def add_quiz(app: web.Application, config: Any) -> None:
     var_dir = Path(getattr(config, "var_path", None) or Path(getattr(config, "root", ".")) / "var")
     public = (getattr(config, "public_url", None) or "http://127.0.0.1:8080").rstrip("/")
     app[SESSIONS] = Sessions.from_config(config, var_dir)
+    app[SIGNIN_GUARD] = SignInGuard(getattr(config, "signin_failures", 10), getattr(config, "signin_window", 600.0))
     app[QUIZ] = QuizState(AnswerKeys(), Vocabulary(public, getattr(config, "training_base_name", None) or BASE_NAME))
     database = app[DATABASE] = Database(var_dir / "halls.sqlite", [LEARNERS_SCHEMA])
     app[FORWARDER] = Forwarder(database, ForwarderSettings.from_config(config), lrs_target_resolver(app, config))
@@ -126,10 +128,15 @@ async def session_handler(request: web.Request) -> web.Response:
         return error(400, f"branch: unknown branch{choices}")
     if code is not None and not isinstance(code, str):
         return error(400, "enrolment_code: expected a string")
+    guard, address = request.app[SIGNIN_GUARD], client_address(request)
+    wait = guard.retry_after(address)
+    if wait is not None:
+        return error(429, f"too many refused sign-ins from this device; try again in {wait} s", retry_after=wait)
     try:
         sessions.check_enrolment(member_id, code)
     except EnrolmentRefused as refused:
-        log.info("sign-in refused member=%s: %s", member_id, refused)
+        guard.refused(address)
+        log.warning("sign-in refused member=%s address=%s: %s", member_id, address, refused)
         return error(403, str(refused))
     name = name.strip()
     branch = await request.app[DATABASE].write(learners.upsert_member, member_id, name, branch, time.time())
