@@ -7,6 +7,11 @@ transaction that stores it, so two racing attempts (or two workers) can
 never both take the last try.  Its statements are usually made before, on
 the event loop (`read_basis`, `prepare_attempt`), so the single writer only
 runs SQL; the transaction re-reads the basis and remakes them on a race.
+
+An attempt may carry the client's submission id (`Idempotency-Key`), kept
+unique per member in `attempts.idempotency_key`.  The same transaction looks
+it up before the policy: a retried submission finds its stored attempt and
+is answered from it (`StoredAttempt`), writing and queueing nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Mapping
 
-from server.outbox import queue_statements
+from server.outbox import Database, queue_statements
 from server.quiz import Checkpoint, Grade
 from server.records import Learner, Vocabulary, attempt_statements, experienced_statement, statements_json
 
@@ -56,9 +61,12 @@ CREATE TABLE IF NOT EXISTS attempts (
     scaled REAL NOT NULL,
     passed INTEGER NOT NULL,
     responses TEXT NOT NULL,
+    idempotency_key TEXT,  -- the client's submission id (`Idempotency-Key`), when it sent one
     UNIQUE (member, hall, checkpoint, number)
 );
 CREATE INDEX IF NOT EXISTS attempts_submitted ON attempts(submitted);
+CREATE UNIQUE INDEX IF NOT EXISTS attempts_idempotency ON attempts(member, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS checkpoint_status (
     member TEXT NOT NULL,
     hall TEXT NOT NULL,
@@ -128,6 +136,8 @@ class AttemptRequest:
     hall_checkpoints: frozenset[str]
     vocabulary: Vocabulary
     hall_title: Mapping | None = None
+    idempotency_key: str | None = None
+    """The client's submission id: a second request with it is answered from the first's attempt."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,22 @@ class AttemptRecord:
     hall_complete: bool
     statements: tuple[str, ...]
     """Ids of the statements queued with the attempt."""
+
+
+@dataclass(frozen=True)
+class StoredAttempt:
+    """The attempt already stored under the request's idempotency key: its result, as first answered."""
+
+    number: int
+    raw: int
+    max: int
+    scaled: float
+    passed: bool
+    correct: tuple[tuple[str, bool], ...]
+    """`(question id, correct)` in the order they were graded."""
+    attempts_left: int
+    retry_after: int
+    hall_complete: bool
 
 
 @dataclass(frozen=True)
@@ -206,11 +232,21 @@ def note_opened(connection: sqlite3.Connection, member_id: str, hall_id: str, ch
                        (member_id, hall_id, checkpoint_id, now))
 
 
-def read_basis(connection: sqlite3.Connection, request: AttemptRequest) -> AttemptBasis | Refusal:
-    """What the attempt's rows depend on, or why the policy refuses it (nothing is written)."""
+def read_basis(connection: sqlite3.Connection, request: AttemptRequest) -> AttemptBasis | StoredAttempt | Refusal:
+    """What the attempt's rows depend on, or why the policy refuses it (nothing is written).
+
+    A request whose idempotency key is stored already gets that attempt
+    (`StoredAttempt`), or a 409 `Refusal` when it was for other answers.
+    The key is looked up after the basis: read outside a transaction, an
+    attempt committed in between is then seen as stored, not as a used try.
+    """
     checkpoint = request.checkpoint
     member, hall = request.member_id, checkpoint.hall
     row = connection.execute(_BASIS_SQL, (request.registration, member, hall, checkpoint.id)).fetchone()
+    if request.idempotency_key is not None:
+        stored = stored_attempt(connection, request)
+        if stored is not None:
+            return stored
     if row is None:
         return Refusal(400, f"unknown registration for hall {hall!r}: start a visit first")
     platform, started, used, last, passed_here, best, opened, name, complete = row
@@ -255,7 +291,7 @@ def prepare_attempt(request: AttemptRequest, basis: AttemptBasis) -> PreparedAtt
 
 
 def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
-                   prepared: PreparedAttempt | None = None) -> AttemptRecord | Refusal:
+                   prepared: PreparedAttempt | None = None) -> AttemptRecord | StoredAttempt | Refusal:
     """Check the policy, store the attempt, queue its statements (and the hall's `completed`).
 
     `prepared` was made from a read outside this transaction; it is used
@@ -264,17 +300,17 @@ def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
     """
     checkpoint, grade, now = request.checkpoint, request.grade, request.now
     basis = read_basis(connection, request)
-    if isinstance(basis, Refusal):
+    if isinstance(basis, (Refusal, StoredAttempt)):
         return basis
     if prepared is None or prepared.basis != basis:
         prepared = prepare_attempt(request, basis)
     responses = {r.question.id: {"response": _plain(r.response), "correct": r.correct} for r in grade.results}
     connection.execute(
         "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, duration, raw, max, "
-        "scaled, passed, responses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "scaled, passed, responses, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.member_id, checkpoint.hall, checkpoint.id, prepared.number, request.registration, prepared.platform,
          now, prepared.duration, grade.raw, grade.max, grade.scaled, int(grade.passed),
-         json.dumps(responses, ensure_ascii=False)))
+         json.dumps(responses, ensure_ascii=False), request.idempotency_key))
     connection.execute(
         "INSERT INTO checkpoint_status (member, hall, checkpoint, attempts, last_submitted, passed, best) "
         "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT DO UPDATE SET attempts = attempts + 1, "
@@ -285,7 +321,7 @@ def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
         connection.execute("INSERT INTO completions (member, hall, registration, completed) VALUES (?, ?, ?, ?)",
                            (request.member_id, checkpoint.hall, request.registration, now))
     queue_statements(connection, prepared.statements, now)
-    left = 0 if grade.passed else max(0, checkpoint.attempts - prepared.number)
+    left = _left_after(checkpoint, prepared.number, grade.passed)
     return AttemptRecord(prepared.number, left, _cooldown(checkpoint) if left else 0,
                          basis.complete or prepared.completes, tuple(i for i, _ in prepared.statements))
 
@@ -310,7 +346,74 @@ def record_experience(connection: sqlite3.Connection, request: ExperienceRequest
     return statement.id
 
 
+# --- schema upgrades ------------------------------------------------------------------
+
+
+def upgrade_schema(database: Database) -> bool:
+    """Add to a database made by older code the columns `CREATE TABLE IF NOT EXISTS` cannot; True if it did.
+
+    Run before `database.open()`, whose `LEARNERS_SCHEMA` indexes the new
+    column.  Under `BEGIN IMMEDIATE`, so of two workers starting at once one
+    adds the column and the other then finds it.
+    """
+    if not database.path.exists():
+        return False
+    connection = database.connect()
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(attempts)")}
+        added = bool(columns) and "idempotency_key" not in columns
+        if added:
+            connection.execute("ALTER TABLE attempts ADD COLUMN idempotency_key TEXT")
+        connection.execute("COMMIT")
+    finally:
+        connection.close()  # an uncommitted upgrade is rolled back
+    return added
+
+
 # --- reads -------------------------------------------------------------------------
+
+
+def stored_attempt(connection: sqlite3.Connection, request: AttemptRequest) -> StoredAttempt | Refusal | None:
+    """The member's attempt stored under the request's idempotency key, as first answered; None if there is none.
+
+    A key used for another checkpoint or other answers is a 409 `Refusal`.
+    `attempts_left`, `retry_after` and `hall_complete` are what the first
+    answer said: they follow from the stored attempt alone.
+    """
+    checkpoint = request.checkpoint
+    row = connection.execute(
+        "SELECT id, hall, checkpoint, number, raw, max, scaled, passed, responses FROM attempts "
+        "WHERE member = ? AND idempotency_key = ?", (request.member_id, request.idempotency_key)).fetchone()
+    if row is None:
+        return None
+    attempt_id, hall, checkpoint_id, number, raw, top, scaled, passed, responses = row
+    if (hall, checkpoint_id) != (checkpoint.hall, checkpoint.id):
+        return Refusal(409, f"Idempotency-Key was already used for checkpoint {checkpoint_id!r} of hall {hall!r}: "
+                            "send a new key with each new submission")
+    stored = json.loads(responses)
+    sent = {r.question.id: _plain(r.response) for r in request.grade.results}
+    if {question_id: entry["response"] for question_id, entry in stored.items()} != sent:
+        return Refusal(409, "Idempotency-Key was already used for a submission with other answers: "
+                            "send a new key with each new submission")
+    left = _left_after(checkpoint, number, bool(passed))
+    complete = connection.execute(_COMPLETE_AT_SQL, (request.member_id, hall, attempt_id)).fetchone()[0]
+    return StoredAttempt(number, raw, top, scaled, bool(passed),
+                         tuple((question_id, bool(entry["correct"])) for question_id, entry in stored.items()),
+                         left, _cooldown(checkpoint) if left else 0, bool(complete))
+
+
+_COMPLETE_AT_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM completions AS c, attempts AS this
+    WHERE c.member = ?1 AND c.hall = ?2 AND this.id = ?3
+      AND COALESCE((SELECT MIN(a.id) FROM attempts AS a
+                    WHERE a.member = c.member AND a.hall = c.hall AND a.registration = c.registration
+                      AND a.submitted = c.completed AND a.passed = 1) <= this.id,
+                   c.completed <= this.submitted))
+"""
+"""Was hall ?2 complete for member ?1 once attempt ?3 was stored?  The completing attempt is the one stored in the
+same transaction as the completion (same registration and time); ids follow the order of commits."""
 
 
 def checkpoint_state(connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str) -> CheckpointState:
@@ -381,6 +484,11 @@ def _completed(connection: sqlite3.Connection, member_id: str, hall_id: str) -> 
 def _name(connection: sqlite3.Connection, member_id: str) -> str | None:
     row = connection.execute("SELECT name FROM members WHERE id = ?", (member_id,)).fetchone()
     return row[0] if row else None
+
+
+def _left_after(checkpoint: Checkpoint, number: int, passed: bool) -> int:
+    """Attempts left after attempt `number`."""
+    return 0 if passed else max(0, checkpoint.attempts - number)
 
 
 def _cooldown(checkpoint: Checkpoint) -> int:

@@ -13,6 +13,17 @@
 
 Everything but `/api/session` and `/reports` needs `Authorization: Bearer`;
 the member is always the token's, never one named in a body.
+
+An attempt may carry `Idempotency-Key: <8-64 of A-Z a-z 0-9 _ ->`, one new
+key per submission, sent again unchanged when the client retries it (the
+reply was lost, the member pressed submit again).  The key is stored with
+the attempt, unique per member.  A request whose key already has an attempt
+is not graded, stored or queued again: it gets `200` with the first reply's
+body (the same score, results, explanations, `attempts_left`, `retry_after`
+and `hall_complete`, even if the policy would now refuse a new try) and the
+header `Idempotent-Replay: true`.  The key with another checkpoint or other
+answers is `409`; a malformed key is `400`.  Without the header every
+request is a new attempt.
 """
 
 from __future__ import annotations
@@ -20,10 +31,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
@@ -31,7 +43,7 @@ from server import learners, progress
 from server.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
                          require_role, valid_member_id, valid_name)
 from server.catalog import CURRENT_BUILD
-from server.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal
+from server.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal, StoredAttempt
 from server.outbox import (DATABASE, FORWARDER, Database, Forwarder, ForwarderSettings, dead_letters,
                            lrs_target_resolver, outbox_context, resend_dead_letter)
 from server.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
@@ -42,6 +54,8 @@ log = logging.getLogger(__name__)
 PLATFORMS = ("browser", "headset", "client")
 MAX_DIORAMA_SECONDS = 4 * 3600.0
 NO_STORE = {"Cache-Control": "no-store"}
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+"""An attempt's `Idempotency-Key` header: the client's id of one submission."""
 
 
 @dataclass
@@ -67,6 +81,7 @@ def add_quiz(app: web.Application, config: Any) -> None:
     database = app[DATABASE] = Database(var_dir / "halls.sqlite", [LEARNERS_SCHEMA])
     app[FORWARDER] = Forwarder(database, ForwarderSettings.from_config(config), lrs_target_resolver(app, config))
     app[progress.REPORTS] = progress.ReportSettings.from_config(config)
+    app.cleanup_ctx.append(_upgrade_schema)  # before outbox_context opens the database with LEARNERS_SCHEMA
     app.cleanup_ctx.append(outbox_context())
     router = app.router
     router.add_post("/api/session", session_handler)
@@ -206,6 +221,9 @@ async def visit_handler(request: web.Request) -> web.Response:
 @json_api
 async def attempt_handler(request: web.Request) -> web.Response:
     principal = require_role(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        return error(400, "Idempotency-Key: expected 8-64 letters, digits, _ or - (one new key per submission)")
     found = _checkpoint(request)
     if isinstance(found, web.Response):
         return found
@@ -229,9 +247,9 @@ async def attempt_handler(request: web.Request) -> web.Response:
     attempt = AttemptRequest(
         member_id=principal.member_id, checkpoint=checkpoint, grade=marks, registration=registration,
         platform=platform, now=time.time(), hall_checkpoints=frozenset(app[QUIZ].keys.hall(view.release, checkpoint.hall)),
-        vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall))
+        vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall), idempotency_key=key)
     basis = learners.read_basis(database.reader, attempt)
-    if isinstance(basis, Refusal):
+    if isinstance(basis, (Refusal, StoredAttempt)):
         record = basis
     else:
         prepared = learners.prepare_attempt(attempt, basis)
@@ -241,20 +259,17 @@ async def attempt_handler(request: web.Request) -> web.Response:
         if record.status == 403:
             extra = {"attempts_left": 0}
         return error(record.status, record.error, **extra)
+    if isinstance(record, StoredAttempt):
+        log.info("attempt replayed member=%s hall=%s checkpoint=%s number=%d", principal.member_id, checkpoint.hall,
+                 checkpoint.id, record.number)
+        return reply(_attempt_result(checkpoint, record.passed, record.raw, record.max, record.scaled, record.correct,
+                                     record.attempts_left, record.retry_after, record.hall_complete),
+                     headers={"Idempotent-Replay": "true"})
     log.debug("attempt member=%s hall=%s checkpoint=%s number=%d score=%d/%d passed=%s", principal.member_id,
              checkpoint.hall, checkpoint.id, record.number, marks.raw, marks.max, marks.passed)
-    reveal = marks.passed or record.attempts_left == 0
-    results = []
-    for result in marks.results:
-        entry: dict[str, Any] = {"question": result.question.id, "correct": result.correct}
-        if result.question.explanation and (result.correct or reveal):
-            entry["explanation"] = dict(result.question.explanation)
-        results.append(entry)
-    return reply({
-        "passed": marks.passed, "score": {"raw": marks.raw, "max": marks.max, "scaled": marks.scaled},
-        "results": results, "attempts_left": record.attempts_left, "retry_after": record.retry_after,
-        "hall_complete": record.hall_complete,
-    })
+    return reply(_attempt_result(checkpoint, marks.passed, marks.raw, marks.max, marks.scaled,
+                                 [(r.question.id, r.correct) for r in marks.results], record.attempts_left,
+                                 record.retry_after, record.hall_complete))
 
 
 @json_api
@@ -328,6 +343,30 @@ async def resend_handler(request: web.Request) -> web.Response:
 
 
 # --- private helpers -------------------------------------------------------------
+
+
+def _attempt_result(checkpoint: Checkpoint, passed: bool, raw: int, top: int, scaled: float,
+                    correct: Sequence[tuple[str, bool]], attempts_left: int,
+                    retry_after: int, hall_complete: bool) -> dict:
+    """An attempt's reply body: explanations of right answers, of all once passed or out of tries."""
+    reveal = passed or attempts_left == 0
+    results = []
+    for question_id, right in correct:
+        entry: dict[str, Any] = {"question": question_id, "correct": right}
+        question = checkpoint.question(question_id)
+        if question is not None and question.explanation and (right or reveal):
+            entry["explanation"] = dict(question.explanation)
+        results.append(entry)
+    return {"passed": passed, "score": {"raw": raw, "max": top, "scaled": scaled}, "results": results,
+            "attempts_left": attempts_left, "retry_after": retry_after, "hall_complete": hall_complete}
+
+
+async def _upgrade_schema(app: web.Application):
+    """A cleanup context: add what an older `halls.sqlite` lacks (`learners.upgrade_schema`) before it opens."""
+    database = app[DATABASE]
+    if learners.upgrade_schema(database):
+        log.info("%s upgraded: attempts.idempotency_key added", database.path.name)
+    yield
 
 
 def _checkpoint(request: web.Request) -> Checkpoint | web.Response:
