@@ -10,12 +10,20 @@
 Answers are graded on the server only (the manifest carries no keys).  An
 answer is `"A"` (single), a sorted list like `["A", "C"]` (multiple) or a
 boolean (true-false).  Errors raise `QuizError` with the server's message.
+
+Each submission carries its own `Idempotency-Key`, so sending it again is
+safe: the server answers a key it has seen with the first result and counts
+no second try.  `submit` retries once by itself when the connection fails or
+times out; if that fails too, the next `submit` of the same answers at the
+same checkpoint (the member pressing submit again) reuses the key.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -35,6 +43,10 @@ class QuizError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class QuizUnreachable(QuizError):
+    """No answer came (refused, dropped, timed out): the server may or may not have acted on the request."""
 
 
 @dataclass(frozen=True)
@@ -118,13 +130,17 @@ class AnswerSheet:
 class QuizApi:
     """Sessions, visits and checkpoint attempts, with the session's bearer token."""
 
-    def __init__(self, server: str, timeout: float = 10.0) -> None:
+    def __init__(self, server: str, timeout: float = 10.0, retry_delay: float = 1.0) -> None:
         self.server = server.rstrip("/")
         self.timeout = timeout
+        self.retry_delay = retry_delay
+        """Seconds before a submission is sent again after the connection failed."""
         self.token: str | None = None
         self.member: dict | None = None
         self.registrations: dict[str, str] = {}
         """Hall id -> the registration of this visit (one per hall entered)."""
+        self.unsettled: dict[tuple[str, str], tuple[str, str]] = {}
+        """(hall, checkpoint) -> (answers as JSON, key) of a submission whose reply never came."""
 
     def open_session(self, member_id: str, name: str, branch: str | None = None,
                      enrolment_code: str | None = None) -> dict:
@@ -154,16 +170,34 @@ class QuizApi:
 
     def submit(self, hall_id: str, checkpoint_id: str, answers: dict[str, Any], *,
                platform: str = "client") -> AttemptResult:
-        """Grade `answers` on the server (a visit is started first when there is none for the hall)."""
+        """Grade `answers` on the server (a visit is started first when there is none for the hall).
+
+        Sent with an `Idempotency-Key`, and once more with the same key if no
+        answer came; the same answers submitted again after that reuse it.
+        """
         if self.token is None:
             raise QuizError("quiz: no session (open one first)")
         registration = self.registrations.get(hall_id) or self.start_visit(hall_id, platform)
         body = {"answers": answers, "registration": registration, "platform": platform}
         path = f"/api/halls/{quote(hall_id)}/checkpoints/{quote(checkpoint_id)}/attempts"
-        return AttemptResult.from_json(self._post(path, body, auth=True))
+        sent = json.dumps(answers, sort_keys=True, ensure_ascii=False)
+        earlier = self.unsettled.pop((hall_id, checkpoint_id), None)
+        key = earlier[1] if earlier is not None and earlier[0] == sent else uuid.uuid4().hex
+        try:
+            try:
+                data = self._post(path, body, auth=True, headers={"Idempotency-Key": key})
+            except QuizUnreachable as lost:
+                log.warning("quiz: %s; sending the attempt again", lost)
+                time.sleep(self.retry_delay)
+                data = self._post(path, body, auth=True, headers={"Idempotency-Key": key})
+        except QuizError as failed:
+            if isinstance(failed, QuizUnreachable) or (failed.status or 0) >= 500:  # it may have been stored
+                self.unsettled[hall_id, checkpoint_id] = (sent, key)
+            raise
+        return AttemptResult.from_json(data)
 
-    def _post(self, path: str, body: dict, auth: bool) -> Any:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    def _post(self, path: str, body: dict, auth: bool, headers: dict[str, str] | None = None) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
         if auth:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(self.server + path, data=json.dumps(body, ensure_ascii=False).encode(),
@@ -173,8 +207,8 @@ class QuizApi:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise QuizError(f"quiz: {exc.code} {_message(exc)}", exc.code) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise QuizError(f"quiz: the server is not answering ({getattr(exc, 'reason', exc)})") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise QuizUnreachable(f"quiz: the server is not answering ({getattr(exc, 'reason', exc)!s})") from None
         except ValueError:
             raise QuizError(f"quiz: {path}: the answer is not JSON") from None
 

@@ -1,0 +1,126 @@
+"""The client's quiz submissions are safe to send again: one key per submission, one retry when the reply is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.request
+
+import pytest
+from aiohttp import web
+
+from tests.client.conftest import manifest_of
+from tools.client.manifest import HallManifest
+from tools.client.quiz import QuizApi, QuizError, QuizUnreachable
+
+RIGHT = {"q1": True, "q2": "B"}
+WRONG = {"q1": False, "q2": "A"}
+
+
+class LossyAttempts:
+    """A middleware: attempts are handled (graded, stored) but the first `lose` replies never reach the client.
+
+    `mode` "drop" closes the connection instead of answering; "stall" answers
+    only after `stall` seconds (past the client's timeout).
+    """
+
+    def __init__(self, lose: int = 1, mode: str = "drop", stall: float = 1.5) -> None:
+        self.lose, self.mode, self.stall = lose, mode, stall
+        self.keys: list[str | None] = []
+
+    def install(self, app: web.Application) -> None:
+        app.middlewares.append(self.middleware)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler):
+        response = await handler(request)
+        if request.method != "POST" or not request.path.endswith("/attempts"):
+            return response
+        self.keys.append(request.headers.get("Idempotency-Key"))
+        if self.lose > 0:
+            self.lose -= 1
+            if self.mode == "drop":
+                request.transport.close()  # stored and committed; the reply is lost on the way
+            else:
+                await asyncio.sleep(self.stall)
+        return response
+
+
+@pytest.fixture
+def checkpoint(built_project):
+    return HallManifest.parse(manifest_of(built_project, "alpha")).checkpoints[0]
+
+
+def attempts_used(server, api: QuizApi, checkpoint_id: str) -> int:
+    request = urllib.request.Request(f"{server.url}/api/halls/alpha/checkpoints/{checkpoint_id}",
+                                     headers={"Authorization": f"Bearer {api.token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["attempts_used"]
+
+
+def signed_in(server, **options) -> QuizApi:
+    api = QuizApi(server.url, retry_delay=0.05, **options)
+    api.open_session("m-retry", "张三")
+    return api
+
+
+@pytest.mark.parametrize("mode", ["drop", "stall"])
+def test_a_lost_reply_is_retried_once_with_the_same_key_and_counts_one_attempt(project, start_hall_server,
+                                                                               checkpoint, mode):
+    lossy = LossyAttempts(mode=mode)
+    server = start_hall_server(project, prepare=lossy.install)
+    api = signed_in(server, timeout=0.5)
+    result = api.submit("alpha", checkpoint.id, WRONG)
+    assert not result.passed and result.attempts_left is not None
+    assert len(lossy.keys) == 2 and lossy.keys[0] == lossy.keys[1]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{8,64}", lossy.keys[0])
+    assert attempts_used(server, api, checkpoint.id) == 1
+    assert api.unsettled == {}
+
+
+def test_each_new_submission_gets_a_new_key(project, start_hall_server, checkpoint):
+    lossy = LossyAttempts(lose=0)
+    server = start_hall_server(project, prepare=lossy.install)
+    api = signed_in(server)
+    first = api.submit("alpha", checkpoint.id, WRONG)
+    second = api.submit("alpha", checkpoint.id, WRONG)  # the same answers, but a new try: the first was answered
+    assert first.attempts_left - 1 == second.attempts_left
+    assert len(set(lossy.keys)) == 2 and attempts_used(server, api, checkpoint.id) == 2
+
+
+def test_submitting_again_after_both_tries_were_lost_reuses_the_key(project, start_hall_server, checkpoint):
+    lossy = LossyAttempts(lose=2)
+    server = start_hall_server(project, prepare=lossy.install)
+    api = signed_in(server)
+    with pytest.raises(QuizUnreachable):
+        api.submit("alpha", checkpoint.id, WRONG)
+    assert isinstance(QuizUnreachable("x"), QuizError)  # callers catching QuizError see it too
+    assert attempts_used(server, api, checkpoint.id) == 1  # stored, though the member never saw the result
+    again = api.submit("alpha", checkpoint.id, WRONG)  # the member presses submit again
+    assert not again.passed
+    assert len(lossy.keys) == 3 and len(set(lossy.keys)) == 1
+    assert attempts_used(server, api, checkpoint.id) == 1
+    assert api.submit("alpha", checkpoint.id, RIGHT).passed  # other answers: a new key, a new try
+    assert len(set(lossy.keys)) == 2 and attempts_used(server, api, checkpoint.id) == 2
+
+
+def test_other_answers_after_a_lost_reply_are_a_new_submission(project, start_hall_server, checkpoint):
+    lossy = LossyAttempts(lose=2)
+    server = start_hall_server(project, prepare=lossy.install)
+    api = signed_in(server)
+    with pytest.raises(QuizUnreachable):
+        api.submit("alpha", checkpoint.id, WRONG)
+    assert api.submit("alpha", checkpoint.id, RIGHT).passed  # not a 409: the member changed an answer
+    assert lossy.keys[0] == lossy.keys[1] != lossy.keys[2]
+    assert attempts_used(server, api, checkpoint.id) == 2
+
+
+def test_a_server_that_is_down_fails_after_one_retry(project, start_hall_server, checkpoint):
+    server = start_hall_server(project)
+    api = signed_in(server)
+    api.registrations["alpha"] = "any"
+    server.stop()
+    with pytest.raises(QuizUnreachable, match="not answering"):
+        api.submit("alpha", checkpoint.id, WRONG)
+    assert list(api.unsettled) == [("alpha", checkpoint.id)]
