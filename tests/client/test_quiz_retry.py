@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import urllib.request
 
 import pytest
-from aiohttp import web
 
 from tests.client.conftest import manifest_of
+from tests.server.test_quiz_support import LossyAttempts
 from tools.client.manifest import HallManifest
 from tools.client.quiz import QuizApi, QuizError, QuizUnreachable
 
 RIGHT = {"q1": True, "q2": "B"}
 WRONG = {"q1": False, "q2": "A"}
-
-
-class LossyAttempts:
-    """A middleware: attempts are handled (graded, stored) but the first `lose` replies never reach the client.
-
-    `mode` "drop" closes the connection instead of answering; "stall" answers
-    only after `stall` seconds (past the client's timeout).
-    """
-
-    def __init__(self, lose: int = 1, mode: str = "drop", stall: float = 1.5) -> None:
-        self.lose, self.mode, self.stall = lose, mode, stall
-        self.keys: list[str | None] = []
-
-    def install(self, app: web.Application) -> None:
-        app.middlewares.append(self.middleware)
-
-    @web.middleware
-    async def middleware(self, request: web.Request, handler):
-        response = await handler(request)
-        if request.method != "POST" or not request.path.endswith("/attempts"):
-            return response
-        self.keys.append(request.headers.get("Idempotency-Key"))
-        if self.lose > 0:
-            self.lose -= 1
-            if self.mode == "drop":
-                request.transport.close()  # stored and committed; the reply is lost on the way
-            else:
-                await asyncio.sleep(self.stall)
-        return response
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 - `publish_quiz_build`: a fake build whose halls have checkpoints, answer keys and dioramas.
 - `Api`: a real HTTP client that keeps every response body (to look for leaked keys).
 - `FakeLrs`: a tiny conformant-enough LRS on its own port and loop, scripted per request.
+- `LossyAttempts`: a middleware that stores attempts but loses their replies (dropped or late).
 """
 
 from __future__ import annotations
@@ -254,6 +255,38 @@ class FakeLrs:
         for statement in body:
             self.statements.setdefault(statement["id"], statement)
         return None
+
+
+# --- lost replies -------------------------------------------------------------------
+
+
+class LossyAttempts:
+    """A middleware: attempts are handled (graded, stored) but the first `lose` replies never reach the client.
+
+    `mode` "drop" closes the connection instead of answering; "stall" answers
+    only after `stall` seconds (past the client's timeout).
+    """
+
+    def __init__(self, lose: int = 1, mode: str = "drop", stall: float = 1.5) -> None:
+        self.lose, self.mode, self.stall = lose, mode, stall
+        self.keys: list[str | None] = []
+
+    def install(self, app: web.Application) -> None:
+        app.middlewares.append(self.middleware)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler):
+        response = await handler(request)
+        if request.method != "POST" or not request.path.endswith("/attempts"):
+            return response
+        self.keys.append(request.headers.get("Idempotency-Key"))
+        if self.lose > 0:
+            self.lose -= 1
+            if self.mode == "drop":
+                request.transport.close()  # stored and committed; the reply is lost on the way
+            else:
+                await asyncio.sleep(self.stall)
+        return response
 
 
 def replace(config: ServerConfig, **changes: Any) -> ServerConfig:

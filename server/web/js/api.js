@@ -10,20 +10,30 @@ export class ApiError extends Error {
   }
 }
 
-/** GET or POST JSON; an ApiError carries the server's {"error": …} text. */
-export async function requestJSON(url, { method = 'GET', body, token, cache } = {}) {
-  const headers = { Accept: 'application/json' };
+/** GET or POST JSON; an ApiError carries the server's {"error": …} text (status 0: no answer came). */
+export async function requestJSON(url, { method = 'GET', body, token, cache, headers: extra, timeout } = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
+  const abort = timeout ? new AbortController() : null;
+  const timer = abort && setTimeout(() => abort.abort(new Error(`no answer in ${timeout / 1000} s`)), timeout);
   let response;
-  try {
-    response = await fetch(url, { method, headers, cache, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw new ApiError(0, String(error.message || error));
-  }
   let data = null;
-  const type = response.headers.get('Content-Type') || '';
-  if (type.includes('json')) data = await response.json().catch(() => null);
+  try {
+    try {
+      response = await fetch(url, { method, headers, cache, signal: abort ? abort.signal : undefined,
+        body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      throw new ApiError(0, String(error.message || error));
+    }
+    const type = response.headers.get('Content-Type') || '';
+    if (type.includes('json')) {
+      data = await response.json().catch(() => undefined);
+      if (data === undefined && response.ok) throw new ApiError(0, 'the answer was cut off');
+    }
+  } finally {
+    clearTimeout(timer);
+  }
   if (!response.ok) {
     const message = (data && (data.error || data.message)) || `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, String(message), data);
@@ -54,14 +64,52 @@ export const session = {
   },
 };
 
-/** Send one attempt at a checkpoint; the server grades it. */
-export async function submitAttempt(hallId, checkpointId, answers, platform = 'browser') {
+export const ATTEMPT_TIMEOUT_MS = 20000;
+export const ATTEMPT_RETRY_DELAY_MS = 1000;
+const unsettled = new Map(); // hall|checkpoint -> {answers, key} of a submission whose answer never came
+
+/**
+ * Send one attempt at a checkpoint; the server grades it.
+ *
+ * Each submission has its own `Idempotency-Key`: when no answer comes (the
+ * network dropped, or ATTEMPT_TIMEOUT_MS passed) it is sent once more with the
+ * same key, and if that fails too the same answers submitted again reuse it.
+ * The server answers a key it has seen with the first result, counting no
+ * second try.
+ */
+export async function submitAttempt(hallId, checkpointId, answers, platform = 'browser',
+  { retryDelay = ATTEMPT_RETRY_DELAY_MS, timeout = ATTEMPT_TIMEOUT_MS } = {}) {
   const current = session.get();
   const registration = await visit(hallId, platform);
-  return requestJSON(
+  const where = `${hallId}|${checkpointId}`;
+  const sent = canonicalJSON(answers);
+  const earlier = unsettled.get(where);
+  const key = earlier && earlier.answers === sent ? earlier.key : newSubmissionKey();
+  unsettled.delete(where);
+  const send = () => requestJSON(
     `/api/halls/${encodeURIComponent(hallId)}/checkpoints/${encodeURIComponent(checkpointId)}/attempts`,
-    { method: 'POST', token: current && current.token, body: { answers, registration, platform } },
+    { method: 'POST', token: current && current.token, body: { answers, registration, platform },
+      headers: { 'Idempotency-Key': key }, timeout },
   );
+  try {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 0) throw error;
+      await new Promise((resolve) => { setTimeout(resolve, retryDelay); });
+      return await send(); // the same key: if the first was stored, its result comes back
+    }
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 0 || error.status >= 500)) {
+      unsettled.set(where, { answers: sent, key }); // it may have been stored: submitting again is a retry
+    }
+    throw error;
+  }
+}
+
+/** JSON of answers with sorted question ids (the same answers give the same text). */
+function canonicalJSON(answers) {
+  return JSON.stringify(Object.keys(answers || {}).sort().map((id) => [id, answers[id]]));
 }
 
 /** The member's state at a checkpoint (attempts left, passed, retry_after), or null. */
@@ -143,7 +191,13 @@ export function normaliseProgress(data) {
 }
 
 /** A random id for one visit (the attempts' `registration`). */
-export function newRegistration() {
+export const newRegistration = () => randomUUID();
+
+/** A random id for one submission of answers (its `Idempotency-Key`). */
+export const newSubmissionKey = () => randomUUID();
+
+/** A random (version 4) UUID, also where `crypto.randomUUID` is missing (plain http on a LAN address). */
+function randomUUID() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[6] = (bytes[6] & 0x0f) | 0x40;

@@ -1,6 +1,8 @@
 // Checkpoint quizzes: questions from the manifest (no answers), graded by
 // the server (POST …/attempts).  One model, two views: the DOM panel here and
-// the VR panel (xr.js reads `state` and calls `choose`/`submit`).
+// the VR panel (xr.js reads `state` and calls `choose`/`submit`).  Pressing
+// submit again after a network error is safe: `submitAttempt` sends the same
+// answers under the same Idempotency-Key, so the server counts one try.
 import { ApiError, checkpointState, session, submitAttempt } from './api.js';
 import { el, replace } from './dom.js';
 import { onLangChange, pick, t } from './i18n.js';
