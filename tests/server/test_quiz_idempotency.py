@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,24 +14,10 @@ import pytest
 from server import learners
 from server.learners import LEARNERS_SCHEMA
 from server.outbox import Database
-from tests.server.test_quiz_support import CORRECT, KEYS, FakeLrs, quiz_config, start_quiz, statements_in, write_keys
+from tests.server.test_quiz_api import WRONG, lrs, quiz  # noqa: F401 (the fixtures are used by name)
+from tests.server.test_quiz_support import CORRECT, quiz_config, start_quiz, statements_in
 
-WRONG = {"quiz1": {"s1": "A", "m1": ["A"], "t1": True}, "quiz2": {"q": "A"}}
 ATTEMPTS = "/api/halls/{hall}/checkpoints/{checkpoint}/attempts"
-
-
-@pytest.fixture
-def lrs():
-    fake = FakeLrs()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def quiz(tmp_path, start_server, lrs):
-    config = quiz_config(tmp_path, lrs_url=lrs.url)
-    server, api = start_quiz(start_server, config)
-    return config, server, api
 
 
 def submit(api, token, registration, key, checkpoint="quiz1", answers=None, hall="alpha"):
@@ -120,16 +106,12 @@ def test_a_replay_after_passing_returns_the_pass_with_hall_complete(quiz):
     assert len(statements_in(config)) == count and len(attempt_rows(config)) == 2
 
 
-def test_a_replay_during_the_cooldown_returns_the_original_result_not_429(tmp_path, start_server, lrs):
-    config = quiz_config(tmp_path, lrs_url=lrs.url)
-    slow = copy.deepcopy(KEYS["alpha"])
-    slow[1]["cooldown"] = 60
-    write_keys(config, "alpha", slow)
-    server, api = start_quiz(start_server, config)
+def test_a_replay_during_the_cooldown_returns_the_original_result_not_429(quiz):
+    config, server, api = quiz  # quiz2: two tries, 30 s apart
     member = api.sign_in("m1")
     registration = api.visit(member)
     first = submit(api, member, registration, "cooling-key-1", "quiz2", WRONG["quiz2"])
-    assert (first.json()["attempts_left"], first.json()["retry_after"]) == (1, 60)
+    assert (first.json()["attempts_left"], first.json()["retry_after"]) == (1, 30)
     assert submit(api, member, registration, "cooling-key-2", "quiz2", WRONG["quiz2"]).status == 429
     again = submit(api, member, registration, "cooling-key-1", "quiz2", WRONG["quiz2"])
     assert (again.status, again.body) == (200, first.body)
@@ -188,21 +170,14 @@ def test_concurrent_requests_with_one_key_store_exactly_one_attempt(quiz):
     config, server, api = quiz
     member = api.sign_in("m1")
     registration = api.visit(member)
-    replies = []
-    lock = threading.Lock()
     start = threading.Barrier(10)
 
-    def send():
-        start.wait()
-        reply = submit(api, member, registration, "racing-key-01", answers=WRONG["quiz1"])
-        with lock:
-            replies.append(reply)
+    def send(_):
+        start.wait()  # all ten at once
+        return submit(api, member, registration, "racing-key-01", answers=WRONG["quiz1"])
 
-    threads = [threading.Thread(target=send) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(10) as pool:
+        replies = list(pool.map(send, range(10)))
     assert [r.status for r in replies] == [200] * 10
     assert len({r.body for r in replies}) == 1
     assert sum(r.headers.get("Idempotent-Replay") == "true" for r in replies) == 9
@@ -224,37 +199,16 @@ def test_replays_and_409s_show_no_answer_key(quiz):
 
 # --- the transaction and the schema -----------------------------------------------------------------------------
 
-OLD_ATTEMPTS = """
-CREATE TABLE attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    member TEXT NOT NULL,
-    hall TEXT NOT NULL,
-    checkpoint TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    registration TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    submitted REAL NOT NULL,
-    duration REAL NOT NULL,
-    raw INTEGER NOT NULL,
-    max INTEGER NOT NULL,
-    scaled REAL NOT NULL,
-    passed INTEGER NOT NULL,
-    responses TEXT NOT NULL,
-    UNIQUE (member, hall, checkpoint, number)
-);
-CREATE INDEX attempts_submitted ON attempts(submitted);
-"""
-"""`attempts` as the code before idempotency keys made it."""
-
-
 def old_database(path: Path) -> None:
-    """A halls.sqlite as the earlier code made it (`attempts` without the key), holding one attempt."""
+    """A halls.sqlite as the code before idempotency keys made it (no `idempotency_key`), holding one attempt."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as connection:
-        connection.executescript(OLD_ATTEMPTS)
         for statement in LEARNERS_SCHEMA.split(";"):
-            if "idempotency_key" not in statement:  # the other tables, as they were
-                connection.execute(statement)
+            if "CREATE TABLE IF NOT EXISTS attempts" in statement:
+                statement = "\n".join(line for line in statement.splitlines() if "idempotency_key" not in line)
+            elif "idempotency_key" in statement:
+                continue
+            connection.execute(statement)
         connection.execute("INSERT INTO members VALUES ('m1', 'old', NULL, 1, 1)")
         connection.execute("INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, "
                            "duration, raw, max, scaled, passed, responses) VALUES ('m1', 'alpha', 'quiz1', 1, 'r', "
