@@ -2,7 +2,7 @@
 
 The build (`scenes.build.build` on the `tests/conftest.py` halls alpha and
 beta) is made once per session and copied when a test changes it.  Servers
-run in a thread on an ephemeral port (`tests.server.conftest.RunningServer`)
+run in a thread on an ephemeral port (`tests.serving.RunningServer`)
 and record every request path.  The client itself runs as
 `python -m tools.client` in a child process, because ShowBase is one per
 process; it writes a JSON report (fetch log, timings) the tests read.
@@ -24,7 +24,7 @@ from aiohttp import web
 from scenes.build import BuildOptions, build
 from server.config import ServerConfig
 from tests.conftest import ALPHA, BETA, ROOT
-from tests.server.conftest import RunningServer
+from tests.serving import RunningServer
 
 TRAINER_KEY = "trainer-secret"
 

@@ -20,7 +20,8 @@ import pytest
 
 from server.config import ServerConfig
 from tests.e2e.browser import Browser, browser_missing
-from tests.e2e.serving import LiveServer, ensure_quiz
+from tests.e2e.serving import ensure_quiz
+from tests.serving import RunningServer
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def server_config(root: Path, **changes) -> ServerConfig:
 @pytest.fixture(scope="session")
 def halls_server(halls_project):
     config = server_config(halls_project)
-    server = LiveServer(config, prepare=lambda app: ensure_quiz(app, config))
+    server = RunningServer(config, prepare=lambda app: ensure_quiz(app, config))
     yield server
     server.stop()
 
@@ -153,8 +154,8 @@ def start_server():
     """`start_server(config, ssl_context=None, prepare=None)`; servers stop after the test."""
     servers = []
 
-    def start(config: ServerConfig, ssl_context=None, prepare=None) -> LiveServer:
-        server = LiveServer(config, ssl_context, prepare)
+    def start(config: ServerConfig, ssl_context=None, prepare=None) -> RunningServer:
+        server = RunningServer(config, prepare, ssl_context)
         servers.append(server)
         return server
 

@@ -9,22 +9,19 @@ tests talk to it with real HTTP clients.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import http.client
 import json
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from server.app import create_app
 from server.config import ServerConfig
+from tests.serving import RunningServer
 
 SECRET = "ANSWER-KEY-SECRET"
 
@@ -103,34 +100,6 @@ def publish(build: Path, manifests: dict[str, dict], build_id: str) -> Path:
     os.symlink(f"releases/{build_id}", link)
     os.replace(link, build / "current")
     return release
-
-
-class RunningServer:
-    """A hall server on 127.0.0.1 and a free port, in a thread with its own event loop."""
-
-    def __init__(self, config: ServerConfig, prepare=None) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.app = create_app(config)
-        if prepare is not None:
-            prepare(self.app)
-        self.runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
-        self.loop.run_until_complete(self.runner.setup())
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = self.runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coroutine, timeout: float = 30.0):
-        """Run a coroutine on the server's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.call(self.runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
 
 
 @pytest.fixture

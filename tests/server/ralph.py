@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+
+from tests.serving import free_port
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,6 @@ def ralph_available() -> bool:
     """True when Ralph (with its API and uvicorn) can be imported."""
     return all(importlib.util.find_spec(name) is not None for name in ("ralph", "uvicorn", "fastapi"))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RalphServer:

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,14 +19,10 @@ from pathlib import Path
 import pytest
 
 from server.cli import add_nginx_arguments, nginx_command
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve(args: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -60,7 +55,7 @@ def _stop(process: subprocess.Popen) -> str:
 
 
 def test_serve_builds_first_when_nothing_is_built_then_serves(project):
-    port = _free_port()
+    port = free_port()
     process = _serve(["--root", str(project), "--port", str(port)], env={"HALLS_MESHOPT": "false"})
     try:
         health = _wait_health(port, process)
@@ -79,7 +74,7 @@ def test_serve_speaks_https_with_configured_certificate(build_dir, tmp_path):
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     config = tmp_path / "halls.toml"
     config.write_text(f'tls_cert = "{cert}"\ntls_key = "{key}"\n')
-    port = _free_port()
+    port = free_port()
     process = _serve(["--root", str(tmp_path), "--port", str(port)], env={"HALLS_CONFIG": str(config)})
     context = ssl.create_default_context(cafile=str(cert))
     context.check_hostname = False
@@ -114,7 +109,7 @@ def test_nginx_config_command_prints_objects_location_and_websocket_proxy(build_
 
 
 def test_serve_with_two_workers_shares_one_port_and_stops_both(build_dir, tmp_path):
-    port = _free_port()
+    port = free_port()
     process = _serve(["--root", str(tmp_path), "--port", str(port), "--workers", "2"])
     try:
         pids = {_wait_health(port, process)["pid"]}

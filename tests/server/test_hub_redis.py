@@ -16,14 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.server.test_hub_support import HubClient, build_app, run, serving, stats
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 10.0) -> None:

@@ -14,6 +14,7 @@ import pytest
 from server.catalog import hub_module
 from server.nginx import NginxOptions, nginx_config
 from tests.server.conftest import fetch, store_object
+from tests.serving import free_port
 
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian package 'nginx')")
@@ -22,16 +23,11 @@ DATA = os.urandom(300_000)
 COMPARED = ("ETag", "Cache-Control", "Content-Type", "Content-Length", "Content-Range", "Accept-Ranges")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 def nginx(server, config, tmp_path):
     """nginx on a free port, objects from the fake build, the rest proxied to `server`."""
-    port = _free_port()
+    port = free_port()
     prefix = tmp_path / "nginx"
     prefix.mkdir()
     options = NginxOptions(listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{server.port}", full=True,

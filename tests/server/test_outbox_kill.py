@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from tests.server.conftest import wait_for
 from tests.server.test_quiz_support import Api, FakeLrs, quiz_config
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = """
@@ -33,11 +32,6 @@ add_quiz(app, config)
 web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 """
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(tmp_path: Path, lrs: FakeLrs, port: int) -> subprocess.Popen:

@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 import pytest
-from aiohttp import web
 
-from server.app import create_app
 from tests.server.conftest import wait_for
 from tests.server.ralph import fresh_ralph, ralph_available  # noqa: F401  (fixture)
-from tests.server.test_outbox_embedded import free_port
 from tests.server.test_quiz_support import Api, quiz_config, statements_in
 
 pytestmark = pytest.mark.skipif(not ralph_available(), reason="Ralph (ralph-malph) is not installed")
 
 
 @pytest.fixture
-def served_to(tmp_path):
-    """Start a hall server forwarding to the given LRS; stopped at the end of the test."""
-    stops = []
+def served_to(tmp_path, start_server):
+    """Start a hall server forwarding to the given LRS (`start(url, key, secret) -> (config, api)`)."""
 
     def start(lrs_url: str, key: str, secret: str):
-        port = free_port()
-        config = quiz_config(tmp_path, port=port, base_url=f"http://127.0.0.1:{port}", lrs_url=lrs_url,
-                             lrs_key=key, lrs_secret=secret, lrs_embedded=False)
-        loop = asyncio.new_event_loop()
-        runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=1.0)
-        loop.run_until_complete(runner.setup())
-        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        stops.append((runner, loop, thread))
-        return config, Api(port)
+        config = quiz_config(tmp_path, lrs_url=lrs_url, lrs_key=key, lrs_secret=secret, lrs_embedded=False)
+        server = start_server(config)
+        return config, Api(server.port)
 
-    yield start
-    for runner, loop, thread in stops:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+    return start
 
 
 def _delivered(config):
