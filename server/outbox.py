@@ -557,7 +557,8 @@ class Forwarder:
         retry_after = None
         try:
             if target.post is not None:
-                status, text = await asyncio.wait_for(target.post(body), self.settings.timeout)
+                async with asyncio.timeout(self.settings.timeout):  # not wait_for: on 3.11 it can swallow a cancel
+                    status, text = await target.post(body)
             else:
                 async with session.post(target.statements_url, data=body, headers=target.headers()) as response:
                     status, text = response.status, await response.text(errors="replace")
@@ -690,9 +691,11 @@ def outbox_context():
         database.open()
         task = asyncio.create_task(forwarder.run(), name="outbox-forwarder")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        while not task.done():  # again if a cancel was swallowed on the way (a shutdown must never hang)
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the outbox forwarder failed", exc_info=task.exception())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(forwarder.release(), 5.0)
         await database.close()
