@@ -151,8 +151,9 @@ class Connection:
         self.closing = True
         self.stop_writer()
         try:
-            await asyncio.wait_for(self.ws.close(code=code, message=reason), CLOSE_WAIT)
-        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            async with asyncio.timeout(CLOSE_WAIT):
+                await self.ws.close(code=code, message=reason)
+        except (TimeoutError, ConnectionError, RuntimeError):
             pass
         finally:
             transport = self.transport

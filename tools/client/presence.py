@@ -17,6 +17,7 @@ back-off until `stop()`.  No Panda3D here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import queue
@@ -155,10 +156,9 @@ class PresenceClient:
                            f"retrying in {delay:.0f} s")
             if self._stopping.is_set():
                 return
-            try:
-                await asyncio.wait_for(self._stopping.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # not wait_for: on 3.11 it can swallow a cancel
+                    await self._stopping.wait()
             delay = min(delay * 2, self.retry_max)
 
     async def _session(self, ws) -> None:
@@ -202,10 +202,9 @@ class PresenceClient:
                 sent_version, sent_at = version, now
                 self.sent_poses += 1
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.period)
-            except asyncio.TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.period):
+                    await self._wake.wait()
 
     async def _receive(self, ws) -> None:
         async for message in ws:
