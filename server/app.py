@@ -169,11 +169,11 @@ def _request_log_middleware(enabled: bool):
             state.served += 1
             if enabled:
                 length = getattr(response, "content_length", None) if response is not None else None
-                access_log.info(
-                    "method=%s path=%s status=%d bytes=%s ms=%.1f remote=%s",
-                    request.method, request.path_qs, status, "-" if length is None else length,
-                    (time.perf_counter() - started) * 1000, request.remote,
-                )
+                fields = {"method": request.method, "path": request.path_qs, "status": status, "bytes": length,
+                          "ms": round((time.perf_counter() - started) * 1000, 1), "remote": request.remote}
+                access_log.info("method=%s path=%s status=%d bytes=%s ms=%.1f remote=%s", fields["method"],
+                                fields["path"], status, "-" if length is None else length, fields["ms"],
+                                fields["remote"], extra={"fields": fields})
 
     return request_log
 

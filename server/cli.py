@@ -19,6 +19,7 @@ import ssl
 import sys
 from pathlib import Path
 
+from server import logs
 from server.config import ConfigError, ServerConfig, load_config
 
 log = logging.getLogger("server")
@@ -53,6 +54,7 @@ def serve_command(args) -> int:
     except ConfigError as error:
         log.error("%s", error)
         return 2
+    logs.configure(config.log_format, logging.getLogger().getEffectiveLevel())
     if not ensure_build(config):
         return 1
     if config.workers > 1:
@@ -161,7 +163,9 @@ def _run_workers(config: ServerConfig) -> int:
         log.warning("%d workers without redis_url: members on different workers will not see each other",
                     config.workers)
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(config,), name=f"halls-worker-{n}") for n in range(config.workers)]
+    level = logging.getLogger().getEffectiveLevel()
+    workers = [context.Process(target=_worker, args=(config, level), name=f"halls-worker-{n}")
+               for n in range(config.workers)]
     for worker in workers:
         worker.start()
 
@@ -177,8 +181,8 @@ def _run_workers(config: ServerConfig) -> int:
     return max((w.exitcode or 0) for w in workers)
 
 
-def _worker(config: ServerConfig) -> None:
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s [{os.getpid()}] %(name)s: %(message)s")
+def _worker(config: ServerConfig, level: int) -> None:
+    logs.configure(config.log_format, level)
     run_server(config, reuse_port=True)
 
 

@@ -115,6 +115,8 @@ class ServerConfig:
     """Refused sign-ins (wrong enrolment codes) one client address may make per `signin_window`; then 429."""
     signin_window: float = 600.0
     """Seconds a refused sign-in counts against its client address."""
+    log_format: str = "text"
+    """Log lines as `text` for people or `json` (one object per line) for a log collector."""
     training_base_name: str = "屯兰矿党建实训基地"
     """The training base's name in learning-record statements (their grouping activity)."""
     report_utc_offset: float = 8.0
@@ -337,6 +339,8 @@ def _check_config(config: ServerConfig) -> None:
     for key in ("session_ttl", "signin_window", "lrs_timeout", "lrs_backoff_base", "lrs_backoff_max", "lrs_poll_interval"):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
+    if config.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format: must be text or json, got {config.log_format!r}")
     if config.lrs_synchronous not in ("FULL", "NORMAL"):
         raise ConfigError(f"lrs_synchronous: must be FULL or NORMAL, got {config.lrs_synchronous!r}")
     for key in ("signin_failures", "max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer",

@@ -85,6 +85,20 @@ def test_serve_speaks_https_with_configured_certificate(build_dir, tmp_path):
     assert health["build"] == "b1"
 
 
+def test_json_logs_give_one_object_per_line_with_the_access_fields(build_dir, tmp_path):
+    port = free_port()
+    process = _serve(["--root", str(tmp_path), "--port", str(port)], env={"HALLS_LOG_FORMAT": "json"})
+    try:
+        _wait_health(port, process)
+    finally:
+        output = _stop(process)
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]  # every line is one JSON object
+    access = [e for e in entries if e["logger"] == "server.access" and e["path"] == "/api/health"]
+    assert access and access[0]["status"] == 200 and access[0]["method"] == "GET" and access[0]["ms"] >= 0
+    assert all({"time", "level", "logger", "pid", "message"} <= set(e) for e in entries)
+    assert any(e["message"].startswith("serving ") for e in entries)
+
+
 def test_serve_refuses_bad_config_with_exit_code_2(tmp_path):
     process = _serve(["--root", str(tmp_path)], env={"HALLS_PORT": "eighty"})
     output, _ = process.communicate(timeout=30)
