@@ -34,7 +34,7 @@ from server.catalog import (
 )
 from server.config import CONFIG, ServerConfig
 from server.objects import add_object_routes
-from server.outbox import outbox_stats
+from server.forwarder import outbox_stats
 
 __all__ = ["create_app", "CONFIG", "CURRENT_BUILD", "SERVER_STATE", "ServerState"]
 

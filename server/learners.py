@@ -23,7 +23,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Mapping
 
-from server.outbox import Database, queue_statements
+from server.database import Database
+from server.outbox import queue_statements
 from server.quiz import Checkpoint, Grade
 from server.records import Learner, Vocabulary, attempt_statements, experienced_statement, statements_json
 

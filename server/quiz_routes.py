@@ -43,9 +43,10 @@ from server import learners, progress
 from server.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
                          require_role, valid_member_id, valid_name)
 from server.catalog import CURRENT_BUILD
+from server.database import DATABASE, Database
+from server.forwarder import FORWARDER, Forwarder, ForwarderSettings, lrs_target_resolver, outbox_context
 from server.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal, StoredAttempt
-from server.outbox import (DATABASE, FORWARDER, Database, Forwarder, ForwarderSettings, dead_letters,
-                           lrs_target_resolver, outbox_context, resend_dead_letter)
+from server.outbox import OUTBOX_SCHEMA, dead_letters, resend_dead_letter
 from server.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
 from server.records import BASE_NAME, Vocabulary
 
@@ -78,7 +79,7 @@ def add_quiz(app: web.Application, config: Any) -> None:
     app[SESSIONS] = Sessions.from_config(config, var_dir)
     app[SIGNIN_GUARD] = SignInGuard(getattr(config, "signin_failures", 10), getattr(config, "signin_window", 600.0))
     app[QUIZ] = QuizState(AnswerKeys(), Vocabulary(public, getattr(config, "training_base_name", None) or BASE_NAME))
-    database = app[DATABASE] = Database(var_dir / "halls.sqlite", [LEARNERS_SCHEMA])
+    database = app[DATABASE] = Database(var_dir / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
     app[FORWARDER] = Forwarder(database, ForwarderSettings.from_config(config), lrs_target_resolver(app, config))
     app[progress.REPORTS] = progress.ReportSettings.from_config(config)
     app.cleanup_ctx.append(_upgrade_schema)  # before outbox_context opens the database with LEARNERS_SCHEMA

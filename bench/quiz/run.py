@@ -110,15 +110,16 @@ PIPELINE = """
 import asyncio, json, sys, time
 from pathlib import Path
 from server import learners
+from server.database import Database
 from server.learners import LEARNERS_SCHEMA, AttemptRequest
-from server.outbox import Database
+from server.outbox import OUTBOX_SCHEMA
 from server.quiz import AnswerKeys, grade, parse_responses
 from server.records import Vocabulary
 
 release, folder, seconds, responses = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
 
 async def main():
-    database = Database(folder / "pipeline.sqlite", [LEARNERS_SCHEMA])
+    database = Database(folder / "pipeline.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
     database.open()
     keys, vocabulary = AnswerKeys(), Vocabulary("https://halls.example")
     checkpoints = list(keys.hall(release, "bench").values())

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from server.outbox import (ForwarderSettings, Database, Forwarder, LrsTarget, classify, outbox_stats,
-                           queue_statements, redact_keys)
+from server.database import Database
+from server.forwarder import Forwarder, ForwarderSettings, LrsTarget, classify, outbox_stats
+from server.outbox import OUTBOX_SCHEMA, queue_statements, redact_keys
 from tests.server.conftest import wait_for
 from tests.server.test_quiz_support import ADMIN_CODE, FakeLrs, quiz_config, start_quiz, statements_in
 
@@ -186,7 +187,7 @@ def test_refused_connection_keeps_statements_queued_and_shows_it_in_health(tmp_p
 
 def test_a_failing_job_rolls_back_only_its_own_writes_in_a_group_commit(tmp_path):
     async def scenario():
-        database = Database(tmp_path / "db.sqlite")
+        database = Database(tmp_path / "db.sqlite", [OUTBOX_SCHEMA])
         database.open()
 
         def good(connection, n):
@@ -211,7 +212,7 @@ def test_a_failing_job_rolls_back_only_its_own_writes_in_a_group_commit(tmp_path
 
 def test_only_the_lease_holder_forwards_when_two_workers_share_the_database(tmp_path, lrs):
     async def scenario():
-        first, second = Database(tmp_path / "db.sqlite"), Database(tmp_path / "db.sqlite")
+        first, second = [Database(tmp_path / "db.sqlite", [OUTBOX_SCHEMA]) for _ in range(2)]
         first.open()
         second.open()
         settings = ForwarderSettings(batch_size=3, poll_interval=0.02, backoff_base=0.05, backoff_max=0.1)
@@ -259,7 +260,7 @@ def test_redaction_removes_key_revealing_parts_of_echoed_statements():
 
 def test_outbox_rows_survive_reopening(tmp_path):
     async def write_then_close():
-        database = Database(tmp_path / "db.sqlite")
+        database = Database(tmp_path / "db.sqlite", [OUTBOX_SCHEMA])
         database.open()
         await database.write(queue_statements, [("a", "{}"), ("b", "{}")], 1.0)
         await database.close()

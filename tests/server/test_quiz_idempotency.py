@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from server import learners
+from server.database import Database
 from server.learners import LEARNERS_SCHEMA
-from server.outbox import Database
+from server.outbox import OUTBOX_SCHEMA
 from tests.server.test_quiz_api import WRONG, lrs, quiz  # noqa: F401 (the fixtures are used by name)
 from tests.server.test_quiz_support import CORRECT, quiz_config, start_quiz, statements_in
 
@@ -228,9 +229,9 @@ def test_old_database_fixture_lacks_the_column(tmp_path):
 
 
 def test_upgrade_schema_adds_the_column_once_and_leaves_new_or_missing_databases_alone(tmp_path):
-    missing = Database(tmp_path / "none" / "halls.sqlite", [LEARNERS_SCHEMA])
+    missing = Database(tmp_path / "none" / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
     assert not learners.upgrade_schema(missing) and not missing.path.exists()
-    old = Database(tmp_path / "old" / "halls.sqlite", [LEARNERS_SCHEMA])
+    old = Database(tmp_path / "old" / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
     old_database(old.path)
     assert learners.upgrade_schema(old)
     assert not learners.upgrade_schema(old)
@@ -261,7 +262,7 @@ def test_the_server_upgrades_an_existing_database_and_keys_work_on_it(tmp_path, 
 
 def test_the_index_refuses_a_second_attempt_with_one_key_even_outside_the_handler(tmp_path):
     async def run():
-        database = Database(tmp_path / "halls.sqlite", [LEARNERS_SCHEMA])
+        database = Database(tmp_path / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
         database.open()
         try:
             insert = ("INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, "

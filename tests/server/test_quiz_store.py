@@ -7,8 +7,9 @@ import json
 import time
 
 from server import learners
+from server.database import Database
 from server.learners import LEARNERS_SCHEMA, AttemptRequest, Refusal
-from server.outbox import Database
+from server.outbox import OUTBOX_SCHEMA
 from server.quiz import grade, parse_checkpoints, parse_responses
 from server.records import Vocabulary
 from tests.server.test_quiz_support import CORRECT, QUIZ_ONE, QUIZ_TWO
@@ -18,7 +19,7 @@ WRONG = {"s1": "A"}
 
 def scenario(tmp_path, body):
     async def run():
-        database = Database(tmp_path / "halls.sqlite", [LEARNERS_SCHEMA])
+        database = Database(tmp_path / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
         database.open()
         try:
             now = time.time()
