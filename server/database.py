@@ -90,7 +90,7 @@ class Database:
         """
         connection = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
         connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
+        use_wal(connection)
         connection.execute(f"PRAGMA synchronous={self.synchronous}")
         connection.execute("PRAGMA busy_timeout=30000")
         connection.execute("PRAGMA cache_size=-16000")
@@ -223,6 +223,23 @@ class Database:
                 connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
             connection.close()
+
+
+def use_wal(connection: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Put the connection's database in WAL mode, waiting while another process opens it too.
+
+    SQLite answers "database is locked" at once, without its busy handler, when
+    two connections switch a new file's journal mode together (two workers starting).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _begin_waiting(connection: sqlite3.Connection, timeout: float = 30.0) -> None:

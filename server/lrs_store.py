@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from server.database import use_wal
 from server.lrs_format import activity_definitions, index_terms, merge_definition, same_statement
 from server.lrs_validate import StatementError, parse_timestamp
 
@@ -142,7 +143,7 @@ class LrsStore:
     def open(self) -> "LrsStore":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self.db)
         self.db.execute(f"PRAGMA synchronous={self.synchronous}")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.executescript(SCHEMA)

@@ -185,31 +185,6 @@ def test_refused_connection_keeps_statements_queued_and_shows_it_in_health(tmp_p
 # --- the database and the forwarder without a server ------------------------------
 
 
-def test_a_failing_job_rolls_back_only_its_own_writes_in_a_group_commit(tmp_path):
-    async def scenario():
-        database = Database(tmp_path / "db.sqlite", [OUTBOX_SCHEMA])
-        database.open()
-
-        def good(connection, n):
-            queue_statements(connection, [(f"id-{n}", "{}")], 0.0)
-            return n
-
-        def bad(connection):
-            queue_statements(connection, [("id-bad", "{}")], 0.0)
-            raise ValueError("no")
-
-        results = await asyncio.gather(database.write(good, 1), database.write(bad), database.write(good, 2),
-                                        return_exceptions=True)
-        ids = [row[0] for row in database.reader.execute("SELECT id FROM statements ORDER BY seq")]
-        commits = database.commits
-        await database.close()
-        return results, ids, commits
-
-    results, ids, commits = asyncio.run(scenario())
-    assert results[0] == 1 and results[2] == 2 and isinstance(results[1], ValueError)
-    assert ids == ["id-1", "id-2"] and commits == 1
-
-
 def test_only_the_lease_holder_forwards_when_two_workers_share_the_database(tmp_path, lrs):
     async def scenario():
         first, second = [Database(tmp_path / "db.sqlite", [OUTBOX_SCHEMA]) for _ in range(2)]
