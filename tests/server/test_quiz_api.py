@@ -317,9 +317,10 @@ def test_statements_reach_the_lrs_once_with_version_header_and_basic_auth(quiz, 
     assert {r["auth"] for r in lrs.requests} == {"halls:s3cret"}
     sent = [i for r in lrs.requests for i in r["ids"]]
     assert len(sent) == len(set(sent)) == 7
-    stats = wait_for(lambda: (lambda s: s if s["queued"] == 0 else None)(server.call(_stats(server.app))))
+    # the forwarder counts a batch just after its commit: wait for both
+    stats = wait_for(lambda: (lambda s: s if s["queued"] == 0 and s["forwarder"]["delivered"] == 7 else None)(
+        server.call(_stats(server.app))), what="the queue empty and 7 delivered in /api/health")
     assert stats["dead_letters"] == 0 and stats["oldest_unsent_age_s"] is None
-    assert stats["forwarder"]["delivered"] == 7
 
 
 async def _stats(app):
