@@ -44,7 +44,10 @@ class Peer:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"peer saw no match; texts={self.texts[-5:]}")
-            message = await asyncio.wait_for(self.ws.recv(), left)
+            try:
+                message = await asyncio.wait_for(self.ws.recv(), left)
+            except TimeoutError:
+                raise AssertionError(f"peer saw no match in {timeout} s; texts={self.texts[-5:]}") from None
             if isinstance(message, bytes):
                 _, records = decode_pose_batch(message)
                 for record in records:

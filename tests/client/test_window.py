@@ -156,7 +156,7 @@ def test_windowed_client_walks_while_w_is_held_and_the_wall_stops_it(project, st
                 env={**os.environ, "DISPLAY": x_display, "PYTHONPATH": str(ROOT)})
         try:
             joined = await peer.expect(lambda m: isinstance(m, dict) and m.get("type") == "joined"
-                                       and m["members"][0]["name"] == "窗口", timeout=30)
+                                       and m["members"][0]["name"] == "窗口", timeout=60)  # a slow start under load
             member = joined["members"][0]["id"]
             await peer.expect(is_pose_at(member, 0.0, 0.0), timeout=30)  # in the hall, at the spawn point
             window = await client_window(x_display, client, log)
