@@ -23,6 +23,8 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
+from server.logs import FORMATS as LOG_FORMATS
+
 ENV_PREFIX = "HALLS_"
 CONFIG_ENV = "HALLS_CONFIG"
 TRUE = {"1", "true", "yes", "on"}
@@ -339,8 +341,8 @@ def _check_config(config: ServerConfig) -> None:
     for key in ("session_ttl", "signin_window", "lrs_timeout", "lrs_backoff_base", "lrs_backoff_max", "lrs_poll_interval"):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
-    if config.log_format not in ("text", "json"):
-        raise ConfigError(f"log_format: must be text or json, got {config.log_format!r}")
+    if config.log_format not in LOG_FORMATS:
+        raise ConfigError(f"log_format: must be {' or '.join(LOG_FORMATS)}, got {config.log_format!r}")
     if config.lrs_synchronous not in ("FULL", "NORMAL"):
         raise ConfigError(f"lrs_synchronous: must be FULL or NORMAL, got {config.lrs_synchronous!r}")
     for key in ("signin_failures", "max_body_bytes", "hub_max_message_bytes", "hub_queue_limit", "hub_neighbours", "hub_send_buffer",

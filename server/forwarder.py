@@ -22,7 +22,6 @@ import base64
 import contextlib
 import email.utils
 import functools
-import inspect
 import logging
 import os
 import random
@@ -130,7 +129,7 @@ class Forwarder:
     """Sends queued statements to the LRS until cancelled."""
 
     def __init__(self, database: Database, settings: ForwarderSettings,
-                 resolve_target: Callable[[], Any], *, clock=time.time, rng: random.Random | None = None) -> None:
+                 resolve_target: Callable[[], LrsTarget | None], *, clock=time.time, rng: random.Random | None = None) -> None:
         self.database = database
         self.settings = settings
         self.resolve_target = resolve_target
@@ -174,8 +173,6 @@ class Forwarder:
             await self._idle(self.settings.poll_interval)
             return
         target = self.resolve_target()
-        if inspect.isawaitable(target):
-            target = await target
         if target is None:
             self.status.state = "no-lrs"
             await self._idle(self.settings.poll_interval * 5)
@@ -334,8 +331,7 @@ def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], LrsTa
         return LrsTarget("embedded:/xapi/statements", user,
                          post=functools.partial(lrs.post_statements_locally, app, key=user))
 
-    found: list[LrsTarget | None] = []
-    return lambda: found[0] if found else (found.append(embedded()) or found[0])
+    return functools.cache(embedded)  # the credential is looked up once, on first use
 
 
 def outbox_context():
