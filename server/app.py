@@ -2,9 +2,9 @@
 
     create_app(config) -> web.Application
 
-Routes: the JSON API (`server.catalog`), immutable objects (`server.objects`),
-`/api/health`, the WebSocket hub (`server.hub`, when present), and the
-browser viewer's files from `server/web/` at `/` (or a small index page
+Routes: the JSON API (`server.web.catalog`), immutable objects (`server.web.objects`),
+`/api/health`, the WebSocket hub (`server.hub.service`, when present), and the
+browser viewer's files from `server/web/static/` at `/` (or a small index page
 listing the halls).  State lives in typed app keys; background work runs in
 cleanup contexts; `halls serve --watch` adds the source watcher.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from server.catalog import (
+from server.web.catalog import (
     BUILD_LOCK,
     CURRENT_BUILD,
     CurrentBuild,
@@ -33,8 +33,8 @@ from server.catalog import (
     json_error,
 )
 from server.config import CONFIG, ServerConfig
-from server.objects import add_object_routes
-from server.forwarder import outbox_stats
+from server.web.objects import add_object_routes
+from server.learning.forwarder import outbox_stats
 
 __all__ = ["create_app", "CONFIG", "CURRENT_BUILD", "SERVER_STATE", "ServerState"]
 
@@ -76,18 +76,18 @@ def create_app(config: ServerConfig) -> web.Application:
             app[hub.MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
         hub.add_hub(app, config)
     if config.lrs_embedded:
-        from server.lrs import add_lrs
+        from server.lrs.service import add_lrs
 
         add_lrs(app, config)
-    from server.quiz_routes import add_quiz
+    from server.learning.routes import add_quiz
 
     add_quiz(app, config)
     if config.watch:
-        from server.watch import add_watcher
+        from server.web.watch import add_watcher
 
         add_watcher(app)
-    if importlib.util.find_spec("server.web_routes") is not None:  # the browser viewer: /halls/{id}, /vendor/three/
-        importlib.import_module("server.web_routes").add_web_routes(app, config)
+    if importlib.util.find_spec("server.web.viewer") is not None:  # the browser viewer: /halls/{id}, /vendor/three/
+        importlib.import_module("server.web.viewer").add_web_routes(app, config)
     _add_web_routes(app, config)
     return app
 

@@ -65,7 +65,7 @@ def serve_command(args) -> int:
 
 def nginx_command(args) -> int:
     """Print the nginx configuration for this project."""
-    from server.nginx import NginxOptions, nginx_config
+    from server.web.nginx import NginxOptions, nginx_config
 
     try:
         config = _config(args, {})
@@ -80,7 +80,7 @@ def nginx_command(args) -> int:
 def ensure_build(config: ServerConfig) -> bool:
     """Build when nothing is published, or when asked; False when there is nothing to serve."""
     from scenes.diagnostics import AuthorErrors
-    from server.watch import build_sources
+    from server.web.watch import build_sources
 
     published = (config.build_path / "current").exists()
     if published and not (config.build_first or config.watch):

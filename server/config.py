@@ -58,7 +58,7 @@ class ServerConfig:
     var_dir: Path | None = None
     """Folder for the server's own data: SQLite databases, outbox (default `<root>/var`)."""
     web_dir: Path | None = None
-    """Browser viewer files served at `/` (default `server/web/` beside this module, if it exists)."""
+    """Browser viewer files served at `/` (default `server/web/static/` beside this module, if it exists)."""
     redis_url: str | None = None
     """Redis URL (`redis://host:6379/0`) for presence and tours across workers; none = in-process hub."""
     workers: int = 1
@@ -167,7 +167,7 @@ class ServerConfig:
 
     @property
     def web_path(self) -> Path:
-        return self.web_dir or Path(__file__).parent / "web"
+        return self.web_dir or Path(__file__).parent / "web" / "static"
 
     @property
     def public_url(self) -> str:

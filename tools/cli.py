@@ -17,15 +17,15 @@ EXTERNAL_COMMANDS = {
     "serve": ("serve the built halls to browsers and headsets", "server.cli", "add_serve_arguments", "serve_command"),
     "nginx-config": ("print an nginx config that serves /objects/ and proxies the rest", "server.cli",
                      "add_nginx_arguments", "nginx_command"),
-    "cert": ("make a self-signed TLS certificate for a host name or IP (WebXR needs HTTPS)", "server.tls",
+    "cert": ("make a self-signed TLS certificate for a host name or IP (WebXR needs HTTPS)", "server.web.tls",
              "add_cert_arguments", "cert_command"),
     "client": ("walk a hall in the Panda3D client (desktop, headset or offscreen)", "tools.client.command",
                "add_client_arguments", "client_command"),
     "new": ("scaffold a hall, an exhibit or a checkpoint in YAML", "tools.scaffold", "add_new_arguments",
             "new_command"),
-    "report": ("trainer report of members' quiz progress (table or CSV)", "server.progress", "add_report_arguments",
+    "report": ("trainer report of members' quiz progress (table or CSV)", "server.learning.progress", "add_report_arguments",
                "report_command"),
-    "lrs-user": ("manage Basic-auth credentials of the embedded learning-record store", "server.lrs_cli",
+    "lrs-user": ("manage Basic-auth credentials of the embedded learning-record store", "server.lrs.cli",
                  "add_lrs_arguments", "lrs_command"),
 }
 

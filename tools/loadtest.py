@@ -48,7 +48,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import Frame, Opcode
 
-from server.hub_messages import BATCH_HEADER, POSE_DTYPE
+from server.hub.messages import BATCH_HEADER, POSE_DTYPE
 
 log = logging.getLogger("loadtest")
 

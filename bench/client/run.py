@@ -70,7 +70,7 @@ def start_server(build: Path):
     """The hall server on a free port in a thread: (url, stop)."""
     from aiohttp import web
 
-    from server import objects
+    from server.web import objects
     from server.app import create_app
     from server.config import ServerConfig
 

@@ -21,8 +21,8 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from bench.hub.hall import bench_manifest
-from server import hub_messages as msg
-from server.hub import MANIFEST_LOOKUP, add_hub, hub_stats
+from server.hub import messages as msg
+from server.hub.service import MANIFEST_LOOKUP, add_hub, hub_stats
 
 MANIFESTS = web.AppKey("manifests", dict)
 

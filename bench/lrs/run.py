@@ -39,7 +39,7 @@ EMBEDDED_APP = """
 import logging, sys
 from pathlib import Path
 from aiohttp import web
-from server.lrs import LRS_STATE, add_lrs
+from server.lrs.service import LRS_STATE, add_lrs
 
 class Config:
     var_dir = Path(sys.argv[1])

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.harness import (  # noqa: E402
     Section, find_tool, free_port, parse_args, pinned, stop, tools_missing, wait_for_port, wrk)
 from server.config import ServerConfig  # noqa: E402
-from server.nginx import NginxOptions, nginx_config  # noqa: E402
+from server.web.nginx import NginxOptions, nginx_config  # noqa: E402
 
 log = logging.getLogger("bench.objects")
 SECTION = Section("objects", "Objects")

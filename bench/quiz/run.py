@@ -18,7 +18,7 @@ one-wrong responses always fail and attempts never run out).  Cases:
 - in process: the same grading, statements and `record_attempt` transaction
   through `Database.write` from 64 tasks, no HTTP (the pipeline's ceiling).
 - forwarding: the server restarted over a queue of N statements, forwarding
-  in batches of 100 to a null LRS, the embedded LRS (`server.lrs`, FULL) and
+  in batches of 100 to a null LRS, the embedded LRS (`server.lrs.service`, FULL) and
   Ralph (filesystem backend, when installed), each on CPU 1; statements/s until
   the queue is empty.
 Needs `wrk` and `taskset`.  Only loopback is used.
@@ -61,7 +61,7 @@ from pathlib import Path
 from aiohttp import web
 from server.app import create_app
 from server.config import ServerConfig
-from server.quiz_routes import add_quiz
+from server.learning.routes import add_quiz
 
 logging.basicConfig(level=getattr(logging, sys.argv[3]))
 values = json.loads(sys.argv[1])
@@ -89,7 +89,7 @@ EMBEDDED_LRS = """
 import sys
 from pathlib import Path
 from aiohttp import web
-from server.lrs import LRS_STATE, add_lrs
+from server.lrs.service import LRS_STATE, add_lrs
 
 class Config:
     var_dir = Path(sys.argv[1])
@@ -109,12 +109,12 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print
 PIPELINE = """
 import asyncio, json, sys, time
 from pathlib import Path
-from server import learners
+from server.learning import learners
 from server.database import Database
-from server.learners import LEARNERS_SCHEMA, AttemptRequest
-from server.outbox import OUTBOX_SCHEMA
-from server.quiz import AnswerKeys, grade, parse_responses
-from server.records import Vocabulary
+from server.learning.learners import LEARNERS_SCHEMA, AttemptRequest
+from server.learning.outbox import OUTBOX_SCHEMA
+from server.learning.quiz import AnswerKeys, grade, parse_responses
+from server.learning.records import Vocabulary
 
 release, folder, seconds, responses = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
 

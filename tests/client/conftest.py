@@ -78,7 +78,7 @@ def _serve_compressed_bams(monkeypatch) -> None:
     """Until the server lists `.bam.pz` among object names, let this test server serve them."""
     import re
 
-    from server import objects
+    from server.web import objects
 
     if objects.OBJECT_NAME.fullmatch("0" * 64 + ".bam.pz"):
         return

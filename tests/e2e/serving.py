@@ -12,14 +12,14 @@ def has_route(app: web.Application, path: str) -> bool:
 
 
 def ensure_quiz(app: web.Application, config: ServerConfig) -> None:
-    """The quiz API (`server.quiz_routes`) and the embedded LRS it forwards to, unless `create_app` added them."""
+    """The quiz API (`server.learning.routes`) and the embedded LRS it forwards to, unless `create_app` added them."""
     if has_route(app, "/api/session"):
         return
-    from server.quiz_routes import add_quiz
+    from server.learning.routes import add_quiz
 
     add_quiz(app, config)
     if getattr(config, "lrs_embedded", False):
-        from server.lrs import LRS_STATE, add_lrs
+        from server.lrs.service import LRS_STATE, add_lrs
 
         if LRS_STATE not in app:
             add_lrs(app, config)

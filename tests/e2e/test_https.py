@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 
-from server.tls import issue_certificate
+from server.web.tls import issue_certificate
 from tests.e2e.conftest import FAKE_XR, page_errors, server_config, wait_loaded
 
 

@@ -13,7 +13,7 @@ from contextlib import redirect_stdout
 import pytest
 from cryptography import x509
 
-from server.tls import add_cert_arguments, cert_command, issue_certificate
+from server.web.tls import add_cert_arguments, cert_command, issue_certificate
 
 
 def parse(argv):

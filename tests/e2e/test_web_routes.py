@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.web_routes import find_three, vendor_file
+from server.web.viewer import find_three, vendor_file
 from tests.e2e.conftest import ROOT
 
 

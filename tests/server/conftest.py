@@ -176,7 +176,7 @@ def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
 
 
 class FakeHub:
-    """Stands in for `server.hub`: records `broadcast_reload` calls."""
+    """Stands in for `server.hub.service`: records `broadcast_reload` calls."""
 
     def __init__(self) -> None:
         self.reloads: list[tuple] = []
@@ -190,8 +190,8 @@ class FakeHub:
 
 @pytest.fixture
 def fake_hub(monkeypatch) -> FakeHub:
-    """Route the server's hub calls to a recorder (whether or not `server.hub` exists)."""
+    """Route the server's hub calls to a recorder (whether or not `server.hub.service` exists)."""
     hub = FakeHub()
-    monkeypatch.setattr("server.catalog.hub_module", lambda: hub)
+    monkeypatch.setattr("server.web.catalog.hub_module", lambda: hub)
     monkeypatch.setattr("server.app.hub_module", lambda: hub)
     return hub

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from server.lrs import LRS_STATE, add_lrs
+from server.lrs.service import LRS_STATE, add_lrs
 
 DATA = Path(__file__).parent / "lrs_data"
 KEY, SECRET = "tester", "tester-secret-0123456789"
@@ -109,7 +109,7 @@ def mount_lrs(config):
 
 @pytest.fixture
 def lrs_server(start_server, config, monkeypatch):
-    monkeypatch.setattr("server.lrs_store.HASH_ITERATIONS", 1000)  # the hash's cost is not under test
+    monkeypatch.setattr("server.lrs.store.HASH_ITERATIONS", 1000)  # the hash's cost is not under test
     return start_server(config, mount_lrs(config))
 
 

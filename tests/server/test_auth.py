@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from server.auth import AuthFailure, EnrolmentRefused, Sessions, load_or_create_secret, read_personal_codes
+from server.learning.auth import AuthFailure, EnrolmentRefused, Sessions, load_or_create_secret, read_personal_codes
 from tests.server.test_hub_support import HubClient, run
 from tests.server.test_quiz_support import ADMIN_CODE, TRAINER_CODE, CORRECT, quiz_config, start_quiz
 

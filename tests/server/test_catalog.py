@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from server.catalog import JsonDocument, load_build
+from server.web.catalog import JsonDocument, load_build
 from tests.server.conftest import SECRET, fetch, with_config
 
 

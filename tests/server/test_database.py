@@ -7,7 +7,7 @@ import sqlite3
 import threading
 
 from server.database import Database, use_wal
-from server.outbox import OUTBOX_SCHEMA, queue_statements
+from server.learning.outbox import OUTBOX_SCHEMA, queue_statements
 
 
 def test_many_connections_switching_a_new_file_to_wal_at_once_all_succeed(tmp_path):

@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from server.hub import broadcast_reload, hub_stats
+from server.hub.service import broadcast_reload, hub_stats
 from tests.server.test_hub_support import HubClient, run, running_hub, stats
 
 

@@ -146,7 +146,7 @@ def test_slow_consumer_is_dropped_while_others_keep_their_tick():
 
 
 async def app_reload(app):
-    from server.hub import broadcast_reload
+    from server.hub.service import broadcast_reload
 
     await broadcast_reload(app, "alpha", [f"alpha/chunk-{i:04d}" for i in range(300)], None)
 

@@ -119,7 +119,7 @@ def test_two_workers_in_one_process_share_presence_and_a_tour(redis_url):
 
 def test_reload_reaches_members_on_every_worker(redis_url):
     async def scenario():
-        from server.hub import broadcast_reload
+        from server.hub.service import broadcast_reload
 
         async with AsyncExitStack() as stack:
             one = build_app(redis_url=redis_url, hub_redis_prefix="t2")

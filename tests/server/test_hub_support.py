@@ -15,8 +15,8 @@ from aiohttp import web
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server.hub import HUB, MANIFEST_LOOKUP, add_hub
-from server.hub_messages import decode_pose_batch
+from server.hub.service import HUB, MANIFEST_LOOKUP, add_hub
+from server.hub.messages import decode_pose_batch
 
 
 def box(x0: float, y0: float, x1: float, y1: float) -> dict:

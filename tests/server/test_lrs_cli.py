@@ -7,8 +7,8 @@ import io
 import json
 from contextlib import redirect_stdout
 
-from server.lrs import LRS_STATE, embedded_credentials
-from server.lrs_cli import add_lrs_arguments, lrs_command
+from server.lrs.service import LRS_STATE, embedded_credentials
+from server.lrs.cli import add_lrs_arguments, lrs_command
 from tests.server.lrs_support import LrsClient, basic, lrs, lrs_server, statement  # noqa: F401 - fixtures
 
 
@@ -22,7 +22,7 @@ def _run(root, *argv: str) -> tuple[int, str]:
 
 
 def test_lrs_user_add_list_remove_takes_effect_on_a_running_server(lrs, lrs_server, tmp_path, monkeypatch):
-    monkeypatch.setattr("server.lrs.CREDENTIAL_TTL", 0.0)
+    monkeypatch.setattr("server.lrs.service.CREDENTIAL_TTL", 0.0)
     code, out = _run(tmp_path, "add", "培训中心报表", "--key", "reports", "--scope", "all/read", "--json")
     assert code == 0
     created = json.loads(out)

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from server.lrs_attachments import SIGNATURE_USAGE, check_signature
-from server.lrs_validate import StatementError
+from server.lrs.attachments import SIGNATURE_USAGE, check_signature
+from server.lrs.validate import StatementError
 from tests.server.lrs_support import spec_examples
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from server.lrs_validate import parse_timestamp
+from server.lrs.validate import parse_timestamp
 from tests.server.lrs_support import (  # noqa: F401 - fixtures
     LrsClient, basic, lrs, lrs_server, spec_examples, statement,
 )
@@ -62,7 +62,7 @@ def test_missing_or_wrong_credentials_are_401_with_a_challenge(lrs):
 
 
 def test_write_only_credentials_read_only_their_own_statements(lrs, lrs_server):
-    from server.lrs import LRS_STATE
+    from server.lrs.service import LRS_STATE
 
     state = lrs_server.app[LRS_STATE]
     state.writer.add_credential("writer", "writer-secret-123456", "writer", ("statements/write",))

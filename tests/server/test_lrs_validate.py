@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from server.lrs_validate import (
+from server.lrs.validate import (
     StatementError, is_duration, is_language_tag, parse_timestamp, validate_statement,
 )
 from tests.server.lrs_support import spec_examples, statement

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from server import objects
+from server.web import objects
 from tests.server.conftest import SECRET, fetch, store_object
 
 DATA = bytes(range(256)) * 40  # 10,240 bytes

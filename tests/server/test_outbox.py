@@ -10,8 +10,8 @@ import time
 import pytest
 
 from server.database import Database
-from server.forwarder import Forwarder, ForwarderSettings, LrsTarget, classify, outbox_stats
-from server.outbox import OUTBOX_SCHEMA, queue_statements, redact_keys
+from server.learning.forwarder import Forwarder, ForwarderSettings, LrsTarget, classify, outbox_stats
+from server.learning.outbox import OUTBOX_SCHEMA, queue_statements, redact_keys
 from tests.server.conftest import wait_for
 from tests.server.test_quiz_support import ADMIN_CODE, FakeLrs, quiz_config, start_quiz, statements_in
 

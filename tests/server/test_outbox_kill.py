@@ -20,7 +20,7 @@ import logging, sys
 from pathlib import Path
 from aiohttp import web
 from server.app import create_app
-from server.quiz_routes import add_quiz
+from server.learning.routes import add_quiz
 from tests.server.test_quiz_support import quiz_config
 
 logging.basicConfig(level=logging.WARNING)

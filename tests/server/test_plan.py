@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.plan import UnknownRoom, streaming_plan
+from server.web.plan import UnknownRoom, streaming_plan
 from tests.server.conftest import doorway, fetch, room
 
 

@@ -1,4 +1,4 @@
-"""Grading and answer keys (`server.quiz`), without a server."""
+"""Grading and answer keys (`server.learning.quiz`), without a server."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from server.quiz import AnswerKeys, InvalidResponses, grade, parse_checkpoints, parse_responses, public_questions
+from server.learning.quiz import AnswerKeys, InvalidResponses, grade, parse_checkpoints, parse_responses, public_questions
 from tests.server.test_quiz_support import KEYS, QUIZ_ONE, QUIZ_TWO, publish_quiz_build
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from server.forwarder import outbox_stats
+from server.learning.forwarder import outbox_stats
 from tests.server.conftest import wait_for
 from tests.server.test_quiz_support import (ADMIN_CODE, CORRECT, KEYS, TRAINER_CODE, FakeLrs, key_fragments,
                                             quiz_config, start_quiz, statements_in, write_keys)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from server import learners
+from server.learning import learners
 from server.database import Database
-from server.learners import LEARNERS_SCHEMA
-from server.outbox import OUTBOX_SCHEMA
+from server.learning.learners import LEARNERS_SCHEMA
+from server.learning.outbox import OUTBOX_SCHEMA
 from tests.server.test_quiz_api import WRONG, lrs, quiz  # noqa: F401 (the fixtures are used by name)
 from tests.server.test_quiz_support import CORRECT, quiz_config, start_quiz, statements_in
 

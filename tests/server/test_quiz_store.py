@@ -1,4 +1,4 @@
-"""The attempt transaction (`server.learners`): statements made outside it are used only while still true."""
+"""The attempt transaction (`server.learning.learners`): statements made outside it are used only while still true."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import asyncio
 import json
 import time
 
-from server import learners
+from server.learning import learners
 from server.database import Database
-from server.learners import LEARNERS_SCHEMA, AttemptRequest, Refusal
-from server.outbox import OUTBOX_SCHEMA
-from server.quiz import grade, parse_checkpoints, parse_responses
-from server.records import Vocabulary
+from server.learning.learners import LEARNERS_SCHEMA, AttemptRequest, Refusal
+from server.learning.outbox import OUTBOX_SCHEMA
+from server.learning.quiz import grade, parse_checkpoints, parse_responses
+from server.learning.records import Vocabulary
 from tests.server.test_quiz_support import CORRECT, QUIZ_ONE, QUIZ_TWO
 
 WRONG = {"s1": "A"}

@@ -295,7 +295,7 @@ def replace(config: ServerConfig, **changes: Any) -> ServerConfig:
 
 def start_quiz(start_server, config: ServerConfig):
     """A real server with the quiz routes (added here until `create_app` adds them itself); `(server, Api)`."""
-    from server.quiz_routes import add_quiz
+    from server.learning.routes import add_quiz
 
     server = start_server(config, prepare=lambda app: add_quiz(app, config))
     return server, Api(server.port)

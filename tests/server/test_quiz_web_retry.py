@@ -1,4 +1,4 @@
-"""The browser's quiz submissions (`server/web/js/api.js`, run in Node) are safe to send again.
+"""The browser's quiz submissions (`server/web/static/js/api.js`, run in Node) are safe to send again.
 
 `submitAttempt` is driven against a real server whose attempt replies get
 lost (`LossyAttempts`): the first try is stored, its answer never arrives,
@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from server.quiz_routes import add_quiz
+from server.learning.routes import add_quiz
 from tests.conftest import ROOT
 from tests.server.test_quiz_support import CORRECT, LossyAttempts, quiz_config
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 WRONG = {"s1": "A", "m1": ["A"], "t1": True}
-API_JS = ROOT / "server" / "web" / "js" / "api.js"
+API_JS = ROOT / "server" / "web" / "static" / "js" / "api.js"
 
 DRIVER = r"""
 import { pathToFileURL } from 'node:url';

@@ -8,7 +8,7 @@ import uuid
 import aiohttp
 import pytest
 
-from server.lrs_validate import validate_statement
+from server.lrs.validate import validate_statement
 from tests.server.lrs_support import spec_examples
 from tests.server.ralph import ralph, ralph_running  # noqa: F401 - fixtures
 

@@ -1,4 +1,4 @@
-"""xAPI statements (`server.records`): shape, deterministic ids, and validity to two independent validators."""
+"""xAPI statements (`server.learning.records`): shape, deterministic ids, and validity to two independent validators."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from server.quiz import grade, parse_checkpoints, parse_responses
-from server.records import (NAMESPACE, Learner, Vocabulary, attempt_statements, experienced_statement, iso_duration,
+from server.learning.quiz import grade, parse_checkpoints, parse_responses
+from server.learning.records import (NAMESPACE, Learner, Vocabulary, attempt_statements, experienced_statement, iso_duration,
                             iso_timestamp, statement_id)
 from tests.server.test_quiz_support import QUIZ_ONE
 
@@ -154,7 +154,7 @@ def all_kinds(checkpoint) -> list[dict]:
 
 
 def test_every_kind_of_statement_passes_the_embedded_lrs_validator(checkpoint):
-    validator = pytest.importorskip("server.lrs_validate")
+    validator = pytest.importorskip("server.lrs.validate")
     for statement in all_kinds(checkpoint):
         validator.validate_statement(statement)
 
@@ -166,7 +166,7 @@ def test_every_kind_of_statement_passes_ralphs_xapi_model(checkpoint):
 
 
 def test_statements_json_writes_the_same_bytes_as_to_json(checkpoint):
-    from server.records import statements_json
+    from server.learning.records import statements_json
 
     vocabulary = Vocabulary(BASE)
     marks = grade(checkpoint, parse_responses(checkpoint, {"s1": "C", "m1": ["A", "D"], "t1": True}))
@@ -182,7 +182,7 @@ def test_statements_json_writes_the_same_bytes_as_to_json(checkpoint):
 def test_statement_ids_must_be_uuids():
     from pydantic import ValidationError
 
-    from server.records import Statement
+    from server.learning.records import Statement
 
     good = json.loads(experienced_statement(
         Vocabulary(BASE), Learner("m1"), hall_id="red", diorama_id="d", registration=REGISTRATION, sequence=1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.auth import SignInGuard
+from server.learning.auth import SignInGuard
 from tests.server.test_quiz_support import ADMIN_CODE, quiz_config, start_quiz
 
 

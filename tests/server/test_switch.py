@@ -6,7 +6,7 @@ import hashlib
 import http.client
 import os
 
-from server.catalog import CURRENT_BUILD, changed_chunks, load_build, reload_current
+from server.web.catalog import CURRENT_BUILD, changed_chunks, load_build, reload_current
 from tests.server.conftest import default_halls, fetch, publish, store_object, wait_for
 
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from scenes.diagnostics import AuthorErrors, Diagnostic
-from server.watch import WATCH_STATE, rebuild, snapshot
+from server.web.watch import WATCH_STATE, rebuild, snapshot
 from tests.server.conftest import default_halls, fetch, publish, wait_for, with_config
 
 

@@ -10,7 +10,7 @@ Events are plain tuples `(kind, data)`: `welcome` (the server's welcome),
 `joined` / `left` (member lists / ids), `poses` (a `POSE_DTYPE` array of the
 nearest others), `tour` (a tour cue), `reload`, `error`, `status` (a message
 for the member: connected, lost, retrying).  The wire format is
-`server.hub_messages` (protocol v1); a lost connection is retried with
+`server.hub.messages` (protocol v1); a lost connection is retried with
 back-off until `stop()`.  No Panda3D here.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from server.hub_messages import PROTOCOL_VERSION, decode_pose_batch
+from server.hub.messages import PROTOCOL_VERSION, decode_pose_batch
 
 log = logging.getLogger(__name__)
 

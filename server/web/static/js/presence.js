@@ -1,6 +1,6 @@
 // The hub connection (WebSocket /ws/halls/{id}): join, send poses, receive
 // pose batches, roster changes, tour cues and live-reload notices.
-// Protocol: server/hub_messages.py.
+// Protocol: server/hub/messages.py.
 
 const RECORD = 32;
 const HEADER = 8;

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.catalog import CURRENT_BUILD, HALL_ID
+from server.web.catalog import CURRENT_BUILD, HALL_ID
 from server.config import CONFIG, ServerConfig
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def add_web_routes(app: web.Application, config: ServerConfig) -> None:
 
 def find_three(root: Path) -> Path | None:
     """`node_modules/three` of the project, else of this checkout."""
-    for base in (Path(root), Path(__file__).resolve().parent.parent):
+    for base in (Path(root), Path(__file__).resolve().parents[2]):
         candidate = base / "node_modules" / "three"
         if (candidate / "build" / "three.module.js").is_file():
             return candidate

@@ -35,7 +35,7 @@ from typing import Any, Mapping
 from aiohttp import web
 
 from server.config import CONFIG
-from server.plan import UnknownRoom, streaming_plan
+from server.web.plan import UnknownRoom, streaming_plan
 
 log = logging.getLogger(__name__)
 
@@ -203,10 +203,10 @@ def _chunk_objects(manifest: Mapping) -> dict[str, tuple]:
 
 
 def hub_module():
-    """`server.hub` once it exists (its own import errors are not hidden), else None."""
-    if importlib.util.find_spec("server.hub") is None:
+    """`server.hub.service` once it exists (its own import errors are not hidden), else None."""
+    if importlib.util.find_spec("server.hub.service") is None:
         return None
-    return importlib.import_module("server.hub")
+    return importlib.import_module("server.hub.service")
 
 
 async def notify_reload(app: web.Application, hall_id: str | None, changed: list[str], error: str | None = None,

@@ -21,8 +21,8 @@ import json
 import secrets
 from typing import Iterable
 
-from server.lrs_format import same_statement
-from server.lrs_validate import StatementError
+from server.lrs.format import same_statement
+from server.lrs.validate import StatementError
 
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 _HASHES = {56: hashlib.sha224, 64: hashlib.sha256, 96: hashlib.sha384, 128: hashlib.sha512}

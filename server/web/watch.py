@@ -6,7 +6,7 @@ runs the incremental build in a thread, serves the new build and tells open
 clients which chunks were replaced.  A failed build keeps the last good one
 and sends every diagnostic to the clients instead.
 
-Hub contract (`server.hub.broadcast_reload(app, hall_id, changed, error=None)`):
+Hub contract (`server.hub.service.broadcast_reload(app, hall_id, changed, error=None)`):
     hall_id, [chunk ids]  -> that hall's manifest changed; refetch these chunks
     None, [], error=text  -> the rebuild failed; the last good build is still served
     None, [], error=None  -> a rebuild succeeded after a failure; clear the error
@@ -24,7 +24,7 @@ from typing import Callable
 
 from aiohttp import web
 
-from server.catalog import BUILD_LOCK, load_build, notify_reload, switch_build
+from server.web.catalog import BUILD_LOCK, load_build, notify_reload, switch_build
 from server.config import CONFIG, ServerConfig
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ branches (支部) and returns, per member, per hall and per checkpoint:
 attempts, best and last scores, pass and completion status, time spent
 (attempt durations plus diorama time); and per hall: members enrolled,
 started, completed and the completion rate.  Served as `/api/progress`
-(JSON, or CSV with `format=csv`; see `server.quiz_routes`) to trainers and
+(JSON, or CSV with `format=csv`; see `server.learning.routes`) to trainers and
 administrators, as a page at `/reports`, and by `halls report` on the
 command line.
 """
@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from aiohttp import web
 
-from server.auth import config_list
+from server.learning.auth import config_list
 
 log = logging.getLogger(__name__)
 
@@ -207,9 +207,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     """`halls report`: the progress report from the server's database, as a table, JSON or CSV."""
-    from server.catalog import load_build
+    from server.web.catalog import load_build
     from server.config import ConfigError, load_config
-    from server.quiz import AnswerKeys
+    from server.learning.quiz import AnswerKeys
 
     try:
         config = load_config(file=args.config, env=os.environ, flags={"root": args.root})

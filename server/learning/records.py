@@ -28,7 +28,7 @@ from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.quiz import Checkpoint, Grade, Question
+from server.learning.quiz import Checkpoint, Grade, Question
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/tunlan-halls/xapi/statements")
 """UUID5 namespace of statement ids (never change it: ids must stay stable)."""

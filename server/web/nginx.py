@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from server.config import ServerConfig
-from server.objects import CACHE_CONTROL, CONTENT_TYPES, OBJECT_NAME
+from server.web.objects import CACHE_CONTROL, CONTENT_TYPES, OBJECT_NAME
 
 
 @dataclass(frozen=True)

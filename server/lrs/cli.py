@@ -23,8 +23,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from server.lrs import DB_NAME, SCOPES
-from server.lrs_store import LrsStore
+from server.lrs.service import DB_NAME, SCOPES
+from server.lrs.store import LrsStore
 
 log = logging.getLogger("halls.lrs")
 _KEY = re.compile(r"[A-Za-z0-9._~-]{1,64}\Z")

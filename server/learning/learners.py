@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from server.database import Database
-from server.outbox import queue_statements
-from server.quiz import Checkpoint, Grade
-from server.records import Learner, Vocabulary, attempt_statements, experienced_statement, statements_json
+from server.learning.outbox import queue_statements
+from server.learning.quiz import Checkpoint, Grade
+from server.learning.records import Learner, Vocabulary, attempt_statements, experienced_statement, statements_json
 
 MAX_ATTEMPT_SECONDS = 4 * 3600.0
 """Longest time counted for one attempt (a member who left the headset on)."""

@@ -1,4 +1,4 @@
-"""The forwarder: queued statements (`server.outbox`) to the LRS, in batches.
+"""The forwarder: queued statements (`server.learning.outbox`) to the LRS, in batches.
 
 Batches are sent as `POST statements` with a list, `X-Experience-API-Version:
 1.0.3` and Basic auth, to `lrs_url` or to the embedded LRS in-process:
@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from server.database import DATABASE, Database
-from server.outbox import add_dead_letter, mark_delivered, queue_stats, queued_batch, redact_keys
+from server.learning.outbox import add_dead_letter, mark_delivered, queue_stats, queued_batch, redact_keys
 
 log = logging.getLogger(__name__)
 
@@ -323,7 +323,7 @@ def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], LrsTa
         return lambda: target
 
     def embedded() -> LrsTarget | None:
-        from server import lrs
+        from server.lrs import service as lrs
 
         if lrs.LRS_STATE not in app:
             return None

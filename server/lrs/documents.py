@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from server.lrs_format import agent_key
-from server.lrs_http import LrsError, XapiRequest, etag_list, http_date, json_reply, only_params, require_scope
-from server.lrs_store import DocumentConflict, DocumentNotJson, PreconditionFailed
-from server.lrs_validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
+from server.lrs.format import agent_key
+from server.lrs.http import LrsError, XapiRequest, etag_list, http_date, json_reply, only_params, require_scope
+from server.lrs.store import DocumentConflict, DocumentNotJson, PreconditionFailed
+from server.lrs.validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
 
 SEP = "\x1f"
 STATE_READ = {"all", "all/read", "state"}

@@ -6,7 +6,7 @@
     POST /api/halls/{hall}/visits                         -> {registration}
     POST /api/halls/{hall}/checkpoints/{cp}/attempts      grade, store, queue statements -> result
     POST /api/halls/{hall}/dioramas/{id}/experienced      time spent in a diorama
-    GET  /api/progress[?from=&to=&branch=&format=csv]     trainer reports (`server.progress`)
+    GET  /api/progress[?from=&to=&branch=&format=csv]     trainer reports (`server.learning.progress`)
     GET  /reports                                         the report page
     GET  /api/admin/dead-letters                          statements the LRS refused
     POST /api/admin/dead-letters/{id}/resend
@@ -39,16 +39,16 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
-from server import learners, progress
-from server.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
+from server.learning import learners, progress
+from server.learning.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
                          require_role, valid_member_id, valid_name)
-from server.catalog import CURRENT_BUILD
+from server.web.catalog import CURRENT_BUILD
 from server.database import DATABASE, Database
-from server.forwarder import FORWARDER, Forwarder, ForwarderSettings, lrs_target_resolver, outbox_context
-from server.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal, StoredAttempt
-from server.outbox import OUTBOX_SCHEMA, dead_letters, resend_dead_letter
-from server.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
-from server.records import BASE_NAME, Vocabulary
+from server.learning.forwarder import FORWARDER, Forwarder, ForwarderSettings, lrs_target_resolver, outbox_context
+from server.learning.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal, StoredAttempt
+from server.learning.outbox import OUTBOX_SCHEMA, dead_letters, resend_dead_letter
+from server.learning.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
+from server.learning.records import BASE_NAME, Vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@
 a name, send poses, and every tick each member gets one binary batch with the
 poses of its nearest `hub_neighbours` others in the same or adjacent rooms.
 Trainers lead tours.  With `redis_url` set, presence and tours cross worker
-processes through Redis pub/sub (`server.hub_redis`); otherwise all state is
-in this process.  The protocol is described in `server.hub_messages`.
+processes through Redis pub/sub (`server.hub.redis_backend`); otherwise all state is
+in this process.  The protocol is described in `server.hub.messages`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel
 
-from server import hub_messages as msg
-from server.hub_connection import PING, Connection, RateLimit, frame
-from server.hub_hall import Hall, Member, Tour
+from server.hub import messages as msg
+from server.hub.connection import PING, Connection, RateLimit, frame
+from server.hub.hall import Hall, Member, Tour
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ async def authenticate(app: web.Application, join: msg.Join) -> Identity:
     """A session token names the member and role; else trust the name, trainer only with the configured key."""
     token = join.token
     if token:
-        from server.quiz_routes import hub_identity
+        from server.learning.routes import hub_identity
 
         try:
             account, name, role = hub_identity(app, token)
@@ -647,7 +647,7 @@ def add_hub(app: web.Application, config: Any) -> None:
     """Register `GET /ws/halls/{hall_id}`, the tick task and clean shutdown."""
     settings = HubSettings.from_config(config)
     if settings.redis_url:
-        from server.hub_redis import RedisBus
+        from server.hub.redis_backend import RedisBus
 
         bus: Any = RedisBus(settings.redis_url, settings.redis_prefix)
     else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from server.lrs_validate import IFI_KEYS, VOIDED_VERB, parse_timestamp
+from server.lrs.validate import IFI_KEYS, VOIDED_VERB, parse_timestamp
 
 VERSION = "1.0.0"
 

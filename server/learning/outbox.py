@@ -6,7 +6,7 @@ statement is marked delivered only after the LRS answered (`mark_delivered`),
 so a crash or `kill -9` at any moment resends at most the batch in flight,
 under the same ids: the LRS keeps one copy.  What the LRS refuses goes to a
 dead letter, which an administrator can list and queue again.  The sending
-is `server.forwarder`'s.
+is `server.learning.forwarder`'s.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     statements INTEGER NOT NULL,
     resent REAL
 );
-CREATE TABLE IF NOT EXISTS outbox_lease (     -- which worker forwards (server.forwarder)
+CREATE TABLE IF NOT EXISTS outbox_lease (     -- which worker forwards (server.learning.forwarder)
     name TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     expires REAL NOT NULL

@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from server.lrs_format import agent_key
-from server.lrs_validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
+from server.lrs.format import agent_key
+from server.lrs.validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
 
 SINGLE_PARAMS = {"statementId", "voidedStatementId"}
 QUERY_PARAMS = {"agent", "verb", "activity", "registration", "related_activities", "related_agents", "since",

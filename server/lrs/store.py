@@ -6,7 +6,7 @@
     store.document(...), store.put_document(...), store.delete_documents(...)
     store.add_credential(...), store.credential(key), store.remove_credential(key)
 
-Plain blocking methods: callers run them off the event loop (`server.lrs`
+Plain blocking methods: callers run them off the event loop (`server.lrs.service`
 keeps one writer thread and one reader thread, each with its own
 connection; WAL lets them work at once).  A statement whose id is already
 stored is compared and either skipped (same statement) or refused with
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from server.database import use_wal
-from server.lrs_format import activity_definitions, index_terms, merge_definition, same_statement
-from server.lrs_validate import StatementError, parse_timestamp
+from server.lrs.format import activity_definitions, index_terms, merge_definition, same_statement
+from server.lrs.validate import StatementError, parse_timestamp
 
 log = logging.getLogger(__name__)
 

@@ -31,18 +31,18 @@ from typing import Any, Callable
 from aiohttp import web
 from multidict import CIMultiDict
 
-from server import lrs_documents
-from server.lrs_attachments import attachment_objects, check_attachments, multipart_reply, parse_multipart
-from server.lrs_format import (
+from server.lrs import documents as lrs_documents
+from server.lrs.attachments import attachment_objects, check_attachments, multipart_reply, parse_multipart
+from server.lrs.format import (
     accepted_languages, as_canonical, as_ids, person, prepare, utc_text,
 )
-from server.lrs_http import (
+from server.lrs.http import (
     API_VERSION, CHALLENGE, VERSION_HEADER, LrsError, XapiRequest, basic_credentials, check_version,
     error_reply, http_date, json_reply, method_not_allowed, only_params, read_request, require_scope,
 )
-from server.lrs_query import parse_query, query_sql, more_link
-from server.lrs_store import Credential, LrsStore, StatementConflict, check_secret
-from server.lrs_validate import StatementError, is_iri, is_uuid, validate_statement
+from server.lrs.query import parse_query, query_sql, more_link
+from server.lrs.store import Credential, LrsStore, StatementConflict, check_secret
+from server.lrs.validate import StatementError, is_iri, is_uuid, validate_statement
 
 log = logging.getLogger(__name__)
 

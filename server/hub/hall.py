@@ -7,9 +7,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from server import hub_messages as msg
-from server.hub_connection import BINARY, TEXT, Connection, RateLimit, frame, frame_header
-from server.interest import RoomGraph, nearest
+from server.hub import messages as msg
+from server.hub.connection import BINARY, TEXT, Connection, RateLimit, frame, frame_header
+from server.hub.interest import RoomGraph, nearest
 
 
 @dataclass(eq=False)
