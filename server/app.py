@@ -3,18 +3,19 @@
     create_app(config) -> web.Application
 
 Routes: the JSON API (`server.web.catalog`), immutable objects (`server.web.objects`),
-`/api/health`, the WebSocket hub (`server.hub.service`, when present), and the
-browser viewer's files from `server/web/static/` at `/` (or a small index page
-listing the halls).  State lives in typed app keys; background work runs in
-cleanup contexts; `halls serve --watch` adds the source watcher.
+`/api/health`, the WebSocket hub (`server.hub`), the embedded LRS (`server.lrs`),
+sign-in, quizzes and records (`server.learning`), and the browser viewer's files
+from `server/web/static/` at `/` (or a small index page listing the halls).
+This factory wires every subsystem explicitly: the hub hears of build
+switches through the app's `BuildEvents`, never by finding the catalog.
+State lives in typed app keys; background work runs in cleanup contexts;
+`halls serve --watch` adds the source watcher.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import importlib
-import importlib.util
 import logging
 import os
 import time
@@ -22,6 +23,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from server.config import CONFIG, ServerConfig
+from server.hub.service import MANIFEST_LOOKUP, add_hub, hub_stats
+from server.learning.forwarder import outbox_stats
+from server.learning.routes import add_quiz
+from server.lrs.service import add_lrs
 from server.web.catalog import (
     BUILD_LOCK,
     CURRENT_BUILD,
@@ -29,12 +35,12 @@ from server.web.catalog import (
     add_catalog_routes,
     empty_view,
     follow_builds,
-    hub_module,
     json_error,
 )
-from server.config import CONFIG, ServerConfig
+from server.web.events import BUILD_EVENTS, BuildEvents
 from server.web.objects import add_object_routes
-from server.learning.forwarder import outbox_stats
+from server.web.viewer import add_web_routes
+from server.web.watch import add_watcher
 
 __all__ = ["create_app", "CONFIG", "CURRENT_BUILD", "SERVER_STATE", "ServerState"]
 
@@ -66,29 +72,22 @@ def create_app(config: ServerConfig) -> web.Application:
     app[CURRENT_BUILD] = CurrentBuild(empty_view())
     app[BUILD_LOCK] = asyncio.Lock()
     app[SERVER_STATE] = ServerState(started=time.monotonic())
+    events = app[BUILD_EVENTS] = BuildEvents()
     app.cleanup_ctx.append(follow_builds)
     add_catalog_routes(app)
     add_object_routes(app)
     app.router.add_get("/api/health", health_handler)
-    hub = hub_module()
-    if hub is not None and hasattr(hub, "add_hub"):
-        if hasattr(hub, "MANIFEST_LOOKUP"):
-            app[hub.MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
-        hub.add_hub(app, config)
+    # the hub reads manifests of the current build and hears of every build switch
+    app[MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
+    hub = add_hub(app, config)
+    events.connect(hub.on_build)
     if config.lrs_embedded:
-        from server.lrs.service import add_lrs
-
         add_lrs(app, config)
-    from server.learning.routes import add_quiz
-
     add_quiz(app, config)
     if config.watch:
-        from server.web.watch import add_watcher
-
         add_watcher(app)
-    if importlib.util.find_spec("server.web.viewer") is not None:  # the browser viewer: /halls/{id}, /vendor/three/
-        importlib.import_module("server.web.viewer").add_web_routes(app, config)
-    _add_web_routes(app, config)
+    add_web_routes(app, config)  # the browser viewer: /halls/{id}, /vendor/three/
+    _add_viewer_files(app, config)
     return app
 
 
@@ -97,8 +96,6 @@ async def health_handler(request: web.Request) -> web.Response:
     app = request.app
     view = app[CURRENT_BUILD].view
     state = app[SERVER_STATE]
-    hub = hub_module()
-    stats_of = getattr(hub, "hub_stats", None)
     health = {
         "status": "ok",
         "build": view.build_id,
@@ -107,7 +104,7 @@ async def health_handler(request: web.Request) -> web.Response:
         "pid": os.getpid(),
         "requests_in_flight": state.in_flight,
         "requests_served": state.served,
-        "hub": stats_of(app) if stats_of else None,
+        "hub": hub_stats(app),
         "outbox": outbox_stats(app),
     }
     return web.json_response(health, headers={"Cache-Control": "no-store"})
@@ -116,7 +113,7 @@ async def health_handler(request: web.Request) -> web.Response:
 # --- viewer files ----------------------------------------------------------
 
 
-def _add_web_routes(app: web.Application, config: ServerConfig) -> None:
+def _add_viewer_files(app: web.Application, config: ServerConfig) -> None:
     web_dir = config.web_path
     index = web_dir / "index.html"
     if index.is_file():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
@@ -12,21 +11,50 @@ from pathlib import Path
 log = logging.getLogger("halls")
 
 
+def _serve_command():
+    from server import cli
+    return cli.add_serve_arguments, cli.serve_command
+
+
+def _nginx_command():
+    from server import cli
+    return cli.add_nginx_arguments, cli.nginx_command
+
+
+def _cert_command():
+    from server.web import tls
+    return tls.add_cert_arguments, tls.cert_command
+
+
+def _client_command():
+    from tools.client import command
+    return command.add_client_arguments, command.client_command
+
+
+def _new_command():
+    from tools import scaffold
+    return scaffold.add_new_arguments, scaffold.new_command
+
+
+def _report_command():
+    from server.learning import progress
+    return progress.add_report_arguments, progress.report_command
+
+
+def _lrs_user_command():
+    from server.lrs import cli
+    return cli.add_lrs_arguments, cli.lrs_command
+
+
 EXTERNAL_COMMANDS = {
-    # name: (help, module, function adding its arguments, function running it)
-    "serve": ("serve the built halls to browsers and headsets", "server.cli", "add_serve_arguments", "serve_command"),
-    "nginx-config": ("print an nginx config that serves /objects/ and proxies the rest", "server.cli",
-                     "add_nginx_arguments", "nginx_command"),
-    "cert": ("make a self-signed TLS certificate for a host name or IP (WebXR needs HTTPS)", "server.web.tls",
-             "add_cert_arguments", "cert_command"),
-    "client": ("walk a hall in the Panda3D client (desktop, headset or offscreen)", "tools.client.command",
-               "add_client_arguments", "client_command"),
-    "new": ("scaffold a hall, an exhibit or a checkpoint in YAML", "tools.scaffold", "add_new_arguments",
-            "new_command"),
-    "report": ("trainer report of members' quiz progress (table or CSV)", "server.learning.progress", "add_report_arguments",
-               "report_command"),
-    "lrs-user": ("manage Basic-auth credentials of the embedded learning-record store", "server.lrs.cli",
-                 "add_lrs_arguments", "lrs_command"),
+    # name: (help, a function importing its module and giving (add its arguments, run it))
+    "serve": ("serve the built halls to browsers and headsets", _serve_command),
+    "nginx-config": ("print an nginx config that serves /objects/ and proxies the rest", _nginx_command),
+    "cert": ("make a self-signed TLS certificate for a host name or IP (WebXR needs HTTPS)", _cert_command),
+    "client": ("walk a hall in the Panda3D client (desktop, headset or offscreen)", _client_command),
+    "new": ("scaffold a hall, an exhibit or a checkpoint in YAML", _new_command),
+    "report": ("trainer report of members' quiz progress (table or CSV)", _report_command),
+    "lrs-user": ("manage Basic-auth credentials of the embedded learning-record store", _lrs_user_command),
 }
 
 
@@ -76,12 +104,12 @@ def _parser(selected: str | None = None) -> argparse.ArgumentParser:
     preview.add_argument("--size", default="960x600", help="image size WxH (default 960x600)")
     preview.set_defaults(command=cmd_preview)
 
-    for name, (help_text, module_name, add_arguments, run) in EXTERNAL_COMMANDS.items():
+    for name, (help_text, load) in EXTERNAL_COMMANDS.items():
         command = sub.add_parser(name, help=help_text)
-        if selected is None or selected == name:
-            module = importlib.import_module(module_name)
-            getattr(module, add_arguments)(command)
-            command.set_defaults(command=getattr(module, run))
+        if selected is None or selected == name:  # import a command's module only when it runs (or for --help)
+            add_arguments, run = load()
+            add_arguments(command)
+            command.set_defaults(command=run)
     return parser
 
 

@@ -26,6 +26,8 @@ from pydantic import BaseModel
 from server.hub import messages as msg
 from server.hub.connection import PING, Connection, RateLimit, frame
 from server.hub.hall import Hall, Member, Tour
+from server.learning.auth import hub_identity
+from server.web.events import BuildNotice
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +114,6 @@ async def authenticate(app: web.Application, join: msg.Join) -> Identity:
     """A session token names the member and role; else trust the name, trainer only with the configured key."""
     token = join.token
     if token:
-        from server.learning.routes import hub_identity
-
         try:
             account, name, role = hub_identity(app, token)
         except LookupError as error:
@@ -605,6 +605,15 @@ class Hub:
 
     # live reload
 
+    async def on_build(self, notice: BuildNotice) -> None:
+        """Receiver of the app's build events: tell this worker's clients (and others', when shared)."""
+        self.deliver_reload(notice.hall_id, list(notice.changed), notice.error)
+        if notice.share:
+            self.publish_reload(notice.hall_id, list(notice.changed), notice.error)
+
+    def publish_reload(self, hall_id: str | None, changed: list[str], error: str | None) -> None:
+        self.bus.publish(None, {"kind": "reload", "hall": hall_id, "changed": list(changed), "error": error})
+
     def deliver_reload(self, hall_id: str | None, changed: list[str], error: str | None) -> None:
         if hall_id is None:
             halls = list(self.halls.values())
@@ -643,8 +652,8 @@ HUB = web.AppKey("hub", Hub)
 # --- the interface the HTTP side calls -------------------------------------------
 
 
-def add_hub(app: web.Application, config: Any) -> None:
-    """Register `GET /ws/halls/{hall_id}`, the tick task and clean shutdown."""
+def add_hub(app: web.Application, config: Any) -> Hub:
+    """Register `GET /ws/halls/{hall_id}`, the tick task and clean shutdown; the hub, for the app to wire."""
     settings = HubSettings.from_config(config)
     if settings.redis_url:
         from server.hub.redis_backend import RedisBus
@@ -679,6 +688,7 @@ def add_hub(app: web.Application, config: Any) -> None:
     app.router.add_get("/ws/halls/{hall_id}", websocket, name="hub")
     app.cleanup_ctx.append(hub_context)
     app.on_shutdown.append(close_sockets)
+    return hub
 
 
 def hub_stats(app: web.Application) -> dict:
@@ -695,7 +705,4 @@ async def broadcast_reload(app: web.Application, hall_id: str | None, changed: l
     to the other workers through Redis; call it from one worker only (the one
     that watched and rebuilt).
     """
-    hub = app[HUB]
-    hub.deliver_reload(hall_id, changed, error)
-    if share:
-        hub.bus.publish(None, {"kind": "reload", "hall": hall_id, "changed": list(changed), "error": error})
+    await app[HUB].on_build(BuildNotice(hall_id, tuple(changed), error, share))

@@ -31,6 +31,9 @@ from typing import Any, Iterable, Literal
 
 from aiohttp import web
 
+from server.database import DATABASE
+from server.learning import learners
+
 log = logging.getLogger(__name__)
 
 Role = Literal["member", "trainer", "admin"]
@@ -309,3 +312,17 @@ def _http_error(kind: type[web.HTTPException], message: str, headers: dict | Non
 def _unauthorized(message: str, code: str) -> web.HTTPException:
     challenge = f'Bearer realm="tunlan-halls", error="{code}"'
     return _http_error(web.HTTPUnauthorized, message, {"WWW-Authenticate": challenge})
+
+
+def hub_identity(app: web.Application, token: str) -> tuple[str, str | None, str]:
+    """`(member id, display name, role)` of a session token, for WebSocket joins; `LookupError` when refused."""
+    sessions = app.get(SESSIONS)
+    if sessions is None:
+        raise LookupError("session tokens are not enabled on this server")
+    try:
+        principal = sessions.verify(token)
+    except AuthFailure as failure:
+        raise LookupError(str(failure)) from None
+    database = app.get(DATABASE)
+    name = learners.member_name(database.reader, principal.member_id) if database is not None else None
+    return principal.member_id, name, principal.role

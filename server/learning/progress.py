@@ -24,9 +24,10 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from server.learning.auth import config_list
 
@@ -76,13 +77,13 @@ class BadFilter(ValueError):
     """A filter value that cannot be read (the message names it)."""
 
 
-def parse_filter(query: dict[str, str] | Any, settings: ReportSettings) -> ReportFilter:
+def parse_filter(query: Mapping[str, str] | MultiMapping[str], settings: ReportSettings) -> ReportFilter:
     """`from`, `to` (dates `YYYY-MM-DD`, `to` inclusive, or ISO date-times) and `branch` (repeated or comma-separated)."""
     start = _moment(query.get("from"), settings.zone, "from", end=False)
     end = _moment(query.get("to"), settings.zone, "to", end=True)
     if start is not None and end is not None and end <= start:
         raise BadFilter("to: must be after from")
-    raw = query.getall("branch", []) if hasattr(query, "getall") else [query.get("branch")] if query.get("branch") else []
+    raw = query.getall("branch", []) if isinstance(query, MultiMapping) else [query.get("branch")] if query.get("branch") else []
     branches = tuple(b for value in raw for b in config_list(value))
     unknown = [b for b in branches if settings.branches and b not in settings.branches]
     if unknown:

@@ -394,17 +394,3 @@ async def _json_object(request: web.Request) -> dict | web.Response:
 def _hall_title(view, hall_id: str) -> Mapping | None:
     manifest = view.manifest(hall_id)
     return manifest.get("title") if manifest else None
-
-
-def hub_identity(app: web.Application, token: str) -> tuple[str, str | None, str]:
-    """`(member id, display name, role)` of a session token, for WebSocket joins; `LookupError` when refused."""
-    sessions = app.get(SESSIONS)
-    if sessions is None:
-        raise LookupError("session tokens are not enabled on this server")
-    try:
-        principal = sessions.verify(token)
-    except AuthFailure as failure:
-        raise LookupError(str(failure)) from None
-    database = app.get(DATABASE)
-    name = learners.member_name(database.reader, principal.member_id) if database is not None else None
-    return principal.member_id, name, principal.role

@@ -19,9 +19,6 @@ import contextlib
 import copy
 import gzip
 import hashlib
-import importlib
-import importlib.util
-import inspect
 import json
 import logging
 import os
@@ -35,6 +32,7 @@ from typing import Any, Mapping
 from aiohttp import web
 
 from server.config import CONFIG
+from server.web.events import BUILD_EVENTS, BuildNotice
 from server.web.plan import UnknownRoom, streaming_plan
 
 log = logging.getLogger(__name__)
@@ -202,31 +200,16 @@ def _chunk_objects(manifest: Mapping) -> dict[str, tuple]:
 # --- switching builds -------------------------------------------------------
 
 
-def hub_module():
-    """`server.hub.service` once it exists (its own import errors are not hidden), else None."""
-    if importlib.util.find_spec("server.hub.service") is None:
-        return None
-    return importlib.import_module("server.hub.service")
-
-
 async def notify_reload(app: web.Application, hall_id: str | None, changed: list[str], error: str | None = None,
-                        *, share: bool = False):
-    """Tell connected clients through the hub (if there is one) that a hall changed or a build failed.
+                        *, share: bool = False) -> None:
+    """Announce on the app's build events that a hall changed or a build failed.
 
     `share`: also tell other workers.  Off for build switches, which every
     worker notices by itself; on for what only the watching worker knows.
     """
-    hub = hub_module()
-    broadcast = getattr(hub, "broadcast_reload", None)
-    if broadcast is None:
-        return
-    extra = {"share": share} if "share" in inspect.signature(broadcast).parameters else {}
-    try:
-        result = broadcast(app, hall_id, changed, error=error, **extra)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        log.exception("hub broadcast_reload failed for hall %s", hall_id)
+    events = app.get(BUILD_EVENTS)
+    if events is not None:
+        await events.send(BuildNotice(hall_id, tuple(changed), error, share))
 
 
 async def switch_build(app: web.Application, view: BuildView) -> bool:

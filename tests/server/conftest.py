@@ -175,23 +175,23 @@ def wait_for(condition, timeout: float = 10.0, what: str = "condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class FakeHub:
-    """Stands in for `server.hub.service`: records `broadcast_reload` calls."""
+class BuildNoticeRecorder:
+    """Records what the hub is told of build switches and failures (through the app's build events)."""
 
     def __init__(self) -> None:
         self.reloads: list[tuple] = []
 
-    def broadcast_reload(self, app, hall_id, changed, error=None):
-        self.reloads.append((hall_id, list(changed), error))
-
-    def hub_stats(self, app) -> dict:
-        return {"connections": 0, "fake": True}
+    async def on_build(self, hub, notice) -> None:
+        self.reloads.append((notice.hall_id, list(notice.changed), notice.error))
 
 
 @pytest.fixture
-def fake_hub(monkeypatch) -> FakeHub:
-    """Route the server's hub calls to a recorder (whether or not `server.hub.service` exists)."""
-    hub = FakeHub()
-    monkeypatch.setattr("server.web.catalog.hub_module", lambda: hub)
-    monkeypatch.setattr("server.app.hub_module", lambda: hub)
-    return hub
+def fake_hub(monkeypatch) -> BuildNoticeRecorder:
+    """Record every build notice the hub receives instead of sending it to clients."""
+    recorder = BuildNoticeRecorder()
+
+    async def on_build(hub, notice):
+        await recorder.on_build(hub, notice)
+
+    monkeypatch.setattr("server.hub.service.Hub.on_build", on_build)
+    return recorder

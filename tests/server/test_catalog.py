@@ -143,8 +143,9 @@ def test_health_reports_build_uptime_and_requests(server):
     assert reply.headers["Cache-Control"] == "no-store"
 
 
-def test_health_includes_hub_stats_when_the_hub_exists(fake_hub, server):
-    assert fetch(server.port, "/api/health").json()["hub"] == {"connections": 0, "fake": True}
+def test_health_includes_the_hubs_connections_and_members(server):
+    hub = fetch(server.port, "/api/health").json()["hub"]
+    assert hub["connections"] == 0 and hub["backend"] == "local" and hub["members"] == {}
 
 
 def test_index_page_lists_halls_when_viewer_is_missing(server):

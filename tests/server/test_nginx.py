@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from server.web.catalog import hub_module
 from server.web.nginx import NginxOptions, nginx_config
 from tests.server.conftest import fetch, store_object
 from tests.serving import free_port
@@ -154,7 +153,6 @@ def test_nginx_proxies_the_api_with_etags_and_304(server, nginx):
     assert fetch(nginx, "/api/halls/nope").json() == {"error": "unknown hall 'nope'"}
 
 
-@pytest.mark.skipif(hub_module() is None, reason="server.hub.service has not landed yet")
 def test_nginx_passes_websocket_upgrade_to_the_hub(server, nginx):
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", nginx), timeout=5) as sock:

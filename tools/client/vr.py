@@ -14,7 +14,6 @@ headset), so it only wires `p3dopenvr` to the walker and the app's picking.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from typing import Callable
 
@@ -29,11 +28,12 @@ class VrUnavailable(RuntimeError):
 
 def check_vr() -> None:
     """Raise `VrUnavailable` unless `p3dopenvr`, `openvr`, a runtime and a headset are present."""
-    for module in ("p3dopenvr", "openvr"):
-        if importlib.util.find_spec(module) is None:
-            raise VrUnavailable(f"--vr needs the optional package panda3d-openvr (module {module!r} "
-                                f"is missing); {INSTALL_HINT}")
-    import openvr
+    try:
+        import p3dopenvr  # noqa: F401 - loaded here only to learn that it is installed
+        import openvr
+    except ImportError as missing:
+        raise VrUnavailable(f"--vr needs the optional package panda3d-openvr (module {missing.name!r} "
+                            f"is missing); {INSTALL_HINT}") from None
 
     try:
         runtime = openvr.isRuntimeInstalled()
