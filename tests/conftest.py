@@ -1,9 +1,16 @@
-"""Shared fixtures: a tiny project (two halls) written to a temporary folder."""
+"""Shared fixtures: a tiny project (two halls) written to a temporary folder; markers by folder; CI skips fail.
+
+Markers (see `pyproject.toml`) are added from where a test lives, so a
+developer can run the fast part alone (`pytest -m "not slow"`).  With `CI`
+set, a test skipped because something is not installed fails instead:
+`.ci/run` installs every tool, so a skip there is a missing set-up step.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +18,46 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+SYSTEM_TOOL_TESTS = {
+    # test file: the system tools it drives (installed by tools/setup-system.sh and npm ci)
+    "tests/server/test_nginx.py": "nginx",
+    "tests/server/test_hub_redis.py": "redis-server",
+    "tests/server/test_cli.py": "openssl",
+    "tests/server/test_quiz_web_retry.py": "node",
+    "tests/server/test_outbox_ralph.py": "ralph (a real LRS)",
+    "tests/client/test_window.py": "xvfb",
+}
+SLOW_FOLDERS = ("tests/e2e/", "tests/client/")
+"""Folders whose tests start servers, browsers or Panda3D windows: together most of the suite's time."""
+SLOW_TESTS = ("tests/server/test_real_build.py", "tests/test_halls.py", "tests/server/test_nginx.py",
+              "tests/server/test_outbox_ralph.py", "tests/server/test_watch.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        if path.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.needs_browser)
+        if path.startswith("tests/client/"):
+            item.add_marker(pytest.mark.client)
+        if path in SYSTEM_TOOL_TESTS:
+            item.add_marker(pytest.mark.needs_system(SYSTEM_TOOL_TESTS[path]))
+        if path.startswith(SLOW_FOLDERS) or path in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI (`CI` set), a skipped test fails: set-up installs everything, so a skip means it did not."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CI") and not item.get_closest_marker("may_skip") \
+            and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI ({reason}): .ci/run must install what this test needs"
 
 ALPHA = """\
 id: alpha
