@@ -256,3 +256,30 @@ def test_the_worked_example_builds_and_previews_as_written(practice):
     manifest = (practice / "build" / "current" / "halls" / "example" / "manifest.json").read_text(encoding="utf-8")
     assert '"safety-pledge"' in manifest and '"gallery-quiz"' in manifest
     assert (practice.parent / "gallery.png").stat().st_size > 0
+
+
+# --- architecture ------------------------------------------------------------------------
+
+ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+def _packages() -> list[str]:
+    """First-party packages and subpackages, as `path/` (e.g. `server/hub/`)."""
+    found = []
+    for top in ("halls_contract", "scenes", "server", "tools"):
+        for init in sorted((ROOT / top).rglob("__init__.py")):
+            if "static" not in init.parts:
+                found.append(init.parent.relative_to(ROOT).as_posix() + "/")
+    return found
+
+
+@pytest.mark.parametrize("package", _packages())
+def test_architecture_page_names_every_package(package):
+    short = package.split("/", 1)[1] if package.startswith("server/") and package != "server/" else package
+    assert f"`{package}`" in ARCHITECTURE or f"`{short}`" in ARCHITECTURE, f"docs/architecture.md does not name {package}"
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "server").rglob("*.py")
+                                          if p.stem != "__init__" and "static" not in p.parts))
+def test_architecture_page_names_every_server_module(module):
+    assert f"`{module}`" in ARCHITECTURE, f"docs/architecture.md does not say what server module {module!r} is for"
