@@ -1,12 +1,12 @@
 # Two commands do everything on a fresh Debian machine:
 #   make serve   set up, build every hall, serve them on http://127.0.0.1:8080
-#   make test    set up, run the whole test suite
+#   make test    set up, check lint and types (ruff, mypy), run the whole test suite
 PY      := .venv/bin/python
 HALLS   := .venv/bin/halls
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
 
-.PHONY: setup serve test build check bench clean
+.PHONY: setup serve test lint build check bench clean
 
 setup: .venv/.installed node_modules/.installed
 	@tools/setup-system.sh
@@ -30,8 +30,13 @@ check: setup
 serve: build
 	$(HALLS) serve --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) -m bench
