@@ -276,7 +276,7 @@ def _packages() -> list[str]:
 @pytest.mark.parametrize("package", _packages())
 def test_architecture_page_names_every_package(package):
     short = package.split("/", 1)[1] if package.startswith("server/") and package != "server/" else package
-    assert f"`{package}`" in ARCHITECTURE or f"`{short}`" in ARCHITECTURE, f"docs/architecture.md does not name {package}"
+    assert f"`{package}`" in ARCHITECTURE or f"`{short}`" in ARCHITECTURE, f"docs/architecture.md misses {package}"
 
 
 @pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "server").rglob("*.py")

@@ -47,7 +47,9 @@ def browser_missing() -> str | None:
 
 class Browser:
     def __init__(self, process: subprocess.Popen) -> None:
+        assert process.stdin is not None and process.stdout is not None, "the driver is started with pipes"
         self.process = process
+        self.to_driver, self.from_driver = process.stdin, process.stdout
         self.answers: queue.Queue = queue.Queue()
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
@@ -57,14 +59,14 @@ class Browser:
         self.version = hello["version"]
 
     @classmethod
-    def start(cls) -> "Browser":
+    def start(cls) -> Browser:
         process = subprocess.Popen(
             ["node", str(HERE / "driver.mjs")], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, encoding="utf-8", bufsize=1, env={**os.environ, "CHROMIUM": CHROMIUM})
         return cls(process)
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        for line in self.from_driver:
             try:
                 self.answers.put(json.loads(line))
             except json.JSONDecodeError:
@@ -88,12 +90,12 @@ class Browser:
     def request(self, op: str, timeout: float = 60, **fields):
         with self.lock:
             request_id = next(self.ids)
-            self.process.stdin.write(json.dumps({"id": request_id, "op": op, **fields}) + "\n")
-            self.process.stdin.flush()
+            self.to_driver.write(json.dumps({"id": request_id, "op": op, **fields}) + "\n")
+            self.to_driver.flush()
             return self._answer(request_id, timeout)
 
     def new_page(self, width: int = 800, height: int = 500, https_errors_ok: bool = False,
-                 init_scripts: tuple[str, ...] = ()) -> "Page":
+                 init_scripts: tuple[str, ...] = ()) -> Page:
         page_id = self.request("newPage", viewport={"width": width, "height": height},
                                ignoreHTTPSErrors=https_errors_ok, initScripts=list(init_scripts))
         return Page(self, page_id)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ServerConfig
+from server.config import ServerConfig, load_config
 from tests.e2e.browser import Browser, browser_missing
 from tests.e2e.serving import ensure_quiz
 from tests.serving import RunningServer
@@ -102,7 +102,7 @@ def halls_project(request) -> Path:
 def server_config(root: Path, **changes) -> ServerConfig:
     values = dict(root=root, build_dir=root / "build", port=0, access_log=False, reload_interval=0.1,
                   trainer_key=TRAINER_KEY)
-    return ServerConfig(**(values | changes))
+    return load_config(flags=values | changes)
 
 
 @pytest.fixture(scope="session")

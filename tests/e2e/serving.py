@@ -18,8 +18,8 @@ def ensure_quiz(app: web.Application, config: ServerConfig) -> None:
     from server.learning.routes import add_quiz
 
     add_quiz(app, config)
-    if getattr(config, "lrs_embedded", False):
+    if config.lrs.embedded:
         from server.lrs.service import LRS_STATE, add_lrs
 
         if LRS_STATE not in app:
-            add_lrs(app, config)
+            add_lrs(app, config.lrs, var_dir=config.var_path, base_url=config.public_url)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
 import urllib.request
-import json
 
 from tests.e2e.conftest import TRAINER_KEY, page_errors, wait_loaded
 

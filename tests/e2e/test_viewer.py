@@ -31,7 +31,9 @@ def manifest(server, hall: str) -> dict:
 def canvas_stats(png: bytes) -> tuple[int, float]:
     """(distinct colours, share of the commonest colour) of a screenshot."""
     image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE)
-    counts = sorted((count for count, _ in image.getcolors(256)), reverse=True)
+    colours = image.getcolors(256)
+    assert colours is not None, "a 256-colour image has at most 256 colours"
+    counts = sorted((count for count, _ in colours), reverse=True)
     return len(counts), counts[0] / sum(counts)
 
 
@@ -72,7 +74,8 @@ def test_hall_streams_renders_and_reports_its_meshes(halls_server, open_page, ha
     wait_loaded(page)
     expected = manifest(halls_server, hall)
     state = page.evaluate("""() => { const v = window.__hallsViewer; return {
-        chunks: v.chunks, meshes: v.meshes, textured: v.textured, first: v.firstFrameMs, loaded: v.loadedMs, bytes: v.bytes,
+        chunks: v.chunks, meshes: v.meshes, textured: v.textured, first: v.firstFrameMs, loaded: v.loadedMs,
+        bytes: v.bytes,
         firstBytes: v.firstFrameBytes, hashes: v.chunkHashes, room: v.room, error: v.error } }""")
     assert state["error"] is None
     assert sorted(state["chunks"]) == sorted(c["id"] for c in expected["chunks"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-from pathlib import Path
 
 import pytest
 
@@ -49,7 +48,8 @@ def test_three_is_served_from_node_modules_gzipped_when_asked(halls_server):
     assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert body == (ROOT / "node_modules/three/build/three.module.js").read_bytes()
     assert "Content-Encoding" not in headers and headers["Cache-Control"] == "public, max-age=86400"
-    status, zipped_headers, zipped = fetch(halls_server, "/vendor/three/build/three.core.js", {"Accept-Encoding": "gzip, br"})
+    status, zipped_headers, zipped = fetch(halls_server, "/vendor/three/build/three.core.js",
+                                           {"Accept-Encoding": "gzip, br"})
     assert status == 200 and zipped_headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped) == (ROOT / "node_modules/three/build/three.core.js").read_bytes()
     status, _, _ = fetch(halls_server, "/vendor/three/build/three.core.js", {"If-None-Match": zipped_headers["ETag"]})
