@@ -10,8 +10,9 @@ Lines and columns are 1-based; `file` is shown relative to the project root.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 

@@ -28,7 +28,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from panda3d.core import (
     BamFile,
     BamWriter,
@@ -52,6 +51,7 @@ from panda3d.core import (
     TextureAttrib,
     TransparencyAttrib,
 )
+from PIL import Image
 
 from scenes import ir
 
@@ -207,14 +207,15 @@ def _make_state(material: ir.Material, textures: dict[bytes, Texture],
         attribs += [LightAttrib.makeAllOff(), ColorAttrib.makeFlat(tuple(material.colour))]
     else:
         attribs.append(MaterialAttrib.make(_make_material(material, options)))
+    texture = None
     if material.texture_png is not None:
         texture = textures.get(material.texture_png)
         if texture is None:
-            texture = textures[material.texture_png] = _make_texture(material, options)
+            texture = textures[material.texture_png] = _make_texture(material, material.texture_png, options)
         attribs.append(TextureAttrib.make(texture))
     if material.double_sided:
         attribs.append(CullFaceAttrib.make(CullFaceAttrib.M_cull_none))
-    if material.colour[3] < 1.0 or _has_translucent_texture(textures.get(material.texture_png)):
+    if material.colour[3] < 1.0 or _has_translucent_texture(texture):
         attribs.append(TransparencyAttrib.make(TransparencyAttrib.M_alpha))
     return RenderState.make(*attribs)
 
@@ -233,14 +234,14 @@ def _make_material(material: ir.Material, options: BamOptions) -> Material:
     return result
 
 
-def _make_texture(material: ir.Material, options: BamOptions) -> Texture:
-    """A texture decoded from PNG bytes, its image kept in RAM so the bam stores it.
+def _make_texture(material: ir.Material, png: bytes, options: BamOptions) -> Texture:
+    """A texture decoded from `png` (the material's texture_png), its image kept in RAM so the bam stores it.
 
     Pillow decodes (several times faster than PNMImage); Panda3D wants rows
     bottom-up and channels in BGR(A) order.
     """
     try:
-        with Image.open(io.BytesIO(material.texture_png)) as image:
+        with Image.open(io.BytesIO(png)) as image:
             image.load()
             alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
             pixels = np.asarray(image.convert("RGBA" if alpha else "RGB"), dtype=np.uint8)
@@ -248,7 +249,7 @@ def _make_texture(material: ir.Material, options: BamOptions) -> Texture:
         raise ValueError(f"emit_bam: material {material.name!r}: texture_png is not a readable PNG") from error
     height, width, channels = pixels.shape
     bgr = pixels[::-1, :, [2, 1, 0, 3] if alpha else [2, 1, 0]]
-    digest = hashlib.sha256(material.texture_png).hexdigest()[:16]
+    digest = hashlib.sha256(png).hexdigest()[:16]
     texture = Texture(f"{material.name}-{digest}")
     texture.setup2dTexture(width, height, Texture.T_unsigned_byte, Texture.F_rgba if alpha else Texture.F_rgb)
     texture.setRamImage(np.ascontiguousarray(bgr).tobytes())

@@ -41,7 +41,8 @@ def emit_gltf(chunk: ir.ChunkMeshes, options: GltfOptions = GltfOptions()) -> by
         raise ValueError("emit_gltf: chunk has no id")
     writer = _GltfWriter(options)
     children = [writer.add_node(node) for node in chunk.nodes]
-    root = writer.add_plain_node({"name": chunk.chunk_id, "children": children} if children else {"name": chunk.chunk_id})
+    root_node: dict = {"name": chunk.chunk_id, "children": children} if children else {"name": chunk.chunk_id}
+    root = writer.add_plain_node(root_node)
     return writer.to_glb(root)
 
 
@@ -167,7 +168,10 @@ class _GltfWriter:
             self.doc["images"].append({"bufferView": view, "mimeType": "image/png"})
             if not self.doc["samplers"]:
                 self.doc["samplers"].append(
-                    {"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR, "wrapS": CLAMP_TO_EDGE, "wrapT": CLAMP_TO_EDGE}
+                    {
+                        "magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR,
+                        "wrapS": CLAMP_TO_EDGE, "wrapT": CLAMP_TO_EDGE,
+                    }
                 )
             self.doc["textures"].append({"sampler": 0, "source": len(self.doc["images"]) - 1})
             self.image_index[png] = len(self.doc["textures"]) - 1

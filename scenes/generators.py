@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import trimesh
@@ -158,7 +159,8 @@ def split_faces(m: trimesh.Trimesh) -> trimesh.Trimesh:
 def box(lo, hi) -> trimesh.Trimesh:
     """An axis-aligned box from corner `lo` to corner `hi`, 24 vertices (flat faces, outward)."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-    vertices, faces = [], []
+    vertices: list[np.ndarray] = []
+    faces: list[tuple[int, int, int]] = []
     for axis in range(3):
         b, c = (axis + 1) % 3, (axis + 2) % 3
         for sign in (1, -1):
@@ -396,8 +398,12 @@ def _water(gx: np.ndarray, gy: np.ndarray, gz: np.ndarray, level: float) -> trim
     if not len(cells):
         return None
     i, j = cells[:, 0], cells[:, 1]
-    corners = [(gx[i, j], gy[i, j]), (gx[i + 1, j], gy[i + 1, j]), (gx[i + 1, j + 1], gy[i + 1, j + 1]), (gx[i, j + 1], gy[i, j + 1])]
-    vertices = np.stack([np.column_stack([cx, cy, np.full(len(cells), level)]) for cx, cy in corners], axis=1).reshape(-1, 3)
+    corners = [
+        (gx[i, j], gy[i, j]), (gx[i + 1, j], gy[i + 1, j]),
+        (gx[i + 1, j + 1], gy[i + 1, j + 1]), (gx[i, j + 1], gy[i, j + 1]),
+    ]
+    columns = [np.column_stack([cx, cy, np.full(len(cells), level)]) for cx, cy in corners]
+    vertices = np.stack(columns, axis=1).reshape(-1, 3)
     base = np.arange(len(cells)) * 4
     faces = np.vstack([np.column_stack([base, base + 1, base + 2]), np.column_stack([base, base + 2, base + 3])])
     return mesh(vertices, faces)
@@ -473,14 +479,14 @@ def _link_template(pitch: float) -> tuple[np.ndarray, np.ndarray]:
     up = np.array([0.0, 0.0, 1.0])
     corners = [(1, 1), (-1, 1), (-1, -1), (1, -1)]
     vertices = np.array([p + t * (cu * o + cz * up) for p, o in zip(path, outward) for cu, cz in corners])
-    faces = []
+    triangles: list[tuple[int, int, int]] = []
     for j in range(LINK_SECTIONS):
         nj = (j + 1) % LINK_SECTIONS
         for k in range(4):
             nk = (k + 1) % 4
             q = (j * 4 + k, nj * 4 + k, nj * 4 + nk, j * 4 + nk)
-            faces += [(q[0], q[1], q[2]), (q[0], q[2], q[3])]
-    faces = np.array(faces)
+            triangles += [(q[0], q[1], q[2]), (q[0], q[2], q[3])]
+    faces = np.array(triangles)
     if mesh(vertices, faces).volume < 0:
         faces = faces[:, ::-1]
     return vertices, faces
@@ -626,7 +632,10 @@ def _unit(v) -> np.ndarray:
 def _figure(p: dict) -> list[Piece]:
     h = p["height"]
     pose = POSES[p["pose"]]
-    cloth, skin, boots, star = [], [], [], []
+    cloth: list[trimesh.Trimesh] = []
+    skin: list[trimesh.Trimesh] = []
+    boots: list[trimesh.Trimesh] = []
+    star: list[trimesh.Trimesh] = []
     hip = np.array([0.0, 0.0, 0.53 * h])
     upper = _rot_x(-pose.lean)[:3, :3]
 

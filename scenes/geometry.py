@@ -15,9 +15,10 @@ import io
 import logging
 import math
 import posixpath
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, MutableMapping, NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import trimesh
@@ -142,9 +143,11 @@ class _Mesh:
     indices: np.ndarray
     uvs: np.ndarray | None = None
 
-    def transformed(self, heading: float, offset: tuple[float, float, float]) -> "_Mesh":
+    def transformed(self, heading: float, offset: tuple[float, float, float]) -> _Mesh:
         rotation = _rotation_z(heading)
-        return _Mesh(self.positions @ rotation.T + np.asarray(offset, float), self.normals @ rotation.T, self.indices, self.uvs)
+        return _Mesh(
+            self.positions @ rotation.T + np.asarray(offset, float), self.normals @ rotation.T, self.indices, self.uvs
+        )
 
     def to_ir(self) -> ir.MeshData:
         lengths = np.linalg.norm(self.normals, axis=1, keepdims=True)
@@ -178,7 +181,7 @@ def _merge(meshes: list[_Mesh]) -> _Mesh:
         np.vstack([m.positions for m in meshes]),
         np.vstack([m.normals for m in meshes]),
         np.vstack([m.indices + off for m, off in zip(meshes, offsets)]),
-        np.vstack([m.uvs for m in meshes]) if with_uvs else None,
+        np.vstack([m.uvs for m in meshes if m.uvs is not None]) if with_uvs else None,
     )
 
 
@@ -315,7 +318,9 @@ SHAPE_SPECS: dict[str, dict[str, Any]] = {
     "media": BOARD_SPEC | {"media": REQUIRED, "asset": REQUIRED},
     "asset": {"path": REQUIRED, "scale": 1.0, "colour": None, "base": 0.0},
     "checkpoint-marker": {"radius": REQUIRED, "title": REQUIRED, "title_en": None, "colour": "#f2c14e"},
-    "portal-sign": {"width": REQUIRED, "door_height": REQUIRED, "title": REQUIRED, "title_en": None, "colour": "#b22222"},
+    "portal-sign": {
+        "width": REQUIRED, "door_height": REQUIRED, "title": REQUIRED, "title_en": None, "colour": "#b22222"
+    },
 }
 """Params of the built-in shape kinds (generator kinds take `generators.DEFAULTS`)."""
 
@@ -348,7 +353,7 @@ def build_node_meshes(node: ir.Node, options: GeometryOptions = GeometryOptions(
     return ir.NodeMeshes(name=node.name, position=node.position, heading=node.heading, parts=parts)
 
 
-def _build_placed_shape(shape: ir.Shape, node: str, options: GeometryOptions, ground: "_Ground") -> Built:
+def _build_placed_shape(shape: ir.Shape, node: str, options: GeometryOptions, ground: _Ground) -> Built:
     """A shape's meshes in its node's frame: built, lifted onto the ground if asked, turned and moved."""
     if not isinstance(shape.params, Mapping):
         raise GeometryError(f"geometry: params of shape '{shape.kind}' must be a mapping in node '{node}'")
@@ -444,7 +449,8 @@ class _Ground:
 def _to_local(shape: ir.Shape, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Node-frame (x, y) points in a shape's own frame, as (..., 2)."""
     inverse = _rotation_z(-shape.heading)[:2, :2]
-    points = np.stack(np.broadcast_arrays(np.asarray(x, float) - shape.offset[0], np.asarray(y, float) - shape.offset[1]), axis=-1)
+    xs, ys = np.asarray(x, float) - shape.offset[0], np.asarray(y, float) - shape.offset[1]
+    points = np.stack(np.broadcast_arrays(xs, ys), axis=-1)
     return points @ inverse.T
 
 
@@ -482,10 +488,11 @@ def _openings(p: _Params, width: float, depth: float, height: float) -> list[_Op
             p.fail(f"doorways[{i}] needs a wall north/south/east/west, got {door!r}")
         wall = door["wall"]
         length = width if wall in ("north", "south") else depth
-        numbers = [door.get(key) for key in ("along", "width", "height")]
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in numbers):
+        given = [door.get(key) for key in ("along", "width", "height")]
+        numbers = [float(v) for v in given if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numbers) != len(given):
             p.fail(f"doorways[{i}] needs numbers along, width and height, got {door!r}")
-        along, door_width, door_height = (float(v) for v in numbers)
+        along, door_width, door_height = numbers
         if door_width <= 0 or door_height <= 0:
             p.fail(f"doorways[{i}] must have a positive width and height, got {door!r}")
         lo, hi = along - door_width / 2, along + door_width / 2
@@ -525,7 +532,8 @@ def _room_shell(p: _Params, options: GeometryOptions) -> Built:
     wall, trim = _material("wall", p.colour("wall")), _material("trim", p.colour("trim"))
     built += [(m, wall) for m in _walls(width, depth, height, openings)]
     built += [(m, trim) for m in _wall_trim(width, depth, height, openings)]
-    built.append((_box((-width / 2, -depth / 2, height), (width / 2, depth / 2, height + SLAB)), _material("ceiling", p.colour("ceiling"))))
+    ceiling = _box((-width / 2, -depth / 2, height), (width / 2, depth / 2, height + SLAB))
+    built.append((ceiling, _material("ceiling", p.colour("ceiling"))))
     return built
 
 
@@ -571,7 +579,9 @@ def _rail(width: float, depth: float, openings: list[_Opening]) -> list[_Mesh]:
         start, end = -length / 2 + RAIL_INSET, length / 2 - RAIL_INSET
         t0, t1 = RAIL_INSET - 0.03, RAIL_INSET + 0.03
         for a0, a1 in _solid_spans(start, end, [(o.lo, o.hi) for o in openings if o.wall == wall]):
-            meshes.append(_wall_box(wall, width, depth, a0, a1, t0 + 0.005, t1 - 0.005, RAIL_HEIGHT - 0.05, RAIL_HEIGHT))
+            meshes.append(
+                _wall_box(wall, width, depth, a0, a1, t0 + 0.005, t1 - 0.005, RAIL_HEIGHT - 0.05, RAIL_HEIGHT)
+            )
             posts = max(2, math.ceil((a1 - a0) / 2.0) + 1)
             for a in np.linspace(a0 + 0.03, a1 - 0.03, posts):
                 meshes.append(_wall_box(wall, width, depth, a - 0.03, a + 0.03, t0, t1, 0.0, RAIL_HEIGHT - 0.05))
@@ -581,7 +591,9 @@ def _rail(width: float, depth: float, openings: list[_Opening]) -> list[_Mesh]:
 # --- boards: panels, media, signs -----------------------------------------
 
 
-def _board(width: float, height: float, mounted: bool, frame: ir.Material, face: ir.Material, inset: float = 0.0) -> Built:
+def _board(
+    width: float, height: float, mounted: bool, frame: ir.Material, face: ir.Material, inset: float = 0.0
+) -> Built:
     """A board with a printed face: hung (back at y=0, centre 1.55 m up) or on two legs (bottom 0.7 m up)."""
     if mounted:
         centre = max(MOUNTED_CENTRE, height / 2 + 0.05)
@@ -634,7 +646,9 @@ def _media(p: _Params, options: GeometryOptions) -> Built:
             background=SCREEN, play_symbol=True, font_path=options.font_path,
         )
     p.colour("accent")
-    return _board(width, height, p.flag("mounted"), _material("frame", p.colour("frame")), _face_material(png), MEDIA_BORDER)
+    mounted = p.flag("mounted")  # checked before the frame colour, as ever: the first bad param is the one reported
+    frame = _material("frame", p.colour("frame"))
+    return _board(width, height, mounted, frame, _face_material(png), MEDIA_BORDER)
 
 
 def _checkpoint_marker(p: _Params, options: GeometryOptions) -> Built:
@@ -648,7 +662,13 @@ def _checkpoint_marker(p: _Params, options: GeometryOptions) -> Built:
     return [
         (_annulus(max(0.0, radius - 0.04), radius + 0.04, 0.008), _material("marker", colour)),
         (_from_trimesh(generators.cylinder(0.03, 0.0, sign_z - sign_h / 2, sections=10)), post),
-        (_box((-sign_w / 2 - 0.02, -0.02, sign_z - sign_h / 2 - 0.02), (sign_w / 2 + 0.02, 0.02, sign_z + sign_h / 2 + 0.02)), post),
+        (
+            _box(
+                (-sign_w / 2 - 0.02, -0.02, sign_z - sign_h / 2 - 0.02),
+                (sign_w / 2 + 0.02, 0.02, sign_z + sign_h / 2 + 0.02),
+            ),
+            post,
+        ),
         (_front_quad(0.0, 0.02 + FACE_LIFT, sign_z, sign_w, sign_h), face),
         (_back_quad(0.0, -0.02 - FACE_LIFT, sign_z, sign_w, sign_h), face),
     ]
@@ -697,7 +717,7 @@ class _AssetResolver(trimesh.resolvers.Resolver):
     def write(self, name, data):
         raise GeometryError("geometry: assets are read-only")
 
-    def namespaced(self, namespace: str) -> "_AssetResolver":
+    def namespaced(self, namespace: str) -> _AssetResolver:
         return _AssetResolver(posixpath.join(self.base, namespace), self.read)
 
     def keys(self):

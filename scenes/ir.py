@@ -214,8 +214,9 @@ class ChunkMeshes:
     @property
     def texture_bytes(self) -> int:
         """Approximate GPU memory of the textures (RGBA8 with mipmaps), counted once each."""
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         seen: dict[bytes, int] = {}
         for node in self.nodes:

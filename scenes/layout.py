@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Mapping
+from typing import overload
 
 from scenes import ir
-from scenes.model import Checkpoint, Diorama, Hall, Media, Model, Panel, Room
+from scenes.model import Checkpoint, Diorama, Hall, Media, Model, Panel, Room, Text
 
 WALL_THICKNESS = 0.2
 """Walls lie inside their room's rectangle, so neighbours stand back to back."""
@@ -175,7 +176,11 @@ def streaming_order(hall: Hall, rects: Mapping[str, RoomRect], start: str) -> li
 # --- private helpers -------------------------------------------------------
 
 
-def _text(value) -> dict | None:
+@overload
+def _text(value: Text) -> dict: ...
+@overload
+def _text(value: Text | None) -> dict | None: ...
+def _text(value: Text | None) -> dict | None:
     return None if value is None else {"zh": value.zh, "en": value.en}
 
 
@@ -359,10 +364,12 @@ def _model_shapes(model: Model, theme: dict) -> list[ir.Shape]:
     if model.asset is not None:
         shapes.append(ir.Shape("asset", {"path": model.asset, "scale": model.scale, "colour": colour, "base": base}))
     else:
-        params = dict(model.generator.params) | {"colour": colour}
+        generator = model.generator
+        assert generator is not None  # the schema requires exactly one of 'asset' and 'generator'
+        params = dict(generator.params) | {"colour": colour}
         if model.scale != 1.0:
             params["scale"] = model.scale
-        shapes.append(ir.Shape(model.generator.name, params, offset=(0.0, 0.0, base)))
+        shapes.append(ir.Shape(generator.name, params, offset=(0.0, 0.0, base)))
     return shapes
 
 
@@ -389,11 +396,11 @@ def _diorama_shapes(diorama: Diorama) -> list[ir.Shape]:
             params = {"pose": figure.pose, "colour": figure.colour, "height": FIGURE_HEIGHT, "ground": True}
             shapes.append(ir.Shape("figure", params, offset=offset, heading=_heading(figure.facing)))
     for prop in diorama.props:
-        params = dict(prop.generator.params) | {"ground": True}
+        prop_params = dict(prop.generator.params) | {"ground": True}
         if prop.colour:
-            params["colour"] = prop.colour
+            prop_params["colour"] = prop.colour
         offset = (prop.at[0], prop.at[1], 0.0)
-        shapes.append(ir.Shape(prop.generator.name, params, offset=offset, heading=_heading(prop.facing)))
+        shapes.append(ir.Shape(prop.generator.name, prop_params, offset=offset, heading=_heading(prop.facing)))
     return shapes
 
 
@@ -404,6 +411,7 @@ def _exhibit_infos(rooms: list[Room], rects: Mapping[str, RoomRect]):
             if isinstance(exhibit, Checkpoint):
                 continue
             fp = place_exhibit(rect, exhibit)
+            text: Text | None
             if isinstance(exhibit, Diorama):
                 text, assets, radius = exhibit.narration, (exhibit.audio,), max(exhibit.area) / 2
             else:

@@ -15,9 +15,10 @@ import math
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator
+from typing import Any, NoReturn
 
 import yaml
 
@@ -292,9 +293,11 @@ class _Builder:
                     self._fatal(event, (), "a hall file holds one YAML document; remove the second '---'")
 
     def _mark(self, event: yaml.Event) -> Mark:
-        return (self.file, event.start_mark.line + 1, event.start_mark.column + 1)
+        start = event.start_mark
+        assert start is not None  # the parser marks every event it emits
+        return (self.file, start.line + 1, start.column + 1)
 
-    def _fatal(self, event: yaml.Event, path: tuple, message: str):
+    def _fatal(self, event: yaml.Event, path: tuple, message: str) -> NoReturn:
         self.errors.append(_diagnostic(self._mark(event), path, message))
         raise _Fatal
 
@@ -314,8 +317,9 @@ class _Builder:
     def _check_event(self, event: yaml.Event) -> None:
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             self._fatal(event, self._path(), ANCHORS_NOT_ALLOWED)
-        if getattr(event, "tag", None) is not None:
-            self._fatal(event, self._path(), f"tags like '{event.tag}' are not allowed; write plain values")
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            self._fatal(event, self._path(), f"tags like '{tag}' are not allowed; write plain values")
 
     def _awaiting_key(self) -> bool:
         return bool(self.stack) and isinstance(self.stack[-1].container, dict) and self.stack[-1].key is None
@@ -368,17 +372,17 @@ class _Builder:
     def _close(self) -> None:
         frame = self.stack.pop()
         if isinstance(frame.container, dict) and "include" in frame.container:
-            self._splice_include(frame)
+            self._splice_include(frame, frame.container)
 
-    def _splice_include(self, frame: _Frame) -> None:
-        """Replace `{include: file}` by the file's data, and its marks by the file's marks."""
+    def _splice_include(self, frame: _Frame, mapping: dict) -> None:
+        """Replace `{include: file}` (`mapping`, the frame's container) by the file's data and marks."""
         path = frame.path + ("include",)
-        if len(frame.container) > 1:
+        if len(mapping) > 1:
             message = "'include' must be the only key in its mapping; move the other keys into the included file"
             self.errors.append(_diagnostic(self.key_marks[path], path, message))
             return
         try:
-            included = self.include(frame.container["include"], self.marks[path], path)
+            included = self.include(mapping["include"], self.marks[path], path)
         except AuthorErrors as errors:
             self.errors.extend(errors.diagnostics)
             return

@@ -10,7 +10,7 @@ on the floor of the room with the origin at the room's centre, `+x` east and
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -53,9 +53,9 @@ class Theme(Schema):
     """Floor colour."""
     ceiling: Colour = "#fbfaf7"
     """Ceiling colour."""
-    ambient: float = Field(0.45, ge=0, le=1)
+    ambient: float = Field(default=0.45, ge=0, le=1)
     """Ambient light strength, 0 to 1."""
-    sun: float = Field(0.8, ge=0, le=2)
+    sun: float = Field(default=0.8, ge=0, le=2)
     """Directional (sun) light strength, 0 to 2."""
     sky: Colour = "#9cc3e6"
     """Sky colour, seen in open-air rooms."""
@@ -123,7 +123,7 @@ class Model(Placement):
     """Mesh file under `assets/` (glTF/GLB, OBJ, STL or PLY)."""
     generator: Generator | None = None
     """Procedural shape, instead of `asset`."""
-    scale: float = Field(1.0, gt=0, le=100)
+    scale: float = Field(default=1.0, gt=0, le=100)
     """Uniform scale factor."""
     colour: Colour | None = None
     """Colour for generated shapes and untextured meshes (defaults to the theme's primary)."""
@@ -150,9 +150,9 @@ class Figure(Schema):
     """Direction the figure faces, degrees (0 north)."""
     colour: Colour = "#5b6b4a"
     """Clothing colour."""
-    count: int = Field(1, ge=1, le=40)
+    count: int = Field(default=1, ge=1, le=40)
     """Repeat the figure this many times in a column (for marching groups)."""
-    spacing: float = Field(1.2, gt=0, le=10)
+    spacing: float = Field(default=1.2, gt=0, le=10)
     """Distance between figures of a column, metres."""
 
 
@@ -174,7 +174,7 @@ class Terrain(Schema):
 
     kind: Literal["flat", "snow-mountain", "marsh", "cliff", "gorge", "hills"] = "flat"
     """Landscape type."""
-    relief: float = Field(1.0, ge=0, le=30)
+    relief: float = Field(default=1.0, ge=0, le=30)
     """Height variation in metres."""
     seed: int = 1
     """Random seed: change it for a different but repeatable landscape."""
@@ -252,19 +252,19 @@ class Checkpoint(Schema):
     """Name of the quiz."""
     at: Point2
     """Centre of the trigger circle in the room."""
-    radius: float = Field(1.5, gt=0.3, le=10)
+    radius: float = Field(default=1.5, gt=0.3, le=10)
     """Trigger radius in metres."""
     questions: list[Question]
     """The questions, asked in order."""
-    pass_mark: float = Field(0.6, gt=0, le=1)
+    pass_mark: float = Field(default=0.6, gt=0, le=1)
     """Fraction of questions that must be right to pass."""
-    attempts: int = Field(3, ge=1, le=100)
+    attempts: int = Field(default=3, ge=1, le=100)
     """How many attempts a member has."""
-    cooldown: float = Field(0, ge=0, le=86400)
+    cooldown: float = Field(default=0, ge=0, le=86400)
     """Seconds a member waits between attempts."""
 
 
-Exhibit = Annotated[Union[Panel, Model, Diorama, Media, Checkpoint], Field(discriminator="kind")]
+Exhibit = Annotated[Panel | Model | Diorama | Media | Checkpoint, Field(discriminator="kind")]
 
 
 class Doorway(Schema):
@@ -276,7 +276,7 @@ class Doorway(Schema):
     """Wall the opening is in."""
     along: float = 0
     """Offset of the opening's centre from the middle of the wall, metres (east/north positive)."""
-    width: float = Field(1.6, ge=0.9, le=8)
+    width: float = Field(default=1.6, ge=0.9, le=8)
     """Opening width, metres."""
 
 

@@ -14,18 +14,18 @@ import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from scenes.diagnostics import Diagnostic, did_you_mean, format_path
+from scenes.diagnostics import Diagnostic, Severity, did_you_mean, format_path
 from scenes.load import Document
 from scenes.model import Colour, Exhibit, Hall, Slug, Text
-
 
 # --- schema errors, in plain language ---------------------------------------------
 
 
 def schema_diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
     """One diagnostic per problem pydantic found (a union's alternatives merged into one)."""
-    by_path: dict[tuple, list[tuple[tuple, dict]]] = {}
+    by_path: dict[tuple, list[tuple[tuple, ErrorDetails]]] = {}
     for item in error.errors(include_url=False):
         path, rest = _data_path(doc.data, item["loc"])
         by_path.setdefault(path, []).append((rest, item))
@@ -39,7 +39,7 @@ def schema_diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic
     return list(dict.fromkeys(diagnostics))
 
 
-def at(doc: Document, path: tuple, message: str, *, key: bool = False, severity: str = "error") -> Diagnostic:
+def at(doc: Document, path: tuple, message: str, *, key: bool = False, severity: Severity = "error") -> Diagnostic:
     """A diagnostic at the YAML mark of `path` (of its key when `key`)."""
     file, line, column = doc.key_mark(path) if key else doc.mark(path)
     return Diagnostic(file, line, column, format_path(path), message, severity)
@@ -62,7 +62,7 @@ def _data_path(data: Any, loc: tuple) -> tuple[tuple, tuple]:
     return tuple(path), tuple(rest)
 
 
-def _schema_diagnostic(doc: Document, path: tuple, rest: tuple, item: dict) -> Diagnostic:
+def _schema_diagnostic(doc: Document, path: tuple, rest: tuple, item: ErrorDetails) -> Diagnostic:
     kind, loc, ctx = item["type"], item["loc"], item.get("ctx") or {}
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
@@ -145,7 +145,7 @@ def _text_message(value: Any, field) -> str:
     return f"expected text, got {describe(value)}"
 
 
-def _union_message(path: tuple, items: list[tuple[tuple, dict]]) -> str:
+def _union_message(path: tuple, items: list[tuple[tuple, ErrorDetails]]) -> str:
     value = items[0][1]["input"]
     if path and path[-1] == "answer":
         return f"expected a letter like 'B', a list of letters like [A, C], or true/false, got {describe(value)}"

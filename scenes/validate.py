@@ -15,16 +15,17 @@ import functools
 import os
 import re
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from pydantic import ValidationError
 
 from scenes.diagnostics import AuthorErrors, Diagnostic, did_you_mean
 from scenes.layout import CLEARANCE, OPPOSITE, WALL_THICKNESS, RoomRect, place_exhibit, place_rooms
 from scenes.load import Document, LoadOptions, Mark, display_path, load_document
-from scenes.model import Checkpoint, Diorama, Hall, Media, Model, Panel
+from scenes.model import Checkpoint, Diorama, Figure, Hall, Media, Model, Panel, Prop
 from scenes.schema_errors import SLUG_PATTERN, at, describe, num, schema_diagnostics
 
 IMAGE_TYPES = (".png", ".jpg", ".jpeg")
@@ -453,7 +454,9 @@ class _HallChecks:
             if not isinstance(exhibit, Diorama):
                 continue
             half_x, half_y = exhibit.area[0] / 2, exhibit.area[1] / 2
-            for name, items in (("figures", exhibit.figures), ("props", exhibit.props)):
+            placed: tuple[tuple[str, Sequence[Figure | Prop]], ...] = (
+                ("figures", exhibit.figures), ("props", exhibit.props))
+            for name, items in placed:
                 for i, item in enumerate(items):
                     x, y = item.at
                     if abs(x) > half_x + EPSILON or abs(y) > half_y + EPSILON:
@@ -517,7 +520,7 @@ class _HallChecks:
                 yield self._error(path + ("text",), message)
 
 
-SIZE_FIELDS = {Panel: "size", Media: "size", Model: "footprint", Diorama: "area"}
+SIZE_FIELDS: dict[type, str] = {Panel: "size", Media: "size", Model: "footprint", Diorama: "area"}
 
 
 def _has_area(exhibit) -> bool:
@@ -544,7 +547,7 @@ def _text_fits_cached(title: str, body: str, width: float, height: float, has_im
     return text_fits(title, body, width, height, has_image=has_image)
 
 
-ASSET_FIELDS = {
+ASSET_FIELDS: dict[type, dict[str, tuple[str, tuple[str, ...]]]] = {
     Panel: {"image": ("an image", IMAGE_TYPES)},
     Model: {"asset": ("a model", MODEL_TYPES)},
     Diorama: {"audio": ("an audio", AUDIO_TYPES)},
