@@ -17,13 +17,17 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 
 log = logging.getLogger(__name__)
+
+_Outcome = tuple[asyncio.Future, Any, BaseException | None]
+"""A job's future, its result and its error (None when it succeeded)."""
 
 MAX_GROUP = 256
 """Most jobs committed in one transaction."""
@@ -71,15 +75,18 @@ class Database:
         finally:
             setup.close()
         self._reader = self.connect()
-        self._writer = self.connect()
-        self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
-        self._writer.execute("PRAGMA busy_timeout=0")  # a locked database is waited for in a thread, not here
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-commit:{self.path.name}")
-        self._arrived = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._commit_groups(), name=f"sqlite:{self.path.name}")
+        writer = self._writer = self.connect()
+        writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
+        writer.execute("PRAGMA busy_timeout=0")  # a locked database is waited for in a thread, not here
+        committer = self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"sqlite-commit:{self.path.name}")
+        arrived = self._arrived = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(
+            self._commit_groups(arrived, writer, committer), name=f"sqlite:{self.path.name}"
+        )
         self._checkpoints = threading.Event()
-        self._checkpointer = threading.Thread(target=self._checkpointer_main, name=f"sqlite-checkpoint:{self.path.name}",
-                                              daemon=True)
+        self._checkpointer = threading.Thread(
+            target=self._checkpointer_main, name=f"sqlite-checkpoint:{self.path.name}", daemon=True
+        )
         self._checkpointer.start()
 
     def connect(self) -> sqlite3.Connection:
@@ -116,6 +123,7 @@ class Database:
         """
         if self._task is None or self._task.done():
             raise RuntimeError("database is not open")
+        assert self._arrived is not None  # open() sets it together with the task
         future = asyncio.get_running_loop().create_future()
         self._pending.append((job, args, future, queues))
         self._arrived.set()
@@ -142,6 +150,7 @@ class Database:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            assert self._committer is not None and self._writer is not None  # open() sets them with the task
             self._committer.shutdown(wait=True)
             self._checkpoints.set()
             await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.join)
@@ -152,16 +161,18 @@ class Database:
 
     # group commit
 
-    async def _commit_groups(self) -> None:
+    async def _commit_groups(
+        self, arrived: asyncio.Event, writer: sqlite3.Connection, committer: ThreadPoolExecutor
+    ) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._arrived.wait()
-            self._arrived.clear()
+            await arrived.wait()
+            arrived.clear()
             while self._pending:
                 group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
                 self._busy = True
                 try:
-                    outcomes = await self._run_group(loop, group)
+                    outcomes = await self._run_group(loop, group, writer, committer)
                 except Exception as error:  # never leave callers waiting
                     log.exception("sqlite group of %d job(s) failed", len(group))
                     outcomes = [(future, None, error) for _, _, future, _ in group]
@@ -169,15 +180,20 @@ class Database:
                     self._busy = False
                 self._deliver(outcomes, any(queues for *_, queues in group))
 
-    async def _run_group(self, loop: asyncio.AbstractEventLoop, group: list) -> list:
-        connection = self._writer
+    async def _run_group(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: list,
+        connection: sqlite3.Connection,
+        committer: ThreadPoolExecutor,
+    ) -> list[_Outcome]:
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:  # another process writes: wait for the lock off the loop
-            await loop.run_in_executor(self._committer, _begin_waiting, connection)
-        outcomes = []
+            await loop.run_in_executor(committer, _begin_waiting, connection)
+        outcomes: list[_Outcome] = []
         try:
-            for job, args, future, queues in group:
+            for job, args, future, _queues in group:
                 connection.execute("SAVEPOINT job")
                 try:
                     result = job(connection, *args)
@@ -188,7 +204,7 @@ class Database:
                 else:
                     connection.execute("RELEASE job")
                     outcomes.append((future, result, None))
-            await loop.run_in_executor(self._committer, connection.execute, "COMMIT")
+            await loop.run_in_executor(committer, connection.execute, "COMMIT")
         except sqlite3.Error as error:
             log.error("sqlite commit of %d job(s) failed: %s", len(group), error)
             with contextlib.suppress(sqlite3.Error):
@@ -198,7 +214,7 @@ class Database:
         self.jobs += len(group)
         return outcomes
 
-    def _deliver(self, outcomes: list, woke: bool) -> None:
+    def _deliver(self, outcomes: list[_Outcome], woke: bool) -> None:
         for future, result, error in outcomes:
             if future.cancelled():
                 continue

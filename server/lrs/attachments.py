@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import json
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 
 from server.lrs.format import same_statement
 from server.lrs.validate import StatementError
@@ -128,17 +128,17 @@ def check_attachments(statements: list[dict], parts: list[Part] | None) -> list[
     payloads = []
     for statement, attachment in pairs:
         sha2 = attachment["sha2"].lower()
-        part = by_hash.get(sha2)
-        if part is None:
+        matched = by_hash.get(sha2)
+        if matched is None:
             if "fileUrl" not in attachment:
                 where = "multipart body" if parts is not None else "application/json request"
                 raise StatementError(f"attachment {sha2}: no fileUrl and no matching part in the {where} "
                                      "(send its data as multipart/mixed)")
             continue
         if attachment["usageType"] == SIGNATURE_USAGE:
-            check_signature(statement, attachment, part.data)
-        payloads.append((sha2, attachment["contentType"], part.data))
-    for statement, attachment in pairs:
+            check_signature(statement, attachment, matched.data)
+        payloads.append((sha2, attachment["contentType"], matched.data))
+    for _statement, attachment in pairs:
         if attachment["usageType"] == SIGNATURE_USAGE and attachment["sha2"].lower() not in by_hash:
             if attachment.get("contentType") != "application/octet-stream":
                 raise StatementError("signature attachment: contentType must be application/octet-stream")
@@ -184,13 +184,16 @@ def _verify_x5c(header: dict, signed: bytes, signature: bytes) -> None:
         from cryptography import x509
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
     except ImportError:  # verification is a courtesy; the structural checks above are the MUST
         return
     try:
         certificate = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
         algorithm = getattr(hashes, _JWS_HASHES[header["alg"]])()
-        certificate.public_key().verify(signature, signed, padding.PKCS1v15(), algorithm)
+        key = certificate.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):  # RS256/384/512 need an RSA key: answered as unreadable below
+            raise TypeError(f"an RS* signature cannot be checked with a {type(key).__name__}")
+        key.verify(signature, signed, padding.PKCS1v15(), algorithm)
     except InvalidSignature:
         raise StatementError("signature attachment: the JWS signature does not verify against its x5c "
                              "certificate") from None

@@ -12,7 +12,7 @@ a profile PUT without either header on an existing document is a 409
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -38,7 +38,7 @@ async def state_resource(state, xreq: XapiRequest) -> web.StreamResponse:
     required = {"activityId", "agent"} | ({"stateId"} if xreq.method in ("PUT", "POST") else set())
     only_params(xreq, allowed, required)
     activity = _activity_param(xreq)
-    agent = agent_key(agent_param(xreq))
+    agent = _agent_scope(xreq)
     registration = xreq.params.get("registration", "")
     if registration:
         if not is_uuid(registration):
@@ -70,7 +70,7 @@ async def _profile(state, xreq: XapiRequest, kind: str, subject: str) -> web.Str
         allowed.add("since")
     required = {subject} | ({"profileId"} if xreq.method in ("PUT", "POST", "DELETE") else set())
     only_params(xreq, allowed, required)
-    scope = _activity_param(xreq) if subject == "activityId" else agent_key(agent_param(xreq))
+    scope = _activity_param(xreq) if subject == "activityId" else _agent_scope(xreq)
     if single:
         return await _document(state, xreq, kind, scope, xreq.params["profileId"], require_precondition=True)
     return await _many(state, xreq, kind, scope, exact=True)
@@ -147,6 +147,13 @@ def agent_param(xreq: XapiRequest) -> dict:
     return agent
 
 
+def _agent_scope(xreq: XapiRequest) -> str:
+    """The key of the `agent` parameter, which documents are stored under."""
+    key = agent_key(agent_param(xreq))
+    assert key is not None  # agent_param accepts only an Agent, and an Agent has an identifier
+    return key
+
+
 def _activity_param(xreq: XapiRequest) -> str:
     activity = xreq.params["activityId"]
     if not is_iri(activity):
@@ -155,4 +162,4 @@ def _activity_param(xreq: XapiRequest) -> str:
 
 
 def _modified(updated_us: int) -> str:
-    return http_date(datetime.fromtimestamp(updated_us / 1e6, timezone.utc))
+    return http_date(datetime.fromtimestamp(updated_us / 1e6, UTC))

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
-from server.lrs.validate import IFI_KEYS, VOIDED_VERB, parse_timestamp
+from server.lrs.validate import IFI_KEYS, VOIDED_VERB, valid_timestamp
 
 VERSION = "1.0.0"
 
 
 def utc_text(moment: datetime) -> str:
     """A timestamp as returned by the LRS: UTC, milliseconds, `Z`."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def prepare(statement: dict, *, stored: datetime, authority: dict) -> dict:
@@ -33,7 +34,7 @@ def prepare(statement: dict, *, stored: datetime, authority: dict) -> dict:
     prepared = dict(statement)
     prepared["id"] = statement.get("id") or str(uuid.uuid4())
     prepared["id"] = prepared["id"].lower()
-    stamp = parse_timestamp(statement["timestamp"]) if "timestamp" in statement else stored
+    stamp = valid_timestamp(statement["timestamp"]) if "timestamp" in statement else stored
     prepared["timestamp"] = utc_text(stamp)
     prepared["stored"] = utc_text(stored)
     prepared["authority"] = authority
@@ -68,7 +69,7 @@ def _comparable(statement: dict) -> Any:
     for key in ("id", "authority", "stored", "version"):
         copy.pop(key, None)
     if "timestamp" in copy:
-        copy["timestamp"] = utc_text(parse_timestamp(copy["timestamp"]))[:23]
+        copy["timestamp"] = utc_text(valid_timestamp(copy["timestamp"]))[:23]
     _strip_for_comparison(copy)
     return copy
 
@@ -91,7 +92,7 @@ def _strip_for_comparison(statement: dict) -> None:
     sub = statement.get("object")
     if isinstance(sub, dict) and sub.get("objectType") == "SubStatement":
         if "timestamp" in sub:
-            sub["timestamp"] = utc_text(parse_timestamp(sub["timestamp"]))[:23]
+            sub["timestamp"] = utc_text(valid_timestamp(sub["timestamp"]))[:23]
         _strip_for_comparison(sub)
 
 

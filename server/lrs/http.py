@@ -16,13 +16,16 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from server.lrs.store import Credential
 
 API_VERSION = "1.0.3"
 VERSION_HEADER = "X-Experience-API-Version"
@@ -51,7 +54,8 @@ class XapiRequest:
     params: dict[str, str]
     headers: CIMultiDict
     body: bytes
-    credential: object = None
+    credential: Credential | None = None
+    """Who sent it: set by the service once the request is authenticated."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -85,7 +89,7 @@ async def read_request(request: web.Request, max_body: int) -> XapiRequest:
             raise LrsError(400, "alternate request syntax: the form is not UTF-8") from None
         params: list[tuple[str, str]] = []
         body = b""
-        form_headers = CIMultiDict()
+        form_headers: CIMultiDict[str] = CIMultiDict()
         for name, value in form:
             if name == "content":
                 body = value.encode("utf-8")
@@ -175,7 +179,7 @@ def error_reply(request: web.Request, status: int, message: str, headers: dict |
 
 
 def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def etag_list(value: str | None) -> list[str] | None:
@@ -192,12 +196,14 @@ def etag_list(value: str | None) -> list[str] | None:
 
 
 def require_scope(xreq: XapiRequest, allowed: set[str]) -> None:
-    if not allowed & set(xreq.credential.scopes):
-        raise LrsError(403, f"these credentials ({xreq.credential.key}) may not do this; "
+    credential = xreq.credential
+    assert credential is not None  # the service authenticates a request before any handler runs
+    if not allowed & set(credential.scopes):
+        raise LrsError(403, f"these credentials ({credential.key}) may not do this; "
                             f"it needs one of the scopes {', '.join(sorted(allowed))}")
 
 
-def only_params(xreq: XapiRequest, allowed: set[str], required: set[str] = frozenset()) -> None:
+def only_params(xreq: XapiRequest, allowed: set[str], required: AbstractSet[str] = frozenset()) -> None:
     for name in xreq.params:
         if name not in allowed:
             raise LrsError(400, f"unknown parameter {name!r} for {xreq.method} {xreq.path}")

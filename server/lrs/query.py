@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from server.lrs.format import agent_key
 from server.lrs.validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
@@ -126,7 +126,8 @@ def query_sql(query: StatementQuery) -> tuple[str, list]:
     if query.registration is not None:
         filters.append("s.registration = ?")
         args.append(query.registration)
-    outer, outer_args = ["s.voided = 0"], []
+    outer: list[str] = ["s.voided = 0"]
+    outer_args: list[str | int] = []
     if query.credential is not None:
         outer.append("s.credential = ?")
         outer_args.append(query.credential)

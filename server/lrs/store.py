@@ -22,13 +22,14 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from server.database import use_wal
 from server.lrs.format import activity_definitions, index_terms, merge_definition, same_statement
-from server.lrs.validate import StatementError, parse_timestamp
+from server.lrs.validate import StatementError, valid_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -136,23 +137,30 @@ class LrsStore:
             raise ValueError(f"lrs_synchronous: must be FULL, NORMAL or EXTRA, got {synchronous!r}")
         self.path = Path(path)
         self.synchronous = synchronous
-        self.db: sqlite3.Connection | None = None
+        self._db: sqlite3.Connection | None = None
         self._last_stored_us = 0
         self._lock = threading.Lock()
 
-    def open(self) -> "LrsStore":
+    def open(self) -> LrsStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        use_wal(self.db)
-        self.db.execute(f"PRAGMA synchronous={self.synchronous}")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.executescript(SCHEMA)
+        db = self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        use_wal(db)
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute("PRAGMA busy_timeout=10000")
+        db.executescript(SCHEMA)
         return self
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, between `open()` and `close()`."""
+        if self._db is None:
+            raise RuntimeError("LRS store is not open")
+        return self._db
 
     # --- statements ------------------------------------------------------------
 
@@ -370,7 +378,7 @@ class _Transaction:
 
 
 def _stored_us(text: str) -> int:
-    return int(parse_timestamp(text).timestamp() * 1000) * 1000
+    return int(valid_timestamp(text).timestamp() * 1000) * 1000
 
 
 def _check_preconditions(current: Document | None, if_match: list[str] | None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
@@ -101,7 +101,7 @@ def is_iri(value: Any) -> bool:
     if not isinstance(value, str) or _IRI_FORBIDDEN.search(value):
         return False
     match = _SCHEME.match(value)
-    return bool(match) and len(value) > match.end()
+    return match is not None and len(value) > match.end()
 
 
 def is_language_tag(tag: Any) -> bool:
@@ -136,7 +136,7 @@ def parse_timestamp(value: Any) -> datetime | None:
     micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
     try:
         if zone in (None, "Z", "z"):
-            tz = timezone.utc
+            tz = UTC
         else:
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
@@ -149,6 +149,14 @@ def parse_timestamp(value: Any) -> datetime | None:
         return datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
     except ValueError:
         return None
+
+
+def valid_timestamp(value: Any) -> datetime:
+    """`parse_timestamp` of a timestamp validation has accepted; a ValueError if it is not valid after all."""
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+    return moment
 
 
 def is_duration(value: Any) -> bool:
