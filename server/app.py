@@ -79,10 +79,10 @@ def create_app(config: ServerConfig) -> web.Application:
     app.router.add_get("/api/health", health_handler)
     # the hub reads manifests of the current build and hears of every build switch
     app[MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
-    hub = add_hub(app, config)
+    hub = add_hub(app, config.hub, redis_url=config.redis_url, trainer_key=config.auth.trainer_key)
     events.connect(hub.on_build)
-    if config.lrs_embedded:
-        add_lrs(app, config)
+    if config.lrs.embedded:
+        add_lrs(app, config.lrs, var_dir=config.var_path, base_url=config.public_url)
     add_quiz(app, config)
     if config.watch:
         add_watcher(app)

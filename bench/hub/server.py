@@ -15,13 +15,13 @@ import itertools
 import json
 import logging
 import os
-from types import SimpleNamespace
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
 from bench.hub.hall import bench_manifest
 from server.hub import messages as msg
+from server.config import HubSettings
 from server.hub.service import MANIFEST_LOOKUP, add_hub, hub_stats
 
 MANIFESTS = web.AppKey("manifests", dict)
@@ -84,7 +84,7 @@ class NaiveFanout:
 NAIVE = web.AppKey("naive", NaiveFanout)
 
 
-def make_app(mode: str, config: SimpleNamespace) -> web.Application:
+def make_app(mode: str, settings: HubSettings, redis_url: str | None = None) -> web.Application:
     app = web.Application()
     manifests = {"bench": bench_manifest()}
     app[MANIFESTS] = manifests
@@ -92,7 +92,7 @@ def make_app(mode: str, config: SimpleNamespace) -> web.Application:
     app.router.add_get("/api/health", health)
     if mode == "hub":
         app[MANIFEST_LOOKUP] = manifests.get
-        add_hub(app, config)
+        add_hub(app, settings, redis_url=redis_url)
     else:
         naive = app[NAIVE] = NaiveFanout(manifests["bench"])
         app.router.add_get("/ws/halls/{hall_id}", naive.handle)
@@ -108,8 +108,8 @@ def main() -> None:
     parser.add_argument("--redis-url")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = SimpleNamespace(hub_tick_hz=args.tick_hz, hub_neighbours=args.neighbours, redis_url=args.redis_url)
-    web.run_app(make_app(args.mode, config), host="127.0.0.1", port=args.port, print=None,
+    settings = HubSettings(tick_hz=args.tick_hz, neighbours=args.neighbours)
+    web.run_app(make_app(args.mode, settings, args.redis_url), host="127.0.0.1", port=args.port, print=None,
                 backlog=2048, access_log=None)
 
 

@@ -39,15 +39,11 @@ EMBEDDED_APP = """
 import logging, sys
 from pathlib import Path
 from aiohttp import web
+from server.config import LrsSettings
 from server.lrs.service import LRS_STATE, add_lrs
 
-class Config:
-    var_dir = Path(sys.argv[1])
-    public_url = "http://127.0.0.1"
-    lrs_synchronous = sys.argv[3]
-
 app = web.Application()
-add_lrs(app, Config)
+add_lrs(app, LrsSettings(synchronous=sys.argv[3]), var_dir=Path(sys.argv[1]), base_url="http://127.0.0.1")
 state = app[LRS_STATE]
 state.open()
 if state.writer.credential("bench") is None:

@@ -57,16 +57,13 @@ RESPONSES = {"s1": "B", "m1": ["A", "C"], "t1": True, "s2": "A"}  # s2 is wrong:
 
 SERVER = """
 import json, logging, sys
-from pathlib import Path
 from aiohttp import web
 from server.app import create_app
-from server.config import ServerConfig
+from server.config import load_config
 from server.learning.routes import add_quiz
 
 logging.basicConfig(level=getattr(logging, sys.argv[3]))
-values = json.loads(sys.argv[1])
-config = ServerConfig(**{k: Path(v) if k in ("root", "build_dir", "var_dir", "web_dir") else v
-                         for k, v in values.items()})
+config = load_config(flags=json.loads(sys.argv[1]))
 app = create_app(config)
 add_quiz(app, config)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=None, print=None, reuse_port=config.workers > 1)
@@ -91,15 +88,10 @@ from pathlib import Path
 from aiohttp import web
 from server.lrs.service import LRS_STATE, add_lrs
 
-class Config:
-    var_dir = Path(sys.argv[1])
-    public_url = "http://127.0.0.1"
-    lrs_synchronous = "FULL"
-    max_body_bytes = 64 * 1024 * 1024
-
 app = web.Application(client_max_size=64 * 1024 * 1024)
-add_lrs(app, Config)
+add_lrs(app, LrsSettings(synchronous="FULL"), var_dir=Path(sys.argv[1]), base_url="http://127.0.0.1")
 state = app[LRS_STATE]
+from server.config import LrsSettings
 state.open()
 if state.writer.credential("bench") is None:
     state.writer.add_credential("bench", "bench-secret-000000", "bench", ("all",))

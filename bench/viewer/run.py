@@ -117,10 +117,11 @@ def main() -> int:
 
 
 def start_server(build: Path, neighbours: int):
-    from server.config import ServerConfig
+    from server.config import HubSettings, ServerConfig
     from tests.e2e.serving import LiveServer
 
-    config = ServerConfig(root=build.parent, build_dir=build, port=0, access_log=False, hub_neighbours=neighbours)
+    config = ServerConfig(root=build.parent, build_dir=build, port=0, access_log=False,
+                          hub=HubSettings(neighbours=neighbours))
     return LiveServer(config)
 
 

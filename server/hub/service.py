@@ -1,6 +1,6 @@
 """The WebSocket hub: presence, guided tours and live-reload notices, per hall.
 
-`add_hub(app, config)` registers `GET /ws/halls/{hall_id}`.  Members join with
+`add_hub(app, settings)` registers `GET /ws/halls/{hall_id}`.  Members join with
 a name, send poses, and every tick each member gets one binary batch with the
 poses of its nearest `hub_neighbours` others in the same or adjacent rooms.
 Trainers lead tours.  With `redis_url` set, presence and tours cross worker
@@ -23,6 +23,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel
 
+from server.config import HubSettings
 from server.hub import messages as msg
 from server.hub.connection import PING, Connection, RateLimit, frame
 from server.hub.hall import Hall, Member, Tour
@@ -37,60 +38,6 @@ MANIFEST_LOOKUP = web.AppKey("hub_manifest_lookup", ManifestLookup)
 """`lookup(hall_id) -> manifest dict | None`: the current build's manifest; set by the app."""
 AUTHENTICATOR = web.AppKey("hub_authenticator", Callable[[web.Application, msg.Join], Awaitable["Identity"]])
 """Optional override of `authenticate` (accounts arrive with the quiz issue)."""
-
-
-@dataclass(frozen=True)
-class HubSettings:
-    """Hub knobs, read from the app config with these defaults."""
-
-    tick_hz: float = 10.0
-    """Pose batches per second."""
-    neighbours: int = 32
-    """Most others in one member's batch (K)."""
-    queue_limit: int = 32
-    """Messages waiting per connection (beyond its socket buffers) before it counts as a slow consumer (1013)."""
-    max_message_bytes: int = 4096
-    """Largest client message; larger frames are closed with 1009."""
-    max_rate_hz: float = 20.0
-    """Most poses a second per connection; more, beyond the burst, closes with 1008."""
-    control_rate_hz: float = 5.0
-    """Most other messages (tour, follow, ping) a second per connection."""
-    rate_burst: float = 5.0
-    """Seconds' worth of messages a client may send at once (messages queued while the server was busy)."""
-    heartbeat: float = 20.0
-    """Seconds of silence before a ping; no pong within half that closes the socket."""
-    send_buffer: int = 65536
-    """Bytes buffered per socket (transport high-water mark and SO_SNDBUF)."""
-    join_timeout: float = 10.0
-    """Seconds a new socket has to send `join`."""
-    trainer_key: str | None = None
-    """Key that grants the trainer role; None grants it to nobody."""
-    redis_url: str | None = None
-    """Redis URL for several workers; None keeps everything in this process."""
-    redis_prefix: str = "tunlan:hub"
-    """Prefix of the hub's Redis keys and channels."""
-
-    @classmethod
-    def from_config(cls, config: Any) -> "HubSettings":
-        defaults = cls()
-        settings = cls(
-            tick_hz=float(getattr(config, "hub_tick_hz", defaults.tick_hz)),
-            neighbours=int(getattr(config, "hub_neighbours", defaults.neighbours)),
-            queue_limit=int(getattr(config, "hub_queue_limit", None) or defaults.queue_limit),
-            max_message_bytes=int(getattr(config, "hub_max_message_bytes", None) or defaults.max_message_bytes),
-            max_rate_hz=float(getattr(config, "hub_max_rate_hz", defaults.max_rate_hz)),
-            control_rate_hz=float(getattr(config, "hub_control_rate_hz", defaults.control_rate_hz)),
-            rate_burst=float(getattr(config, "hub_rate_burst", defaults.rate_burst)),
-            heartbeat=float(getattr(config, "hub_heartbeat", defaults.heartbeat)),
-            send_buffer=int(getattr(config, "hub_send_buffer", defaults.send_buffer)),
-            join_timeout=float(getattr(config, "hub_join_timeout", defaults.join_timeout)),
-            trainer_key=getattr(config, "trainer_key", None),
-            redis_url=getattr(config, "redis_url", None),
-            redis_prefix=getattr(config, "hub_redis_prefix", defaults.redis_prefix),
-        )
-        if settings.tick_hz <= 0 or settings.neighbours < 1 or settings.queue_limit < 1:
-            raise ValueError("hub: hub_tick_hz, hub_neighbours and hub_queue_limit must be positive")
-        return settings
 
 
 # --- identity ----------------------------------------------------------------
@@ -120,9 +67,9 @@ async def authenticate(app: web.Application, join: msg.Join) -> Identity:
             raise AuthError(str(error)) from None
         return Identity(name=name or join.name.strip(), role="member" if role == "member" else "trainer",
                         account=account)
-    settings = app[HUB].settings
-    trainer = (join.role == "trainer" and settings.trainer_key is not None and join.key is not None
-               and hmac.compare_digest(join.key.encode(), settings.trainer_key.encode()))
+    trainer_key = app[HUB].trainer_key
+    trainer = (join.role == "trainer" and trainer_key is not None and join.key is not None
+               and hmac.compare_digest(join.key.encode(), trainer_key.encode()))
     name = join.name.strip()
     if not name:
         raise AuthError("name must not be blank")
@@ -179,11 +126,13 @@ class HubCounters:
 class Hub:
     """All halls of this worker, their members and the tick that feeds them."""
 
-    def __init__(self, app: web.Application, settings: HubSettings, bus: Any) -> None:
+    def __init__(self, app: web.Application, settings: HubSettings, bus: Any, trainer_key: str | None = None) -> None:
         self.app = app
         self.settings = settings
         self.bus = bus
         self.halls: dict[str, Hall] = {}
+        self.trainer_key = trainer_key
+        """Key that grants the trainer role to a join without a session token; None grants it to nobody."""
         self.connections: set[Connection] = set()
         self.counters = HubCounters()
         self.tick_no = 0
@@ -652,16 +601,20 @@ HUB = web.AppKey("hub", Hub)
 # --- the interface the HTTP side calls -------------------------------------------
 
 
-def add_hub(app: web.Application, config: Any) -> Hub:
-    """Register `GET /ws/halls/{hall_id}`, the tick task and clean shutdown; the hub, for the app to wire."""
-    settings = HubSettings.from_config(config)
-    if settings.redis_url:
+def add_hub(app: web.Application, settings: HubSettings, *, redis_url: str | None = None,
+            trainer_key: str | None = None) -> Hub:
+    """Register `GET /ws/halls/{hall_id}`, the tick task and clean shutdown; the hub, for the app to wire.
+
+    With `redis_url` the hub shares presence and tours with other workers; `trainer_key` grants
+    the trainer role to joins without a session token.
+    """
+    if redis_url:
         from server.hub.redis_backend import RedisBus
 
-        bus: Any = RedisBus(settings.redis_url, settings.redis_prefix)
+        bus: Any = RedisBus(redis_url, settings.redis_prefix)
     else:
         bus = LocalBus()
-    hub = Hub(app, settings, bus)
+    hub = Hub(app, settings, bus, trainer_key)
     app[HUB] = hub
 
     async def websocket(request: web.Request) -> web.StreamResponse:

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Literal
 
 from aiohttp import web
 
+from server.config import AuthSettings
 from server.database import DATABASE
 from server.learning import learners
 
@@ -41,7 +42,6 @@ TOKEN_PREFIX = "v1."
 MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 NAME = re.compile(r"[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*")
 NAME_MAX = 40
-DEFAULT_TTL = 12 * 3600.0
 ENROLMENT_MODES = ("open", "code", "list")
 
 
@@ -62,20 +62,11 @@ class Principal:
     expires: float
 
 
-def config_list(value: Any) -> tuple[str, ...]:
-    """A config value given as a list or a comma-separated string -> trimmed, non-empty items."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = re.split(r"[,，\n]", value)
-    return tuple(item.strip() for item in value if str(item).strip())
-
-
 class Sessions:
     """Signs and verifies session tokens; knows roles and enrolment rules."""
 
-    def __init__(self, secret: bytes, *, ttl: float = DEFAULT_TTL, trainers: Iterable[str] = (),
-                 admins: Iterable[str] = (), branches: Iterable[str] = (), enrolment: str = "open",
+    def __init__(self, secret: bytes, *, ttl: float = AuthSettings.session_ttl, trainers: Iterable[str] = (),
+                 admins: Iterable[str] = (), branches: Iterable[str] = (), enrolment: str = AuthSettings.enrolment,
                  enrolment_code: str | None = None, personal_codes: dict[str, str] | None = None,
                  clock=time.time) -> None:
         if len(secret) < 16:
@@ -97,18 +88,19 @@ class Sessions:
         self.clock = clock
 
     @classmethod
-    def from_config(cls, config: Any, var_dir: Path) -> "Sessions":
-        secret = getattr(config, "session_secret", None)
-        tokens_file = getattr(config, "enrolment_tokens", None)
+    def from_settings(cls, settings: AuthSettings, var_dir: Path) -> "Sessions":
+        """Sessions as configured; without `session_secret` the key is `<var_dir>/session.key`."""
+        secret = settings.session_secret
+        tokens_file = settings.enrolment_tokens
         return cls(
             secret.encode() if secret else load_or_create_secret(var_dir / "session.key"),
-            ttl=float(getattr(config, "session_ttl", DEFAULT_TTL) or DEFAULT_TTL),
-            trainers=config_list(getattr(config, "trainers", None)),
-            admins=config_list(getattr(config, "admins", None)),
-            branches=config_list(getattr(config, "branches", None)),
-            enrolment=getattr(config, "enrolment", "open") or "open",
-            enrolment_code=getattr(config, "enrolment_code", None),
-            personal_codes=read_personal_codes(Path(tokens_file)) if tokens_file else None,
+            ttl=settings.session_ttl,
+            trainers=settings.trainers,
+            admins=settings.admins,
+            branches=settings.branches,
+            enrolment=settings.enrolment,
+            enrolment_code=settings.enrolment_code,
+            personal_codes=read_personal_codes(tokens_file) if tokens_file else None,
         )
 
     def role_of(self, member_id: str) -> Role:

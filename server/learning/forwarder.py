@@ -30,11 +30,12 @@ import socket
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
+from server.config import ForwardingSettings
 from server.database import DATABASE, Database
 from server.learning.outbox import add_dead_letter, mark_delivered, queue_stats, queued_batch, redact_keys
 
@@ -60,31 +61,6 @@ class LrsTarget:
             credentials = base64.b64encode(f"{self.key}:{self.secret or ''}".encode()).decode()
             headers["Authorization"] = f"Basic {credentials}"
         return headers
-
-
-@dataclass(frozen=True)
-class ForwarderSettings:
-    batch_size: int = 100
-    """Statements per POST."""
-    timeout: float = 10.0
-    """Seconds an LRS request may take."""
-    backoff_base: float = 1.0
-    """First retry delay, seconds (doubled per failure, with jitter)."""
-    backoff_max: float = 300.0
-    """Longest retry delay, seconds (a longer `Retry-After` is honoured up to an hour)."""
-    poll_interval: float = 1.0
-    """Seconds between looks at the queue when nothing woke the forwarder (other workers' statements)."""
-
-    @classmethod
-    def from_config(cls, config: Any) -> "ForwarderSettings":
-        defaults = cls()
-        return cls(
-            batch_size=max(1, int(getattr(config, "lrs_batch_size", defaults.batch_size))),
-            timeout=float(getattr(config, "lrs_timeout", defaults.timeout)),
-            backoff_base=float(getattr(config, "lrs_backoff_base", defaults.backoff_base)),
-            backoff_max=float(getattr(config, "lrs_backoff_max", defaults.backoff_max)),
-            poll_interval=float(getattr(config, "lrs_poll_interval", defaults.poll_interval)),
-        )
 
 
 @dataclass
@@ -128,7 +104,7 @@ def classify(status: int) -> str:
 class Forwarder:
     """Sends queued statements to the LRS until cancelled."""
 
-    def __init__(self, database: Database, settings: ForwarderSettings,
+    def __init__(self, database: Database, settings: ForwardingSettings,
                  resolve_target: Callable[[], LrsTarget | None], *, clock=time.time, rng: random.Random | None = None) -> None:
         self.database = database
         self.settings = settings
@@ -309,17 +285,16 @@ def outbox_stats(app: web.Application) -> dict | None:
     }
 
 
-def lrs_target_resolver(app: web.Application, config: Any) -> Callable[[], LrsTarget | None]:
+def lrs_target_resolver(app: web.Application, settings: ForwardingSettings) -> Callable[[], LrsTarget | None]:
     """Where to forward: `lrs_url` (+ `lrs_key`, `lrs_secret`), else the embedded LRS of this process.
 
     The embedded LRS is reached in-process (no socket, so no certificate or port to get right),
     as its forwarder credential (or `lrs_key`).  None (statements stay queued) when neither
     exists (`lrs_embedded = false` and no `lrs_url`).
     """
-    url = getattr(config, "lrs_url", None)
-    key, secret = getattr(config, "lrs_key", None), getattr(config, "lrs_secret", None)
-    if url:
-        target = LrsTarget(url.rstrip("/") + "/statements", key, secret)
+    key = settings.key
+    if settings.url:
+        target = LrsTarget(settings.url.rstrip("/") + "/statements", key, settings.secret)
         return lambda: target
 
     def embedded() -> LrsTarget | None:

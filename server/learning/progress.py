@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from aiohttp import web
 from multidict import MultiMapping
 
-from server.learning.auth import config_list
+from server.config import ReportSettings, config_list
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +37,8 @@ CSV_COLUMNS = ("member_id", "name", "branch", "hall", "checkpoint", "attempts", 
                "first_passed_at", "hall_complete", "hall_completed_at", "hall_time_spent_s")
 
 
-@dataclass(frozen=True)
-class ReportSettings:
-    branches: tuple[str, ...] = ()
-    """Branches members choose from (config `branches`)."""
-    utc_offset: float = 8.0
-    """Hours east of UTC that plain dates in filters are read in (config `report_utc_offset`; China = 8)."""
-
-    @classmethod
-    def from_config(cls, config: Any) -> "ReportSettings":
-        return cls(config_list(getattr(config, "branches", None)), float(getattr(config, "report_utc_offset", 8.0)))
-
-    @property
-    def zone(self) -> timezone:
-        return timezone(timedelta(hours=self.utc_offset))
-
-
 REPORTS: web.AppKey[ReportSettings] = web.AppKey("report_settings", ReportSettings)
+"""The app's report settings (`report_*` keys); the branches to choose from are the sign-in's (`branches`)."""
 
 
 @dataclass(frozen=True)
@@ -77,23 +62,27 @@ class BadFilter(ValueError):
     """A filter value that cannot be read (the message names it)."""
 
 
-def parse_filter(query: Mapping[str, str] | MultiMapping[str], settings: ReportSettings) -> ReportFilter:
-    """`from`, `to` (dates `YYYY-MM-DD`, `to` inclusive, or ISO date-times) and `branch` (repeated or comma-separated)."""
+def parse_filter(query: Mapping[str, str] | MultiMapping[str], settings: ReportSettings,
+                 branches: Sequence[str] = ()) -> ReportFilter:
+    """`from`, `to` (dates `YYYY-MM-DD`, `to` inclusive, or ISO date-times) and `branch` (repeated or comma-separated).
+
+    A branch must be one of `branches` (the configured ones) unless that is empty.
+    """
     start = _moment(query.get("from"), settings.zone, "from", end=False)
     end = _moment(query.get("to"), settings.zone, "to", end=True)
     if start is not None and end is not None and end <= start:
         raise BadFilter("to: must be after from")
     raw = query.getall("branch", []) if isinstance(query, MultiMapping) else [query.get("branch")] if query.get("branch") else []
-    branches = tuple(b for value in raw for b in config_list(value))
-    unknown = [b for b in branches if settings.branches and b not in settings.branches]
+    chosen = tuple(b for value in raw for b in config_list(value))
+    unknown = [b for b in chosen if branches and b not in branches]
     if unknown:
-        raise BadFilter(f"branch: unknown branch {unknown[0]!r} (one of: {', '.join(settings.branches)})")
-    return ReportFilter(start, end, branches)
+        raise BadFilter(f"branch: unknown branch {unknown[0]!r} (one of: {', '.join(branches)})")
+    return ReportFilter(start, end, chosen)
 
 
 def build_report(connection: sqlite3.Connection, halls: Sequence[HallInfo], where: ReportFilter,
-                 settings: ReportSettings, now: float | None = None) -> dict:
-    """The report for `where` over `halls` (in catalog order)."""
+                 settings: ReportSettings, branches: Sequence[str] = (), now: float | None = None) -> dict:
+    """The report for `where` over `halls` (in catalog order); `branches` are the configured ones to choose from."""
     now = time.time() if now is None else now
     members = _members(connection, where)
     known = set(members)
@@ -140,7 +129,7 @@ def build_report(connection: sqlite3.Connection, halls: Sequence[HallInfo], wher
     enrolled = len(members)
     return {
         "from": _iso(where.start, settings.zone), "to": _iso(where.end, settings.zone),
-        "branches": list(where.branches), "branch_choices": list(settings.branches),
+        "branches": list(where.branches), "branch_choices": list(branches),
         "generated": _iso(now, settings.zone),
         "halls": [{
             "id": hall.id, "title": hall.title, "checkpoints": list(hall.checkpoints), "enrolled": enrolled,
@@ -217,14 +206,14 @@ def report_command(args: argparse.Namespace) -> int:
     except ConfigError as problem:
         print(f"halls report: {problem}", file=sys.stderr)
         return 2
-    settings = ReportSettings.from_config(config)
+    settings, branches = config.report, config.auth.branches
     query = {"from": args.start, "to": args.end, "branch": ",".join(args.branch)}
     try:
-        where = parse_filter({k: v for k, v in query.items() if v}, settings)
+        where = parse_filter({k: v for k, v in query.items() if v}, settings, branches)
     except BadFilter as bad:
         print(f"halls report: {bad}", file=sys.stderr)
         return 2
-    database = Path(config.var_path) / "halls.sqlite"
+    database = config.var_path / "halls.sqlite"
     if not database.is_file():
         print(f"halls report: no learning records yet ({database} does not exist)", file=sys.stderr)
         return 1
@@ -232,7 +221,7 @@ def report_command(args: argparse.Namespace) -> int:
     halls = halls_of_build(view.catalog.value, view.release, AnswerKeys())
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        report = build_report(connection, halls, where, settings)
+        report = build_report(connection, halls, where, settings, branches)
     finally:
         connection.close()
     if args.json:

@@ -28,14 +28,15 @@ from typing import Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.config import ServerConfig
 from server.learning.quiz import Checkpoint, Grade, Question
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/tunlan-halls/xapi/statements")
 """UUID5 namespace of statement ids (never change it: ids must stay stable)."""
 ADL = "http://adlnet.gov/expapi"
 LANGUAGE = "zh-CN"
-BASE_NAME = "屯兰矿党建实训基地"
-"""Default name of the training base (config `training_base_name`)."""
+BASE_NAME = ServerConfig.training_base_name
+"""Default name of the training base (the default of config `training_base_name`)."""
 _NAMESPACE_BYTES = NAMESPACE.bytes
 
 VERBS = {

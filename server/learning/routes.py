@@ -34,7 +34,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
@@ -42,9 +41,10 @@ from aiohttp import web
 from server.learning import learners, progress
 from server.learning.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
                          require_role, valid_member_id, valid_name)
+from server.config import ServerConfig
 from server.web.catalog import CURRENT_BUILD
 from server.database import DATABASE, Database
-from server.learning.forwarder import FORWARDER, Forwarder, ForwarderSettings, lrs_target_resolver, outbox_context
+from server.learning.forwarder import FORWARDER, Forwarder, lrs_target_resolver, outbox_context
 from server.learning.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal, StoredAttempt
 from server.learning.outbox import OUTBOX_SCHEMA, dead_letters, resend_dead_letter
 from server.learning.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
@@ -70,18 +70,20 @@ class QuizState:
 QUIZ: web.AppKey[QuizState] = web.AppKey("quiz", QuizState)
 
 
-def add_quiz(app: web.Application, config: Any) -> None:
-    """Register the quiz, records and report routes and the outbox's cleanup context (once per app)."""
+def add_quiz(app: web.Application, config: ServerConfig) -> None:
+    """Register the quiz, records and report routes and the outbox's cleanup context (once per app).
+
+    Reads the `auth`, `forwarding` and `report` sections, the var folder, the public URL and the training base's name.
+    """
     if QUIZ in app:
         return
-    var_dir = Path(getattr(config, "var_path", None) or Path(getattr(config, "root", ".")) / "var")
-    public = (getattr(config, "public_url", None) or "http://127.0.0.1:8080").rstrip("/")
-    app[SESSIONS] = Sessions.from_config(config, var_dir)
-    app[SIGNIN_GUARD] = SignInGuard(getattr(config, "signin_failures", 10), getattr(config, "signin_window", 600.0))
-    app[QUIZ] = QuizState(AnswerKeys(), Vocabulary(public, getattr(config, "training_base_name", None) or BASE_NAME))
+    var_dir = config.var_path
+    app[SESSIONS] = Sessions.from_settings(config.auth, var_dir)
+    app[SIGNIN_GUARD] = SignInGuard(config.auth.signin_failures, config.auth.signin_window)
+    app[QUIZ] = QuizState(AnswerKeys(), Vocabulary(config.public_url, config.training_base_name or BASE_NAME))
     database = app[DATABASE] = Database(var_dir / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
-    app[FORWARDER] = Forwarder(database, ForwarderSettings.from_config(config), lrs_target_resolver(app, config))
-    app[progress.REPORTS] = progress.ReportSettings.from_config(config)
+    app[FORWARDER] = Forwarder(database, config.forwarding, lrs_target_resolver(app, config.forwarding))
+    app[progress.REPORTS] = config.report
     app.cleanup_ctx.append(_upgrade_schema)  # before outbox_context opens the database with LEARNERS_SCHEMA
     app.cleanup_ctx.append(outbox_context())
     router = app.router
@@ -305,14 +307,14 @@ async def experienced_handler(request: web.Request) -> web.Response:
 @json_api
 async def progress_handler(request: web.Request) -> web.Response:
     require_role(request, "trainer", "admin")
-    settings = request.app[progress.REPORTS]
+    settings, branches = request.app[progress.REPORTS], request.app[SESSIONS].branches
     try:
-        where = progress.parse_filter(request.query, settings)
+        where = progress.parse_filter(request.query, settings, branches)
     except progress.BadFilter as bad:
         return error(400, str(bad))
     view = request.app[CURRENT_BUILD].view
     halls = progress.halls_of_build(view.catalog.value, view.release, request.app[QUIZ].keys)
-    report = await request.app[DATABASE].read_in_thread(progress.build_report, halls, where, settings)
+    report = await request.app[DATABASE].read_in_thread(progress.build_report, halls, where, settings, branches)
     if request.query.get("format", "json").lower() == "csv":
         body = "\ufeff" + progress.report_csv(report)  # the BOM tells spreadsheet programs it is UTF-8
         return web.Response(text=body, content_type="text/csv", charset="utf-8", headers=NO_STORE | {

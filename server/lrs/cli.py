@@ -114,8 +114,7 @@ def _db_path(args) -> Path:
         config = load_config(file=args.config, env=os.environ, flags={"root": args.root})
     except ConfigError as error:
         raise ValueError(str(error)) from None
-    var_dir = getattr(config, "var_path", None) or getattr(config, "var_dir", None) or Path("var")
-    return Path(var_dir) / DB_NAME
+    return config.var_path / DB_NAME
 
 
 def main(argv: list[str] | None = None) -> int:

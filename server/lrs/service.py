@@ -1,6 +1,6 @@
 """The embedded learning-record store: xAPI 1.0.3 under `/xapi/`.
 
-    add_lrs(app, config)            # mounts the LRS as a sub-application at /xapi/
+    add_lrs(app, settings, var_dir=..., base_url=...)  # mounts the LRS as a sub-application at /xapi/
     embedded_credentials(app)       # (key, secret) for the server's own forwarder, created once
     post_statements_locally(app, body)  # the forwarder's way in: POST /statements without a socket
 
@@ -31,6 +31,7 @@ from typing import Any, Callable
 from aiohttp import web
 from multidict import CIMultiDict
 
+from server.config import LrsSettings
 from server.lrs import documents as lrs_documents
 from server.lrs.attachments import attachment_objects, check_attachments, multipart_reply, parse_multipart
 from server.lrs.format import (
@@ -57,29 +58,6 @@ CREDENTIAL_TTL = 2.0
 
 
 @dataclass
-class LrsSettings:
-    """What the LRS takes from the server configuration."""
-
-    db_path: Path
-    base_url: str
-    page_size: int = 100
-    max_body_bytes: int = 16 * 1024 * 1024
-    synchronous: str = "FULL"
-
-    @classmethod
-    def from_config(cls, config) -> "LrsSettings":
-        var_dir = getattr(config, "var_path", None) or getattr(config, "var_dir", None) or Path("var")
-        base_url = getattr(config, "public_url", None) or "http://localhost"
-        return cls(
-            db_path=Path(var_dir) / DB_NAME,
-            base_url=str(base_url).rstrip("/"),
-            page_size=int(getattr(config, "lrs_page_size", 100)),
-            max_body_bytes=int(getattr(config, "lrs_max_body_bytes", 16 * 1024 * 1024)),
-            synchronous=str(getattr(config, "lrs_synchronous", "FULL")).upper(),
-        )
-
-
-@dataclass
 class _WriteJob:
     statements: list[tuple[dict, dict]]
     credential: str | None
@@ -93,6 +71,10 @@ class LrsState:
     """The LRS's open stores, threads, pending writes and credential cache."""
 
     settings: LrsSettings
+    db_path: Path
+    """The LRS database (`<var>/lrs.sqlite3`)."""
+    base_url: str
+    """Public URL of the server (the `homePage` of credential agents), without a trailing `/`."""
     writer: LrsStore | None = None
     reader: LrsStore | None = None
     write_thread: ThreadPoolExecutor | None = None
@@ -108,7 +90,7 @@ class LrsState:
         """Open both connections (idempotent); the database file is private to the server's user."""
         if self.writer is not None:
             return
-        path = self.settings.db_path
+        path = self.db_path
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             path.touch(mode=0o600)
@@ -148,9 +130,9 @@ class LrsState:
 LRS_STATE: web.AppKey[LrsState] = web.AppKey("lrs_state", LrsState)
 
 
-def add_lrs(app: web.Application, config) -> web.Application:
-    """Mount the embedded LRS at `/xapi/`; its database lives in the config's var folder."""
-    state = LrsState(LrsSettings.from_config(config))
+def add_lrs(app: web.Application, settings: LrsSettings, *, var_dir: Path, base_url: str) -> web.Application:
+    """Mount the embedded LRS at `/xapi/`; its database lives in `var_dir`, `base_url` is the server's public URL."""
+    state = LrsState(settings, Path(var_dir) / DB_NAME, base_url.rstrip("/"))
     lrs = web.Application(middlewares=[_errors_middleware])
     lrs[LRS_STATE] = state
     app[LRS_STATE] = state
@@ -175,7 +157,7 @@ def embedded_credentials(app: web.Application) -> tuple[str, str]:
     """The forwarder's own (key, secret), created on first use and kept in the LRS database."""
     state = app[LRS_STATE]
     state.open()  # creates the database file with its private mode
-    store = LrsStore(state.settings.db_path, state.settings.synchronous).open()  # own connection: any thread
+    store = LrsStore(state.db_path, state.settings.synchronous).open()  # own connection: any thread
     try:
         secret = store.setting("forwarder_secret")
         if secret is None or store.credential(FORWARDER_KEY) is None:
@@ -212,7 +194,7 @@ async def post_statements_locally(app: web.Application, body: bytes, key: str = 
 async def _lifecycle(app: web.Application):
     state = app[LRS_STATE]
     state.open()
-    log.info("embedded LRS at /xapi/ (database %s)", state.settings.db_path)
+    log.info("embedded LRS at /xapi/ (database %s)", state.db_path)
     yield
     await state.close()
 
@@ -282,7 +264,7 @@ async def _authenticate(state: LrsState, xreq: XapiRequest) -> Credential:
 def authority(state: LrsState, credential: Credential) -> dict:
     """The Agent the LRS records as the authority of statements sent with these credentials."""
     return {"objectType": "Agent", "name": credential.name,
-            "account": {"homePage": state.settings.base_url, "name": credential.key}}
+            "account": {"homePage": state.base_url, "name": credential.key}}
 
 
 # --- statements ----------------------------------------------------------------

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from scenes.build import BuildOptions, build
-from server.config import ServerConfig
+from server.config import load_config
 from tests.conftest import ALPHA, BETA, ROOT
 from tests.serving import RunningServer
 
@@ -94,8 +94,9 @@ def start_hall_server(monkeypatch):
     servers: list[HallServer] = []
 
     def start(project: Path, prepare=None, **changes) -> HallServer:
-        config = ServerConfig(root=project, build_dir=project / "build", port=0, reload_interval=0.05,
-                              web_dir=project / "no-web", access_log=False, trainer_key=TRAINER_KEY, **changes)
+        keys = dict(root=project, build_dir=project / "build", port=0, reload_interval=0.05,
+                    web_dir=project / "no-web", access_log=False, trainer_key=TRAINER_KEY)
+        config = load_config(flags=keys | changes)
         hall_server = HallServer(None)
 
         def setup(app: web.Application) -> None:

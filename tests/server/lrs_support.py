@@ -98,7 +98,7 @@ def mount_lrs(config):
 
     def prepare(app) -> None:
         if LRS_STATE not in app:
-            add_lrs(app, config)
+            add_lrs(app, config.lrs, var_dir=config.var_path, base_url=config.public_url)
         state = app[LRS_STATE]
         state.open()
         if state.writer.credential(KEY) is None:

@@ -9,12 +9,12 @@ import asyncio
 import json
 import time
 from contextlib import asynccontextmanager
-from types import SimpleNamespace
 
 from aiohttp import web
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from server.config import ServerConfig, load_config
 from server.hub.service import HUB, MANIFEST_LOOKUP, add_hub
 from server.hub.messages import decode_pose_batch
 
@@ -44,20 +44,18 @@ MANIFEST = {
 }
 
 
-def hub_config(**overrides) -> SimpleNamespace:
-    """A config object as the HTTP side passes it; fast ticks for tests."""
-    values = dict(redis_url=None, hub_tick_hz=20, hub_neighbours=32, hub_queue_limit=None,
-                  hub_max_message_bytes=None, hub_max_rate_hz=20, trainer_key="sesame")
-    values.update(overrides)
-    return SimpleNamespace(**values)
+def hub_config(**overrides) -> ServerConfig:
+    """A config from flat keys (`hub_neighbours=3`) as `halls serve` reads them; fast ticks for tests."""
+    return load_config(flags=dict(hub_tick_hz=20, trainer_key="sesame") | overrides)
 
 
-def build_app(manifests: dict | None = None, **config) -> web.Application:
-    """A bare application with only the hub, as the tests need it."""
+def build_app(manifests: dict | None = None, **keys) -> web.Application:
+    """A bare application with only the hub, as the tests need it; `keys` are config keys."""
     manifests = {"alpha": MANIFEST} if manifests is None else manifests
     app = web.Application()
     app[MANIFEST_LOOKUP] = manifests.get
-    add_hub(app, hub_config(**config))
+    config = hub_config(**keys)
+    add_hub(app, config.hub, redis_url=config.redis_url, trainer_key=config.auth.trainer_key)
     return app
 
 

@@ -60,4 +60,4 @@ def test_embedded_credentials_are_created_once_and_can_write(lrs, lrs_server):
     got = lrs.get("/xapi/statements", {"statementId": sent["id"]}).json()
     assert got["authority"]["account"]["name"] == first[0]
     assert [s["id"] for s in forwarder.get("/xapi/statements").json()["statements"]] == [sent["id"]]
-    assert lrs_server.app[LRS_STATE].settings.db_path.stat().st_mode & 0o077 == 0
+    assert lrs_server.app[LRS_STATE].db_path.stat().st_mode & 0o077 == 0

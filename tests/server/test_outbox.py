@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from server.config import ForwardingSettings
 from server.database import Database
-from server.learning.forwarder import Forwarder, ForwarderSettings, LrsTarget, classify, outbox_stats
+from server.learning.forwarder import Forwarder, LrsTarget, classify, outbox_stats
 from server.learning.outbox import OUTBOX_SCHEMA, queue_statements, redact_keys
 from tests.server.conftest import wait_for
 from tests.server.test_quiz_support import ADMIN_CODE, FakeLrs, quiz_config, start_quiz, statements_in
@@ -191,7 +192,7 @@ def test_only_the_lease_holder_forwards_when_two_workers_share_the_database(tmp_
         first, second = [Database(tmp_path / "db.sqlite", [OUTBOX_SCHEMA]) for _ in range(2)]
         first.open()
         second.open()
-        settings = ForwarderSettings(batch_size=3, poll_interval=0.02, backoff_base=0.05, backoff_max=0.1)
+        settings = ForwardingSettings(batch_size=3, poll_interval=0.02, backoff_base=0.05, backoff_max=0.1)
         target = LrsTarget(lrs.url + "statements")
         forwarders = [Forwarder(db, settings, lambda: target) for db in (first, second)]
         tasks = [asyncio.create_task(f.run()) for f in forwarders]

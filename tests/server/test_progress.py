@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from server.learning.progress import (BadFilter, ReportSettings, add_report_arguments, parse_filter, report_command)
+from server.config import ReportSettings
+from server.learning.progress import BadFilter, add_report_arguments, parse_filter, report_command
 from tests.server.test_quiz_support import TRAINER_CODE, FakeLrs, quiz_config, start_quiz
 
 CHINA = timezone(timedelta(hours=8))

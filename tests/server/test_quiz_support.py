@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.config import ServerConfig
+from server.config import ServerConfig, load_config
 from tests.server.conftest import default_halls, publish
 
 ADMIN_CODE = "admin-code-7f3a"
@@ -111,7 +111,7 @@ def quiz_config(tmp_path: Path, **changes: Any) -> ServerConfig:
                   branches="一支部,二支部,机电支部", enrolment_tokens=codes, lrs_url="http://127.0.0.1:9/xapi/",
                   lrs_backoff_base=0.05, lrs_backoff_max=0.2, lrs_poll_interval=0.05)
     values.update(changes)
-    return ServerConfig(**values)
+    return load_config(flags=values)
 
 
 # --- a recording HTTP client ------------------------------------------------------
