@@ -20,8 +20,8 @@ import json
 import math
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from server.database import Database
 from server.learning.outbox import queue_statements
@@ -307,8 +307,8 @@ def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
         prepared = prepare_attempt(request, basis)
     responses = {r.question.id: {"response": _plain(r.response), "correct": r.correct} for r in grade.results}
     connection.execute(
-        "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, duration, raw, max, "
-        "scaled, passed, responses, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, duration, "
+        "raw, max, scaled, passed, responses, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (request.member_id, checkpoint.hall, checkpoint.id, prepared.number, request.registration, prepared.platform,
          now, prepared.duration, grade.raw, grade.max, grade.scaled, int(grade.passed),
          json.dumps(responses, ensure_ascii=False), request.idempotency_key))
@@ -335,7 +335,8 @@ def record_experience(connection: sqlite3.Connection, request: ExperienceRequest
     sequence = connection.execute("SELECT COUNT(*) FROM experiences WHERE registration = ? AND diorama = ?",
                                   (request.registration, request.diorama_id)).fetchone()[0] + 1
     connection.execute(
-        "INSERT INTO experiences (member, hall, diorama, registration, sequence, seconds, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO experiences (member, hall, diorama, registration, sequence, seconds, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (request.member_id, request.hall_id, request.diorama_id, request.registration, sequence, request.seconds,
          request.now))
     statement = experienced_statement(
@@ -417,7 +418,9 @@ SELECT EXISTS (
 same transaction as the completion (same registration and time); ids follow the order of commits."""
 
 
-def checkpoint_state(connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str) -> CheckpointState:
+def checkpoint_state(
+    connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str
+) -> CheckpointState:
     row = connection.execute(
         "SELECT attempts, last_submitted, passed, best FROM checkpoint_status "
         "WHERE member = ? AND hall = ? AND checkpoint = ?", (member_id, hall_id, checkpoint_id)).fetchone()

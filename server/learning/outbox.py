@@ -15,7 +15,8 @@ import json
 import re
 import sqlite3
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 RESPONSE_KEEP = 4096
 """Characters of an LRS error answer kept with a dead letter."""
@@ -76,6 +77,7 @@ def add_dead_letter(connection: sqlite3.Connection, seqs: Sequence[int], status:
     cursor = connection.execute("INSERT INTO dead_letters (created, status, response, statements) VALUES (?, ?, ?, ?)",
                                 (now, status, response[:RESPONSE_KEEP], len(seqs)))
     letter = cursor.lastrowid
+    assert letter is not None  # an INSERT always sets it
     connection.executemany("UPDATE statements SET state = 2, dead_letter = ?, tries = tries + 1 "
                            "WHERE seq = ? AND state = 0", [(letter, seq) for seq in seqs])
     return letter

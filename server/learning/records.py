@@ -22,9 +22,9 @@ import math
 import time
 import uuid
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Literal, Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -241,7 +241,7 @@ def attempt_statements(vocabulary: Vocabulary, learner: Learner, checkpoint: Che
     stamp = iso_timestamp(timestamp)
     activities = vocabulary.activities(checkpoint, hall_title)
     base, hall, target = activities.references
-    attempt_extension = {vocabulary.extension("attempt"): attempt}
+    attempt_extension: dict[str, int | str] = {vocabulary.extension("attempt"): attempt}
     where = (registration, checkpoint.hall, checkpoint.id, str(attempt))
     statements = []
     in_checkpoint = Context(registration=registration, platform=platform, extensions=attempt_extension,
@@ -285,7 +285,8 @@ def experienced_statement(vocabulary: Vocabulary, learner: Learner, *, hall_id: 
         object=vocabulary.diorama(hall_id, diorama_id, diorama_title),
         result=Result(duration=iso_duration(seconds)),
         context=Context(registration=registration, platform=platform, contextActivities=ContextActivities(
-            parent=[reference(vocabulary.hall(hall_id, hall_title))], grouping=[reference(vocabulary.training_base())])),
+            parent=[reference(vocabulary.hall(hall_id, hall_title))],
+            grouping=[reference(vocabulary.training_base())])),
         timestamp=iso_timestamp(timestamp),
     )
 
@@ -317,6 +318,7 @@ def statements_json(statements: list[Statement], fragments: Mapping[int, str] | 
 
 def reference(activity: Activity) -> Activity:
     """An activity as a context activity: its id and type only."""
+    assert activity.definition is not None  # the vocabulary defines every activity it makes
     return Activity(id=activity.id, definition=ActivityDefinition(type=activity.definition.type))
 
 

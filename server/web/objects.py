@@ -17,6 +17,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Literal
 
 from aiohttp import web
 
@@ -136,7 +137,7 @@ async def send_object(request: web.Request, file, size: int, digest: str, conten
     return response
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
+def parse_range(header: str, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
     """One `bytes=` range as inclusive (first, last); "unsatisfiable"; or None to send everything.
 
     Other units and multiple ranges are ignored (the whole object is sent),

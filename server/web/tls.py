@@ -77,7 +77,7 @@ def issue_certificate(hosts: list[str], out: Path, days: int = MAX_DAYS, new_ca:
     names = _checked_hosts(hosts)
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     out.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key, created = _load_or_make_ca(out, new_ca, now)
     key = _new_key()

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.web.catalog import CURRENT_BUILD, HALL_ID
 from server.config import CONFIG, ServerConfig
+from server.web.catalog import CURRENT_BUILD, HALL_ID
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from aiohttp import web
 
-from server.web.catalog import BUILD_LOCK, load_build, notify_reload, switch_build
 from server.config import CONFIG, ServerConfig
+from server.web.catalog import BUILD_LOCK, load_build, notify_reload, switch_build
 
 log = logging.getLogger(__name__)
 
