@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("halls")
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = _parser(selected=_selected_command(argv))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -85,7 +87,9 @@ def _parser(selected: str | None = None) -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, help="output folder (default: ROOT/build)")
     build.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     build.add_argument("--no-meshopt", action="store_true", help="skip the meshopt-compressed browser variants")
-    build.add_argument("--no-thumbnails", action="store_true", help="skip rendering catalog pictures (keep the last ones)")
+    build.add_argument(
+        "--no-thumbnails", action="store_true", help="skip rendering catalog pictures (keep the last ones)"
+    )
     build.set_defaults(command=cmd_build)
 
     check = sub.add_parser("check", help="report every error in the hall files without building")
@@ -114,7 +118,9 @@ def _parser(selected: str | None = None) -> argparse.ArgumentParser:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, default=Path("."), help="project folder with halls/ and assets/ (default: .)")
+    parser.add_argument(
+        "--root", type=Path, default=Path("."), help="project folder with halls/ and assets/ (default: .)"
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON report for machines")
 
 
@@ -122,9 +128,11 @@ def cmd_build(args) -> int:
     from scenes.build import BuildOptions, build
     from scenes.diagnostics import AuthorErrors
 
-    thumbnails = None
+    thumbnails: Callable[[dict, Path, Path], Path] | None = None
     if not args.no_thumbnails:
-        from tools.preview_hall import render_thumbnail as thumbnails
+        from tools.preview_hall import render_thumbnail
+
+        thumbnails = render_thumbnail
     options = BuildOptions(root=args.root, out=args.out, jobs=args.jobs, meshopt=not args.no_meshopt,
                            progress=None if args.json else _progress_bar(), thumbnails=thumbnails)
     try:

@@ -23,9 +23,9 @@ import math
 import re
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import yaml
 
@@ -193,10 +193,11 @@ def new_exhibit(root: Path, hall_id: str, room_id: str, exhibit_id: str, kind: s
     text = path.read_text(encoding="utf-8")
     slot = exhibits_slot(text, room_id, _shown(path, root))
     placeholder = None
-    if kind == "media" and not asset:
-        asset = placeholder = _placeholder(root, hall_id, exhibit_id)
-    elif kind == "media":
-        _check_asset(root, asset)
+    if kind == "media":
+        if not asset:
+            asset = placeholder = _placeholder(root, hall_id, exhibit_id)
+        else:
+            _check_asset(root, asset)
     try:
         lines = functools.partial(exhibit_lines, kind, exhibit_id, title or DEFAULT_TITLES[kind], asset=asset)
         spot = _place(root, path, text, slot, lines, free_spots(hall, room_index, kind), kind, room_id)
@@ -346,8 +347,8 @@ def exhibits_slot(text: str, room_id: str, file: str = "the hall file") -> Slot:
         if exhibits.value:
             raise ScaffoldError(f"{file}: room '{room_id}' lists its exhibits in [...]; write them as a block list")
         key_column = room.value[0][0].start_mark.column
-        start, end = exhibits.start_mark, exhibits.end_mark
-        return Slot(start.line + 1, key_column + 2, replace=(start.line, start.column, end.column))
+        opening, closing = exhibits.start_mark, exhibits.end_mark
+        return Slot(opening.line + 1, key_column + 2, replace=(opening.line, opening.column, closing.column))
     last = exhibits.value[-1]
     dash = _dash_column(lines, last)
     return Slot(_last_line(lines, last, dash) + 1, dash)
@@ -462,11 +463,12 @@ def _openings(hall: Hall, room_index: int) -> list[tuple[str, float, float]]:
     """(wall, low, high) of every doorway gap in this room's walls, offsets from the wall's middle."""
     rects = place_rooms(hall.rooms)
     here = hall.rooms[room_index]
-    found = []
+    found: list[tuple[str, float, float]] = []
     for room in hall.rooms:
         rect = rects[room.id]
         for door in room.doorways:
             centre = rect.wall_middle(door.wall) + door.along
+            wall: str
             if room.id == here.id:
                 wall = door.wall
             elif door.to == here.id:
@@ -587,18 +589,18 @@ def _facing_centre(x: float, y: float) -> float:
     return 270.0 if x > 0 else 90.0
 
 
-def _probe(kind: str, spot: dict):
+def _probe(kind: str, spot: dict) -> Panel | Media | Model | Diorama | Checkpoint:
     """A typed exhibit with the template's size at `spot`, for its footprint."""
-    common = {"id": "probe", "title": "t"}
+    common = {"id": "probe", "title": "t", **spot}
     if kind == "panel":
-        return Panel(kind="panel", text="t", **common, **spot)
+        return Panel.model_validate({"kind": "panel", "text": "t", **common})
     if kind == "media":
-        return Media(kind="media", asset="assets/x.png", **common, **spot)
+        return Media.model_validate({"kind": "media", "asset": "assets/x.png", **common})
     if kind == "model":
-        return Model(kind="model", generator={"name": "figure"}, **common, **spot)
+        return Model.model_validate({"kind": "model", "generator": {"name": "figure"}, **common})
     if kind == "diorama":
-        return Diorama(kind="diorama", narration="t", **common, **spot)
-    return Checkpoint(kind="checkpoint", questions=[], **common, **spot)
+        return Diorama.model_validate({"kind": "diorama", "narration": "t", **common})
+    return Checkpoint.model_validate({"kind": "checkpoint", "questions": [], **common})
 
 
 # --- exhibit templates ---------------------------------------------------------------
