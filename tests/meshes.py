@@ -9,7 +9,10 @@ from scenes import ir
 
 def box_mesh(sx: float, sy: float, sz: float, *, uvs: bool = True) -> ir.MeshData:
     """A box with its bottom on z=0, centred on the origin: 24 vertices, 12 outward triangles."""
-    positions, normals, coords, indices = [], [], [], []
+    positions: list[np.ndarray] = []
+    normals: list[np.ndarray] = []
+    coords: list[tuple[float, float]] = []
+    indices: list[tuple[int, int, int]] = []
     for axis in range(3):
         for sign in (-1.0, 1.0):
             n = np.zeros(3)

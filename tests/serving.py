@@ -14,7 +14,10 @@ from server.config import ServerConfig
 
 
 class RunningServer:
-    """`create_app(config)` (then `prepare(app)`, if given) serving until `stop()`; tests talk to it over real sockets."""
+    """`create_app(config)` (then `prepare(app)`, if given) serving until `stop()`.
+
+    Tests talk to it over real sockets.
+    """
 
     def __init__(self, config: ServerConfig, prepare=None, ssl_context: ssl.SSLContext | None = None) -> None:
         self.loop = asyncio.new_event_loop()

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from scenes import ir
-from tests.meshes import box_mesh
 from scenes.emit_bam import GEOMETRY_NODE, BamOptions, emit_bam
+from tests.meshes import box_mesh
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,8 @@ The .glb is read back through panda3d-gltf (which converts Y-up to Z-up), the
 
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
 from panda3d.core import Filename, GeomNode, Loader, LoaderOptions, NodePath
 
 from scenes.emit_bam import emit_bam

@@ -97,7 +97,9 @@ def test_box_has_flat_outward_faces():
 
 
 def test_solid_shapes_are_wound_outward():
-    for m in (generators.cylinder(0.5, 0, 1), generators.sphere(1.0), generators.segment_box((0, 0, 0), (1, 1, 1), 0.2, 0.1)):
+    solids = (generators.cylinder(0.5, 0, 1), generators.sphere(1.0),
+              generators.segment_box((0, 0, 0), (1, 1, 1), 0.2, 0.1))
+    for m in solids:
         assert m.volume > 0
     rock = generators.generate("rock", {})[0].mesh
     assert rock.volume > 0
@@ -110,7 +112,8 @@ def test_solid_shapes_are_wound_outward():
 def test_terrain_edges_come_down_to_zero(landscape):
     params = {"landscape": landscape, "width": 10, "depth": 6, "relief": 4}
     edge = np.linspace(-5, 5, 41)
-    for x, y in ((edge, np.full_like(edge, -3)), (edge, np.full_like(edge, 3)), (np.full(7, 5.0), np.linspace(-3, 3, 7))):
+    edges = ((edge, np.full_like(edge, -3)), (edge, np.full_like(edge, 3)), (np.full(7, 5.0), np.linspace(-3, 3, 7)))
+    for x, y in edges:
         assert np.allclose(generators.terrain_height(params, x, y), 0.0)
     assert generators.terrain_height(params, 0.0, 0.0) >= 0.0
 

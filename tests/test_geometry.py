@@ -32,7 +32,10 @@ def panel(**changes) -> ir.Shape:
     return ir.Shape("panel", params | changes)
 
 
-def build_node(*shapes: ir.Shape, name="room/exhibit/x", options=GeometryOptions(), position=(0.0, 0.0, 0.0)):
+DEFAULTS = GeometryOptions()
+
+
+def build_node(*shapes: ir.Shape, name="room/exhibit/x", options=DEFAULTS, position=(0.0, 0.0, 0.0)):
     chunk = ir.ChunkIR("room", "room", ir.Bounds((-50, -50, 0), (50, 50, 10)), (ir.Node(name, position, 0.0, shapes),))
     return build_chunk_meshes(chunk, options).nodes[0]
 
@@ -85,7 +88,8 @@ def test_unknown_shape_kind_is_rejected_naming_the_node():
         (panel(depth=2), "geometry: panel: unknown param 'depth'"),
         (ir.Shape("plinth", {"width": -1}), "geometry: plinth: param 'width' must be between"),
         (ir.Shape("portal-sign", {"width": 2}), "geometry: portal-sign: missing param 'door_height' in node 'n'"),
-        (shell(doorways=[door(along=4.5)]), "geometry: room-shell: doorways[0] (3.70..5.30 m along the east wall) does not fit the 8 m wall"),
+        (shell(doorways=[door(along=4.5)]),
+         "geometry: room-shell: doorways[0] (3.70..5.30 m along the east wall) does not fit the 8 m wall"),
     ],
 )
 def test_bad_params_are_rejected_naming_stage_shape_and_node(shape, message):
@@ -310,7 +314,8 @@ def test_media_poster_shows_a_textured_face_inside_the_frame(media):
 
 
 def test_checkpoint_marker_ring_has_the_trigger_radius_and_a_two_sided_sign():
-    node = build_node(ir.Shape("checkpoint-marker", {"radius": 1.5, "title": "测验", "title_en": None, "colour": "#f2c14e"}))
+    params = {"radius": 1.5, "title": "测验", "title_en": None, "colour": "#f2c14e"}
+    node = build_node(ir.Shape("checkpoint-marker", params))
     parts = parts_by_surface(node)
     ring = parts["marker"].mesh.positions
     radii = np.linalg.norm(ring[:, :2], axis=1)
@@ -321,7 +326,8 @@ def test_checkpoint_marker_ring_has_the_trigger_radius_and_a_two_sided_sign():
 
 
 def test_portal_sign_hangs_above_the_door_in_front_of_the_wall():
-    node = build_node(ir.Shape("portal-sign", {"width": 1.6, "door_height": 2.6, "title": "红色屯兰", "title_en": "Red", "colour": "#b22222"}))
+    params = {"width": 1.6, "door_height": 2.6, "title": "红色屯兰", "title_en": "Red", "colour": "#b22222"}
+    node = build_node(ir.Shape("portal-sign", params))
     sign = positions(node)
     assert sign[:, 2].min() > 2.6 and sign[:, 1].min() > geometry.WALL_THICKNESS
     assert np.ptp(sign[:, 0]) > 1.6
@@ -331,7 +337,8 @@ def test_portal_sign_hangs_above_the_door_in_front_of_the_wall():
 
 
 def test_shape_offset_and_heading_place_the_shape_in_its_node():
-    node = build_node(ir.Shape("plinth", {"width": 2.0, "depth": 1.0, "height": 0.5}, offset=(3.0, 1.0, 0.2), heading=90.0))
+    plinth = ir.Shape("plinth", {"width": 2.0, "depth": 1.0, "height": 0.5}, offset=(3.0, 1.0, 0.2), heading=90.0)
+    node = build_node(plinth)
     box = positions(node)
     assert box.min(axis=0) == pytest.approx((2.5, 0.0, 0.2)) and box.max(axis=0) == pytest.approx((3.5, 2.0, 0.7))
 
@@ -400,7 +407,9 @@ def test_textured_asset_keeps_its_texture_with_v_measured_from_the_top():
     from trimesh.visual import TextureVisuals
     from trimesh.visual.material import PBRMaterial
 
-    quad = trimesh.Trimesh(vertices=[[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], faces=[[0, 1, 2], [0, 2, 3]], process=False)
+    quad = trimesh.Trimesh(
+        vertices=[[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], faces=[[0, 1, 2], [0, 2, 3]], process=False
+    )
     image = Image.new("RGB", (8, 4), (0, 200, 0))
     uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)  # trimesh: V up from the bottom
     quad.visual = TextureVisuals(uv=uv, material=PBRMaterial(baseColorTexture=image))
@@ -431,8 +440,12 @@ def test_asset_that_is_not_a_mesh_is_rejected():
 def test_diorama_room_stays_within_headset_budget():
     shapes = [ir.Shape("terrain", {"landscape": "gorge", "width": 18, "depth": 14, "relief": 5})]
     shapes.append(ir.Shape("chain-bridge", {"length": 12, "width": 2.8, "planks": "half", "ground": True}))
-    shapes += [ir.Shape("figure", {"pose": "climb", "ground": True}, offset=(0.0, y, 0.0)) for y in np.linspace(0, 4, 22)]
-    shapes += [ir.Shape("grass", {"count": 60, "seed": i, "ground": True}, offset=(-5.0 + i, -5.0, 0)) for i in range(5)]
+    shapes += [
+        ir.Shape("figure", {"pose": "climb", "ground": True}, offset=(0.0, y, 0.0)) for y in np.linspace(0, 4, 22)
+    ]
+    shapes += [
+        ir.Shape("grass", {"count": 60, "seed": i, "ground": True}, offset=(-5.0 + i, -5.0, 0)) for i in range(5)
+    ]
     shapes += [ir.Shape("mountain", {"ground": True}, offset=(-6.0, 5.0, 0)), ir.Shape("flag", {"ground": True})]
     chunk = ir.ChunkIR("d", "d", ir.Bounds((0, 0, 0), (1, 1, 1)), (
         ir.Node("d/shell", (0, 0, 0), 0, (shell(width=22, depth=18, open=True),)),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scenes.build import Budget
+from scenes.build import Budget, BuildResult
 from tests.conftest import BuiltHalls
 from tests.gltf_check import validate_glb_files
 from tools.preview import inspect_image
@@ -33,9 +33,11 @@ def built(built_halls: BuiltHalls) -> BuiltHalls:
 
 def hall_graph(built: BuiltHalls) -> dict[str, set[str]]:
     """Hall id -> the halls its doorways lead to, from the manifests."""
+    result = built.result
+    assert isinstance(result, BuildResult)  # conftest's BuiltHalls.result is typed `object`
     return {
         hall_id: {d["to_hall"] for d in built.manifest(hall_id)["doorways"] if d["to_hall"]}
-        for hall_id in built.result.halls
+        for hall_id in result.halls
     }
 
 

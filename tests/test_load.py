@@ -27,7 +27,10 @@ def write(root: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-def errors_of(path: Path, root: Path, options: LoadOptions = LoadOptions()) -> list[str]:
+DEFAULTS = LoadOptions()
+
+
+def errors_of(path: Path, root: Path, options: LoadOptions = DEFAULTS) -> list[str]:
     with pytest.raises(AuthorErrors) as caught:
         load_document(path, root=root, options=options)
     return [str(d) for d in caught.value.diagnostics]
@@ -48,14 +51,14 @@ def quick_and_small(seconds: float = 2.0, megabytes: float = 32.0):
     assert peak < megabytes * 2**20, f"peak memory {peak / 2**20:.1f} MB"
 
 
-def load_errors(root: Path, files: dict[str, str | bytes], options: LoadOptions = LoadOptions()) -> list[str]:
+def load_errors(root: Path, files: dict[str, str | bytes], options: LoadOptions = DEFAULTS) -> list[str]:
     """Write `files` into halls/, load the first one and return its diagnostics; loading must be quick and small."""
     first, *_ = [write(root, name, content) for name, content in files.items()]
     with quick_and_small():
         return errors_of(first, root, options)
 
 
-def case(case_id: str, files: dict[str, str | bytes], *expected: str, options: LoadOptions = LoadOptions()):
+def case(case_id: str, files: dict[str, str | bytes], *expected: str, options: LoadOptions = DEFAULTS):
     """One table row: the files (the first is loaded), the exact diagnostics expected, and the load options."""
     return pytest.param(files, list(expected), options, id=case_id)
 

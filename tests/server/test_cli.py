@@ -34,6 +34,7 @@ def _wait_health(port: int, process: subprocess.Popen, context: ssl.SSLContext |
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            assert process.stdout is not None  # _serve pipes it
             pytest.fail(f"server exited with {process.returncode}:\n{process.stdout.read()}")
         try:
             if context is None:

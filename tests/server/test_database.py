@@ -17,7 +17,7 @@ def test_many_connections_switching_a_new_file_to_wal_at_once_all_succeed(tmp_pa
         path = tmp_path / f"new-{trial}.sqlite"
         barrier, errors, modes = threading.Barrier(6), [], []
 
-        def open_it():
+        def open_it(path, barrier, modes, errors):
             connection = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
             barrier.wait()
             try:
@@ -28,7 +28,7 @@ def test_many_connections_switching_a_new_file_to_wal_at_once_all_succeed(tmp_pa
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        threads = [threading.Thread(target=open_it, args=(path, barrier, modes, errors)) for _ in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -7,8 +7,8 @@ import io
 import json
 from contextlib import redirect_stdout
 
-from server.lrs.service import LRS_STATE, embedded_credentials
 from server.lrs.cli import add_lrs_arguments, lrs_command
+from server.lrs.service import LRS_STATE, embedded_credentials
 from tests.server.lrs_support import LrsClient, basic, lrs, lrs_server, statement  # noqa: F401 - fixtures
 
 

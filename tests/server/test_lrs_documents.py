@@ -82,7 +82,8 @@ def test_state_delete_one_and_all(lrs):
      "registration: must be a UUID, got '1'"),
     ({"activityId": ACTIVITY, "agent": AGENT, "stateId": "a", "since": "2020-01-01T00:00:00Z"},
      "unknown parameter 'since' for GET /xapi/activities/state"),
-    ({"activityId": ACTIVITY, "agent": AGENT, "StateId": "a"}, "unknown parameter 'StateId' for GET /xapi/activities/state"),
+    ({"activityId": ACTIVITY, "agent": AGENT, "StateId": "a"},
+     "unknown parameter 'StateId' for GET /xapi/activities/state"),
 ])
 def test_bad_state_parameters_are_400(lrs, params, message):
     reply = lrs.get(STATE, params)

@@ -29,7 +29,7 @@ def make_jws(payload: dict, alg: str = "RS256") -> bytes:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "halls test signer")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
                    .sign(key, hashes.SHA256()))
@@ -41,8 +41,9 @@ def make_jws(payload: dict, alg: str = "RS256") -> bytes:
 
 
 def _signature_attachment(jws: bytes) -> dict:
-    return {"usageType": SIGNATURE_USAGE, "display": {"en-US": "Signature"}, "description": {"en-US": "A test signature"},
-            "contentType": "application/octet-stream", "length": len(jws), "sha2": hashlib.sha256(jws).hexdigest()}
+    return {"usageType": SIGNATURE_USAGE, "display": {"en-US": "Signature"},
+            "description": {"en-US": "A test signature"}, "contentType": "application/octet-stream",
+            "length": len(jws), "sha2": hashlib.sha256(jws).hexdigest()}
 
 
 def signed_statement_body(tamper: bool) -> tuple[bytes, str, str]:

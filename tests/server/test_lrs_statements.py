@@ -12,7 +12,12 @@ import pytest
 
 from server.lrs.validate import parse_timestamp
 from tests.server.lrs_support import (  # noqa: F401 - fixtures
-    LrsClient, basic, lrs, lrs_server, spec_examples, statement,
+    LrsClient,
+    basic,
+    lrs,
+    lrs_server,
+    spec_examples,
+    statement,
 )
 
 EXAMPLES = spec_examples()

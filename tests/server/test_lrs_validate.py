@@ -7,7 +7,11 @@ import copy
 import pytest
 
 from server.lrs.validate import (
-    StatementError, is_duration, is_language_tag, parse_timestamp, validate_statement,
+    StatementError,
+    is_duration,
+    is_language_tag,
+    parse_timestamp,
+    validate_statement,
 )
 from tests.server.lrs_support import spec_examples, statement
 
@@ -101,7 +105,8 @@ INVALID = [
     ("unknown top-level property", "verified", True, "statement: unknown property 'verified'"),
     ("key in the wrong case", "Actor", {"mbox": "mailto:a@example.com"},
      "statement: unknown property 'Actor' (did you mean 'actor'?)"),
-    ("unknown actor property", "actor.nickname", "x", "statement.actor: unknown property 'nickname' (did you mean 'name'?)"),
+    ("unknown actor property", "actor.nickname", "x",
+     "statement.actor: unknown property 'nickname' (did you mean 'name'?)"),
     ("string for a boolean", "result.success", "true",
      "statement.result.success: must be a boolean (true or false), got 'true'"),
     ("string for a number", "result.score.raw", "5", "statement.result.score.raw: must be a number, got '5'"),
@@ -167,7 +172,8 @@ def test_validate_rejects_substatement_with_id_and_nesting():
     with pytest.raises(StatementError, match=r"statement.object.id: a SubStatement must not have 'id'"):
         validate_statement(statement(object={**sub, "id": "9e13cefd-53d3-4eac-b5ed-2cf6693903bb"}))
     nested = {**sub, "object": copy.deepcopy(sub)}
-    with pytest.raises(StatementError, match=r"statement.object.object: a SubStatement must not contain a SubStatement"):
+    message = r"statement.object.object: a SubStatement must not contain a SubStatement"
+    with pytest.raises(StatementError, match=message):
         validate_statement(statement(object=nested))
 
 

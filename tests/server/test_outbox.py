@@ -177,8 +177,12 @@ def test_refused_connection_keeps_statements_queued_and_shows_it_in_health(tmp_p
     config = quiz_config(tmp_path, lrs_url="http://127.0.0.1:9/xapi/")
     server, api = start_quiz(start_server, config)
     run_session(api)
-    stats = wait_for(lambda: (lambda s: s if s["forwarder"]["failures"] >= 2 and s["forwarder"]["state"] == "backing-off"
-                              else None)(stats_of(server)), what="failures while backing off")
+    def backing_off_after_failures():
+        stats = stats_of(server)
+        forwarder = stats["forwarder"]
+        return stats if forwarder["failures"] >= 2 and forwarder["state"] == "backing-off" else None
+
+    stats = wait_for(backing_off_after_failures, what="failures while backing off")
     assert stats["queued"] == 4 and stats["oldest_unsent_age_s"] >= 0
     assert "Connect" in stats["forwarder"]["last_error"]
     assert all(r["_state"] == 0 for r in statements_in(config))

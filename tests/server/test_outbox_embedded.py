@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from server.lrs.service import embedded_credentials
 from server.learning.routes import add_quiz
+from server.lrs.service import embedded_credentials
 from tests.server.conftest import wait_for
 from tests.server.test_quiz_support import Api, quiz_config, statements_in
 

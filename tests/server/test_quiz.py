@@ -7,7 +7,14 @@ import logging
 
 import pytest
 
-from server.learning.quiz import AnswerKeys, InvalidResponses, grade, parse_checkpoints, parse_responses, public_questions
+from server.learning.quiz import (
+    AnswerKeys,
+    InvalidResponses,
+    grade,
+    parse_checkpoints,
+    parse_responses,
+    public_questions,
+)
 from tests.server.test_quiz_support import KEYS, QUIZ_ONE, QUIZ_TWO, publish_quiz_build
 
 

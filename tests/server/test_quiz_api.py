@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import re
 import threading
@@ -13,8 +12,18 @@ import pytest
 
 from server.learning.forwarder import outbox_stats
 from tests.server.conftest import wait_for
-from tests.server.test_quiz_support import (ADMIN_CODE, CORRECT, KEYS, TRAINER_CODE, FakeLrs, key_fragments,
-                                            quiz_config, start_quiz, statements_in, write_keys)
+from tests.server.test_quiz_support import (
+    ADMIN_CODE,
+    CORRECT,
+    KEYS,
+    TRAINER_CODE,
+    FakeLrs,
+    key_fragments,
+    quiz_config,
+    start_quiz,
+    statements_in,
+    write_keys,
+)
 
 WRONG = {"quiz1": {"s1": "A", "m1": ["A"], "t1": True}, "quiz2": {"q": "A"}, "only": {"tf": False}}
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.learning import learners
 from server.database import Database
+from server.learning import learners
 from server.learning.learners import LEARNERS_SCHEMA
 from server.learning.outbox import OUTBOX_SCHEMA
 from tests.server.test_quiz_api import WRONG, lrs, quiz  # noqa: F401 (the fixtures are used by name)

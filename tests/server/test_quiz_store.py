@@ -6,8 +6,8 @@ import asyncio
 import json
 import time
 
-from server.learning import learners
 from server.database import Database
+from server.learning import learners
 from server.learning.learners import LEARNERS_SCHEMA, AttemptRequest, Refusal
 from server.learning.outbox import OUTBOX_SCHEMA
 from server.learning.quiz import grade, parse_checkpoints, parse_responses

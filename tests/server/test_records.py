@@ -8,8 +8,16 @@ import uuid
 import pytest
 
 from server.learning.quiz import grade, parse_checkpoints, parse_responses
-from server.learning.records import (NAMESPACE, Learner, Vocabulary, attempt_statements, experienced_statement, iso_duration,
-                            iso_timestamp, statement_id)
+from server.learning.records import (
+    NAMESPACE,
+    Learner,
+    Vocabulary,
+    attempt_statements,
+    experienced_statement,
+    iso_duration,
+    iso_timestamp,
+    statement_id,
+)
 from tests.server.test_quiz_support import QUIZ_ONE
 
 ADL = "http://adlnet.gov/expapi"
@@ -193,7 +201,7 @@ def test_statement_ids_must_be_uuids():
 
 @pytest.mark.parametrize("seconds", [0.0, 0.0005, 0.9994, 0.9996, 1_767_225_600.999, 1_767_225_600.9999, 12.345678])
 def test_timestamps_match_datetime_formatting(seconds):
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
     assert iso_timestamp(seconds) == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

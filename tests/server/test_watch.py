@@ -113,7 +113,8 @@ def test_edit_to_real_hall_is_rebuilt_and_only_its_chunk_reported(fake_hub, star
     assert [c["id"] for c in before["chunks"]] == ["entrance", "gallery"]
 
     hall = project / "halls" / "alpha.yaml"
-    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板内容已修改。"), encoding="utf-8")
+    edited = hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板内容已修改。")
+    hall.write_text(edited, encoding="utf-8")
     wait_for(lambda: fake_hub.reloads, timeout=60, what="live reload after an edit")
     assert fake_hub.reloads == [("alpha", ["entrance"], None)]
     after = fetch(server.port, "/api/halls/alpha").json()
