@@ -176,16 +176,24 @@ def parse_wrk(output: str) -> WrkResult:
         value, unit = float(match.group(1)), match.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
+    transfer = _search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
     scale = {"B": 1e-6, "KB": 1.024e-3, "MB": 1.048576, "GB": 1073.741824}[transfer.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     return WrkResult(
-        requests_s=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        requests_s=float(_search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         mb_s=float(transfer.group(1)) * scale,
-        completed=int(re.search(r"(\d+) requests in", output).group(1)),
+        completed=int(_search(r"(\d+) requests in", output).group(1)),
         non2xx=int(non2xx.group(1)) if non2xx else 0,
         socket_errors=sum(map(int, socket_errors.groups())) if socket_errors else 0,
         p50_ms=latency("50"),
         p99_ms=latency("99"),
     )
+
+
+def _search(pattern: str, output: str) -> re.Match[str]:
+    """A line wrk always prints; a ValueError naming it if the output lacks it."""
+    match = re.search(pattern, output)
+    if match is None:
+        raise ValueError(f"wrk printed no line matching {pattern!r}")
+    return match

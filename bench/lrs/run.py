@@ -74,6 +74,7 @@ def main() -> int:
                 stop(process)
         if ralph_available():
             ralph = RalphServer(Path(tmp) / "ralph").start()
+            assert ralph.process is not None  # start() returns once the process answers
             pin(ralph.process.pid, 0)
             try:
                 rows += _measure(Target("Ralph 5 (fs backend)", ralph.url, (ralph.key, ralph.secret)), args)

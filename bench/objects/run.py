@@ -23,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.harness import (  # noqa: E402
-    Section, find_tool, free_port, parse_args, pinned, stop, tools_missing, wait_for_port, wrk)
+from bench.harness import Section, find_tool, free_port, parse_args, pinned, stop, tools_missing, wait_for_port, wrk  # noqa: E402
 from server.config import ServerConfig  # noqa: E402
 from server.web.nginx import NginxOptions, nginx_config  # noqa: E402
 
@@ -73,7 +72,8 @@ def _make_objects(folder: Path) -> dict[str, str]:
         names[label] = name
     release = folder.parent / "releases" / "bench"  # an empty published build, so the server starts at once
     release.mkdir(parents=True)
-    (release / "catalog.json").write_text('{"format": "tunlan-hall-catalog", "version": 1, "build": "bench", "halls": []}')
+    empty_catalog = '{"format": "tunlan-hall-catalog", "version": 1, "build": "bench", "halls": []}'
+    (release / "catalog.json").write_text(empty_catalog)
     (folder.parent / "current").symlink_to("releases/bench")
     return names
 
@@ -93,7 +93,9 @@ def _start_nginx(root: Path):
     options = NginxOptions(listen=f"127.0.0.1:{port}", upstream="127.0.0.1:1", full=True, prefix=prefix,
                            foreground=True, access_log=False)
     (prefix / "nginx.conf").write_text(nginx_config(config, options))
-    process = pinned(0, [find_tool("nginx"), "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"])
+    nginx = find_tool("nginx")
+    assert nginx is not None  # main() stops first when nginx is missing
+    process = pinned(0, [nginx, "-c", str(prefix / "nginx.conf"), "-p", str(prefix), "-e", "stderr"])
     return _ready(port, process)
 
 
@@ -110,13 +112,13 @@ def _ready(port: int, process):
 
 def _measure(servers: dict, objects: dict[str, str], args) -> list[tuple[str, dict[str, tuple[float, float]]]]:
     """Each case on each server, interleaved over `rounds` so background load hits all alike; medians."""
-    cases = [(f"GET {label}", name, None) for label, name in objects.items()]
+    cases: list[tuple[str, str, str | None]] = [(f"GET {label}", name, None) for label, name in objects.items()]
     name = objects["1 MB chunk"]
     cases.append(("304 revalidation", name, f'If-None-Match: "{name[:64]}"'))
     rows = []
     for label, name, header in cases:
         samples: dict[str, list[tuple[float, float]]] = {server: [] for server in servers}
-        for server, (port, _) in servers.items():
+        for port, _ in servers.values():
             _wrk(f"http://127.0.0.1:{port}/objects/{name}", header, 1, args.connections)  # warm up
         for _ in range(args.rounds):
             for server, (port, _) in servers.items():
@@ -139,7 +141,8 @@ def _wrk(url: str, header: str | None, seconds: int, connections: int) -> tuple[
 
 def _table(rows, args) -> str:
     lines = [
-        "| case | halls serve req/s | nginx req/s | ratio | aiohttp FileResponse req/s | ratio | halls MB/s | nginx MB/s |",
+        "| case | halls serve req/s | nginx req/s | ratio | aiohttp FileResponse req/s | ratio "
+        "| halls MB/s | nginx MB/s |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, results in rows:

@@ -73,7 +73,10 @@ RECORD_FRAMES = """(seconds) => new Promise((resolve) => {
     if (last !== null) intervals.push(now - last);
     last = now;
     if (now < end) requestAnimationFrame(tick);
-    else { viewer.frame = original; resolve({ intervals, costs, avatars: window.__hallsViewer.avatars.filter((a) => a.position).length }); }
+    else {
+      viewer.frame = original;
+      resolve({ intervals, costs, avatars: window.__hallsViewer.avatars.filter((a) => a.position).length });
+    }
   }
   requestAnimationFrame(tick);
 })"""
@@ -118,15 +121,16 @@ def main() -> int:
 
 def start_server(build: Path, neighbours: int):
     from server.config import HubSettings, ServerConfig
-    from tests.e2e.serving import LiveServer
+    from tests.serving import RunningServer
 
     config = ServerConfig(root=build.parent, build_dir=build, port=0, access_log=False,
                           hub=HubSettings(neighbours=neighbours))
-    return LiveServer(config)
+    return RunningServer(config)
 
 
 def visit(browser, url: str, hall: str, count: int) -> dict:
-    cold, warm = [], []
+    cold: list[dict] = []
+    warm: list[dict] = []
     for _ in range(count):
         page = browser.new_page(WIDTH, HEIGHT)
         try:
@@ -213,15 +217,19 @@ class Peers:
 
     async def walk(self, n: int, ws) -> None:
         in_foyer = n < self.count * 0.7
-        centre = (-2.0 + (n % 5) * 1.6, -3.0 + (n // 5 % 5) * 1.5) if in_foyer else (10.0 + (n % 6) * 2.0, -4.0 + (n % 4) * 2.5)
+        if in_foyer:
+            centre = (-2.0 + (n % 5) * 1.6, -3.0 + (n // 5 % 5) * 1.5)
+        else:
+            centre = (10.0 + (n % 6) * 2.0, -4.0 + (n % 4) * 2.5)
         room = "foyer" if in_foyer else "brand"
         started = time.monotonic()
         while True:
             a = (time.monotonic() - started) * 0.8 + n
             x, y = centre[0] + 0.5 * math.cos(a), centre[1] + 0.5 * math.sin(a)
             h = a + math.pi
-            await ws.send_str(json.dumps({"v": 1, "type": "pose", "room": room, "p": [round(x, 3), round(y, 3), 1.6],
-                                          "q": [0, 0, round(math.sin(h / 2), 4), round(math.cos(h / 2), 4)]}))
+            pose = {"v": 1, "type": "pose", "room": room, "p": [round(x, 3), round(y, 3), 1.6],
+                    "q": [0, 0, round(math.sin(h / 2), 4), round(math.cos(h / 2), 4)]}
+            await ws.send_str(json.dumps(pose))
             await asyncio.sleep(0.1)
 
     async def drain(self, ws) -> None:
@@ -229,6 +237,7 @@ class Peers:
             pass
 
     def stop(self) -> None:
+        assert self.stopping is not None  # run() makes it before the members join, and __init__ waits for that
         self.loop.call_soon_threadsafe(self.stopping.set)
         self.thread.join(10)
 
@@ -250,7 +259,8 @@ def render(build_id, visits: dict, walking: dict, chromium: str, load: tuple) ->
     for hall, v in visits.items():
         lines.append(
             f"| {hall} | {v['chunks']} | {v['hall_bytes'] / 1e6:.2f} | {v['first_cold']:.0f} | {v['loaded_cold']:.0f} "
-            f"| {v['first_warm']:.0f} | {v['loaded_warm']:.0f} | {v['share_first']:.0%} | {v['page_first'] / 1024:.0f} |")
+            f"| {v['first_warm']:.0f} | {v['loaded_warm']:.0f} | {v['share_first']:.0%} "
+            f"| {v['page_first'] / 1024:.0f} |")
     firsts = [v["first_cold"] for v in visits.values()]
     shares = [v["share_first"] for v in visits.values()]
     lines += [
@@ -265,7 +275,7 @@ def render(build_id, visits: dict, walking: dict, chromium: str, load: tuple) ->
         "| others present | frames | interval median ms | p95 ms | max ms | fps | JS median ms | JS p95 ms |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for count, w in walking.items():
+    for w in walking.values():
         lines.append(f"| {w['avatars_seen']} | {w['frames']} | {w['median']:.1f} | {w['p95']:.1f} | {w['max']:.1f} "
                      f"| {w['fps']:.1f} | {w['js_median']:.2f} | {w['js_p95']:.2f} |")
     return "\n".join(lines)
