@@ -70,9 +70,9 @@ def start_server(build: Path):
     """The hall server on a free port in a thread: (url, stop)."""
     from aiohttp import web
 
-    from server.web import objects
     from server.app import create_app
     from server.config import ServerConfig
+    from server.web import objects
 
     if not objects.OBJECT_NAME.fullmatch("0" * 64 + ".bam.pz"):  # until the server names .bam.pz objects itself
         log.warning("the server does not serve .bam.pz objects yet: allowing them for this benchmark")

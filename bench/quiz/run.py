@@ -39,12 +39,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.harness import (  # noqa: E402
-    ROOT, Section, cpu_seconds, free_port, parse_args, pin, pinned, stop, tools_missing, wait_for_http, wrk)
+    ROOT,
+    Section,
+    cpu_seconds,
+    free_port,
+    parse_args,
+    pin,
+    pinned,
+    stop,
+    tools_missing,
+    wait_for_http,
+    wrk,
+)
 
 log = logging.getLogger("bench.quiz")
 SECTION = Section("quiz", "Quiz and records")
@@ -199,7 +211,7 @@ class Bench:
             cases = [("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/", 1),
                      ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/", 1),
                      ("2 workers on both CPUs (wrk shares CPU 1), queue only", "http://127.0.0.1:9/xapi/", 2)]
-            results = {name: [] for name, _, _ in cases}
+            results: dict[str, list[dict]] = {name: [] for name, _, _ in cases}
             for round_ in range(self.args.rounds):
                 for name, lrs_url, workers in cases:
                     results[name].append(self._http_round(lrs_url, workers))
@@ -217,7 +229,6 @@ class Bench:
         shutil.rmtree(self.var, ignore_errors=True)
         port = free_port()
         servers = [self._server(port, lrs_url, poll=0.05, cpu=n, workers=workers) for n in range(workers)]
-        server = servers[0]
         try:
             lines = self._sign_in(port)
             requests = self.root / "requests.tsv"
@@ -231,14 +242,12 @@ class Bench:
         finally:
             for process in servers:
                 stop(process)
-        result = {"rps": load.requests_s, "p50": load.p50_ms, "p99": load.p99_ms, "completed": load.completed,
-                  "errors": load.non2xx + load.socket_errors}
-        result["cpu_us"] = cpu / max(1, result["completed"]) * 1e6
+        errors = load.non2xx + load.socket_errors
         attempts, statements = _counts(self.var / "halls.sqlite")
         # wrk counts requests whose responses arrived; every 200 must be a stored attempt with its statements
-        result["checked"] = int(attempts >= result["completed"] - result["errors"]
-                                and statements == attempts * STATEMENTS_PER_ATTEMPT)
-        return result
+        checked = attempts >= load.completed - errors and statements == attempts * STATEMENTS_PER_ATTEMPT
+        return {"rps": load.requests_s, "p50": load.p50_ms, "p99": load.p99_ms, "completed": load.completed,
+                "errors": errors, "cpu_us": cpu / max(1, load.completed) * 1e6, "checked": int(checked)}
 
     def _sign_in(self, port: int) -> list[str]:
         lines = []
@@ -282,18 +291,23 @@ class Bench:
         source = self._fill_queue(max(FORWARD_COUNTS.values()))
         rows = []
         null_port = free_port()
-        targets = [("null LRS", lambda: (pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)]),
-                                         f"http://127.0.0.1:{null_port}/xapi/", None, None))]
         embedded_port = free_port()
-        targets.append(("embedded LRS (FULL)", lambda: (
-            pinned(1, [sys.executable, "-c", EMBEDDED_LRS, str(self.root / "lrs-var"), str(embedded_port)]),
-            f"http://127.0.0.1:{embedded_port}/xapi/", "bench", "bench-secret-000000")))
+
+        def null_lrs() -> _Started:
+            process = pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)])
+            return lambda: stop(process), f"http://127.0.0.1:{null_port}/xapi/", None, None
+
+        def embedded_lrs() -> _Started:
+            process = pinned(1, [sys.executable, "-c", EMBEDDED_LRS, str(self.root / "lrs-var"), str(embedded_port)])
+            return lambda: stop(process), f"http://127.0.0.1:{embedded_port}/xapi/", "bench", "bench-secret-000000"
+
+        targets: list[tuple[str, _Start]] = [("null LRS", null_lrs), ("embedded LRS (FULL)", embedded_lrs)]
         ralph = _ralph(self.root / "ralph")
         if ralph is not None:
             targets.append(("Ralph 5 (fs backend)", ralph))
         for name, start in targets:
             count = FORWARD_COUNTS[name]
-            process, url, key, secret = start()
+            halt, url, key, secret = start()
             try:
                 wait_for_http(int(url.split(":")[2].split("/")[0]), "/xapi/statements", method="POST",
                               expect=(200, 204, 400, 401, 404, 405, 500))
@@ -316,10 +330,7 @@ class Bench:
                              "dead": dead})
                 log.info("forward to %s: %d statements in %.1f s (%.0f/s)", name, count, elapsed, count / elapsed)
             finally:
-                if hasattr(process, "terminate"):
-                    stop(process)
-                else:
-                    process.stop()
+                halt()
         return rows
 
     def _fill_queue(self, statements: int) -> Path:
@@ -385,7 +396,12 @@ def _publish(build: Path) -> Path:
     return release
 
 
-def _ralph(folder: Path):
+_Started = tuple[Callable[[], None], str, str | None, str | None]
+"""A started LRS: how to stop it, its xAPI URL, and the key and secret the server sends it (or None)."""
+_Start = Callable[[], _Started]
+
+
+def _ralph(folder: Path) -> _Start | None:
     try:
         from tests.server.ralph import RalphServer, ralph_available
     except ImportError:
@@ -394,10 +410,11 @@ def _ralph(folder: Path):
         log.warning("Ralph is not installed: forwarding to Ralph is not measured")
         return None
 
-    def start():
+    def start() -> _Started:
         ralph = RalphServer(folder).start()
+        assert ralph.process is not None  # start() returns once the process answers
         pin(ralph.process.pid, 1)
-        return ralph, ralph.url.replace("/xAPI/", "/xAPI/"), ralph.key, ralph.secret
+        return ralph.stop, ralph.url.replace("/xAPI/", "/xAPI/"), ralph.key, ralph.secret
 
     return start
 
@@ -453,11 +470,13 @@ def _report(http_rows: list[dict], pipeline: dict, forward_rows: list[dict], arg
     for row in http_rows:
         lines.append(f"| HTTP: {row['case']} | {row['rps']:,.0f} | {row['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | "
                      f"{row['cpu_us']:,.0f} | {1e6 / row['cpu_us']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | "
-                     f"{row['errors']:.0f} | {'yes' if row['checked'] else 'NO'} | {', '.join(map(str, row['runs']))} |")
+                     f"{row['errors']:.0f} | {'yes' if row['checked'] else 'NO'} "
+                     f"| {', '.join(map(str, row['runs']))} |")
     lines.append(f"| in process (no HTTP), 64 tasks | {pipeline['rps']:,.0f} | "
                  f"{pipeline['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | {pipeline['cpu_us']:,.0f} | "
                  f"{1e6 / pipeline['cpu_us']:,.0f} | | | | | {', '.join(map(str, pipeline['runs']))} |")
-    lines += ["", "Forwarding a queue of statements in batches of 100 (forwarder in the server on CPU 0, LRS on CPU 1):",
+    lines += ["", "Forwarding a queue of statements in batches of 100 "
+                  "(forwarder in the server on CPU 0, LRS on CPU 1):",
               "", "| LRS | statements | seconds | statements/s | dead letters |", "| --- | ---: | ---: | ---: | ---: |"]
     for row in forward_rows:
         lines.append(f"| {row['case']} | {row['statements']:,} | {row['seconds']:.1f} | {row['rate']:,.0f} | "

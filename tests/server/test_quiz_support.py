@@ -14,8 +14,8 @@ import dataclasses
 import http.client
 import json
 import threading
-import urllib.parse
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ TRAINER_CODE = "trainer-code-91c2"
 
 # --- the fake build -----------------------------------------------------------
 
-QUIZ_ONE = {
+QUIZ_ONE: dict[str, Any] = {
     "id": "quiz1", "room": "a", "title": {"zh": "第一站", "en": "Station one"}, "position": [0, 0, 0], "radius": 1.5,
     "pass_mark": 0.6, "attempts": 3, "cooldown": 0,
     "questions": [
@@ -47,7 +47,7 @@ QUIZ_ONE = {
          "answer": False, "explanation": None},
     ],
 }
-QUIZ_TWO = {
+QUIZ_TWO: dict[str, Any] = {
     "id": "quiz2", "room": "b", "title": {"zh": "第二站", "en": None}, "position": [10, 0, 0], "radius": 1.5,
     "pass_mark": 1.0, "attempts": 2, "cooldown": 30,
     "questions": [
@@ -56,7 +56,7 @@ QUIZ_TWO = {
          "answer": "B", "explanation": {"zh": "否。", "en": None}},
     ],
 }
-QUIZ_BETA = {
+QUIZ_BETA: dict[str, Any] = {
     "id": "only", "room": "only", "title": {"zh": "唯一", "en": None}, "position": [0, 0, 0], "radius": 1.5,
     "pass_mark": 0.5, "attempts": 5, "cooldown": 0,
     "questions": [{"id": "tf", "type": "true-false", "prompt": {"zh": "对吗", "en": None}, "options": [],
@@ -283,7 +283,9 @@ class LossyAttempts:
         if self.lose > 0:
             self.lose -= 1
             if self.mode == "drop":
-                request.transport.close()  # stored and committed; the reply is lost on the way
+                transport = request.transport
+                assert transport is not None  # the connection is open while its request is handled
+                transport.close()  # stored and committed; the reply is lost on the way
             else:
                 await asyncio.sleep(self.stall)
         return response
@@ -315,5 +317,5 @@ def statements_in(config: ServerConfig) -> list[dict]:
 
 def write_keys(config: ServerConfig, hall: str, checkpoints: list[dict]) -> None:
     """Replace a hall's answer keys in the current release (before the server reads them)."""
-    path = Path(config.build_dir) / "current" / "private" / "answers" / f"{hall}.json"
+    path = config.build_path / "current" / "private" / "answers" / f"{hall}.json"
     path.write_text(json.dumps({"hall": hall, "checkpoints": checkpoints}, ensure_ascii=False))
