@@ -148,11 +148,20 @@ def main(argv: list[str] | None = None) -> int:
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None, help="project folder (default: .)")
     parser.add_argument("--config", type=Path, default=None, help="config file, TOML or YAML (or $HALLS_CONFIG)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], type=_setting, metavar="KEY=VALUE",
+                        help="set any config key (e.g. --set hub_tick_hz=20); repeatable; wins over file and env")
+
+
+def _setting(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
 
 
 def _config(args, flags: dict) -> ServerConfig:
     root = args.root if args.root is not None else None
-    return load_config(file=args.config, env=os.environ, flags={"root": root, **flags})
+    return load_config(file=args.config, env=os.environ, flags={"root": root, **dict(args.settings), **flags})
 
 
 def _run_workers(config: ServerConfig) -> int:

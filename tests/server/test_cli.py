@@ -137,3 +137,22 @@ def test_serve_with_two_workers_shares_one_port_and_stops_both(build_dir, tmp_pa
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_set_flag_reaches_any_config_key_and_wins_over_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALLS_PORT", "9100")
+    parser = argparse.ArgumentParser()
+    add_nginx_arguments(parser)
+    args = parser.parse_args(["--root", str(tmp_path), "--set", "port=9001", "--set", "base_url=https://halls.tunlan.test"])
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert nginx_command(args) == 0
+    assert "server 127.0.0.1:9001;" in out.getvalue() and "server_name halls.tunlan.test;" in out.getvalue()
+
+
+def test_set_flag_with_a_misspelt_key_says_which_key_was_meant(tmp_path, caplog):
+    parser = argparse.ArgumentParser()
+    add_nginx_arguments(parser)
+    args = parser.parse_args(["--root", str(tmp_path), "--set", "hub_tik_hz=3"])
+    assert nginx_command(args) == 2
+    assert "flags: unknown config key 'hub_tik_hz' (did you mean 'hub_tick_hz'?)" in caplog.text
