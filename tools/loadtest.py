@@ -48,12 +48,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import Frame, Opcode
 
-from server.hub.messages import BATCH_HEADER, POSE_DTYPE
+from halls_contract.body import EYE_HEIGHT
+from halls_contract.hub import BATCH_HEADER, POSE_DTYPE
+from halls_contract.manifest import Manifest, parse_manifest
 
 log = logging.getLogger("loadtest")
 
 WALK_SPEED = 1.2  # m/s
-HEAD_HEIGHT = 1.6  # m
 
 
 # --- the hall ----------------------------------------------------------------------
@@ -67,16 +68,19 @@ class Floor:
     doors: dict[str, list[tuple[str, float, float]]]
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> "Floor":
+    def from_manifest(cls, manifest: Manifest | dict) -> "Floor":
+        """From a manifest (typed, or JSON values checked with `parse_manifest`)."""
+        if not isinstance(manifest, Manifest):
+            manifest = parse_manifest(manifest)
         rooms = {}
-        for room in manifest["rooms"]:
-            (x0, y0, *_), (x1, y1, *_) = room["bounds"]["min"], room["bounds"]["max"]
-            rooms[room["id"]] = (x0 + 0.5, y0 + 0.5, max(x0 + 0.5, x1 - 0.5), max(y0 + 0.5, y1 - 0.5))
+        for room in manifest.rooms:
+            (x0, y0, _), (x1, y1, _) = room.bounds.min, room.bounds.max
+            rooms[room.id] = (x0 + 0.5, y0 + 0.5, max(x0 + 0.5, x1 - 0.5), max(y0 + 0.5, y1 - 0.5))
         doors: dict[str, list] = {room_id: [] for room_id in rooms}
-        for door in manifest.get("doorways", ()):
-            a, b = door.get("room"), door.get("to_room")
+        for door in manifest.doorways:
+            a, b = door.room, door.to_room
             if a in rooms and b in rooms:
-                x, y = door["position"][:2]
+                x, y = door.position[:2]
                 doors[a].append((b, x, y))
                 doors[b].append((a, x, y))
         if not rooms:
@@ -123,7 +127,7 @@ class Walker:
     def pose_text(self, t: int) -> str:
         half = self.heading / 2
         return ('{"v":1,"type":"pose","room":"%s","p":[%.3f,%.3f,%.2f],"q":[0,0,%.5f,%.5f],"t":%d}'
-                % (self.room, self.x, self.y, HEAD_HEIGHT, math.sin(half), math.cos(half), t))
+                % (self.room, self.x, self.y, EYE_HEIGHT, math.sin(half), math.cos(half), t))
 
 
 # --- the run -----------------------------------------------------------------------
@@ -381,11 +385,11 @@ def hub_url(url: str, hall: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + f"/ws/halls/{hall}", "", ""))
 
 
-def fetch_manifest(url: str, hall: str) -> dict:
+def fetch_manifest(url: str, hall: str) -> Manifest:
     parts = urlsplit(url)
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     with urllib.request.urlopen(urlunsplit((scheme, parts.netloc, f"/api/halls/{hall}", "", "")), timeout=10) as r:
-        return json.load(r)
+        return parse_manifest(r.read())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,8 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--members, --rate and --seconds must be positive")
     try:
         if args.manifest:
-            with open(args.manifest, encoding="utf-8") as f:
-                manifest = json.load(f)
+            with open(args.manifest, "rb") as f:
+                manifest = parse_manifest(f.read())
         else:
             manifest = fetch_manifest(args.url, args.hall)
         floor = Floor.from_manifest(manifest)

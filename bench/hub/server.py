@@ -20,7 +20,7 @@ import numpy as np
 from aiohttp import WSMsgType, web
 
 from bench.hub.hall import bench_manifest
-from server.hub import messages as msg
+from halls_contract import hub as msg
 from server.config import HubSettings
 from server.hub.service import MANIFEST_LOOKUP, add_hub, hub_stats
 

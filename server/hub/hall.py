@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from server.hub import messages as msg
+from halls_contract import hub as msg
 from server.hub.connection import BINARY, TEXT, Connection, RateLimit, frame, frame_header
 from server.hub.interest import RoomGraph, nearest
 

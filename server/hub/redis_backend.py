@@ -24,7 +24,7 @@ import numpy as np
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from server.hub import messages as msg
+from halls_contract import hub as msg
 
 log = logging.getLogger(__name__)
 

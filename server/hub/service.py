@@ -5,7 +5,7 @@ a name, send poses, and every tick each member gets one binary batch with the
 poses of its nearest `hub_neighbours` others in the same or adjacent rooms.
 Trainers lead tours.  With `redis_url` set, presence and tours cross worker
 processes through Redis pub/sub (`server.hub.redis_backend`); otherwise all state is
-in this process.  The protocol is described in `server.hub.messages`.
+in this process.  The protocol is described in `halls_contract.hub`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import numpy as np
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel
 
+from halls_contract import hub as msg
 from server.config import HubSettings
-from server.hub import messages as msg
 from server.hub.connection import PING, Connection, RateLimit, frame
 from server.hub.hall import Hall, Member, Tour
 from server.learning.auth import hub_identity

@@ -11,7 +11,7 @@ import time
 
 import websockets
 
-from server.hub.messages import decode_pose_batch
+from halls_contract.hub import decode_pose_batch
 from tests.client.conftest import TRAINER_KEY
 from tests.conftest import ROOT
 from tools.client.presence import PresenceClient, hub_url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from server.hub.messages import POSE_DTYPE, encode_batch_header
+from halls_contract.hub import POSE_DTYPE, encode_batch_header
 from tests.server.test_hub_support import MANIFEST, run, running_hub
 from tools.loadtest import Floor, MemberLog, Run, execute, hub_url, summarise
 

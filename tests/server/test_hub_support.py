@@ -14,34 +14,41 @@ from aiohttp import web
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from halls_contract.hub import decode_pose_batch, parse_server_message
+from halls_contract.manifest import Bounds, Doorway, Exhibit, Manifest, Room, Spawn, Text, Theme, dump_manifest
 from server.config import ServerConfig, load_config
 from server.hub.service import HUB, MANIFEST_LOOKUP, add_hub
-from server.hub.messages import decode_pose_batch
 
 
-def box(x0: float, y0: float, x1: float, y1: float) -> dict:
-    return {"min": [x0, y0, 0.0], "max": [x1, y1, 4.0]}
+def box(x0: float, y0: float, x1: float, y1: float) -> Bounds:
+    return Bounds(min=(x0, y0, 0.0), max=(x1, y1, 4.0))
+
+
+def _room(room_id: str, bounds: Bounds) -> Room:
+    return Room(id=room_id, title=Text(zh=room_id), shape="room", bounds=bounds)
+
+
+def _door(room: str, to_room: str | None, to_hall: str | None, position) -> Doorway:
+    return Doorway(room=room, to_room=to_room, to_hall=to_hall, position=position, width=2.0, heading=0.0)
+
+
+def _panel(exhibit_id: str, room: str, position) -> Exhibit:
+    return Exhibit(id=exhibit_id, room=room, kind="panel", node=f"{room}/exhibit/{exhibit_id}",
+                   title=Text(zh=exhibit_id), text=None, position=position, radius=2.0, assets=())
 
 
 # lobby -- east, lobby -- north; far has no doorway to the others.
-MANIFEST = {
-    "id": "alpha",
-    "rooms": [
-        {"id": "lobby", "bounds": box(0, 0, 10, 10)},
-        {"id": "east", "bounds": box(10, 0, 20, 10)},
-        {"id": "north", "bounds": box(0, 10, 10, 20)},
-        {"id": "far", "bounds": box(100, 0, 110, 10)},
-    ],
-    "doorways": [
-        {"room": "lobby", "to_room": "east", "to_hall": None, "position": [10, 5, 0]},
-        {"room": "lobby", "to_room": "north", "to_hall": None, "position": [5, 10, 0]},
-        {"room": "far", "to_room": None, "to_hall": "beta", "position": [110, 5, 0]},
-    ],
-    "exhibits": [
-        {"id": "lamp", "room": "east", "position": [15.0, 5.0, 0.0]},
-        {"id": "intro", "room": "lobby", "position": [5.0, 1.0, 0.0]},
-    ],
-}
+MANIFEST = dump_manifest(Manifest(
+    id="alpha", title=Text(zh="阿尔法"), intro=None, order=0, theme=Theme(),
+    spawn=Spawn(room="lobby", position=(5.0, 5.0, 0.0), heading=0.0),
+    rooms=(_room("lobby", box(0, 0, 10, 10)), _room("east", box(10, 0, 20, 10)), _room("north", box(0, 10, 10, 20)),
+           _room("far", box(100, 0, 110, 10))),
+    doorways=(_door("lobby", "east", None, (10, 5, 0)), _door("lobby", "north", None, (5, 10, 0)),
+              _door("far", None, "beta", (110, 5, 0))),
+    chunks=(),
+    exhibits=(_panel("lamp", "east", (15.0, 5.0, 0.0)), _panel("intro", "lobby", (5.0, 1.0, 0.0))),
+    checkpoints=(),
+))
 
 
 def hub_config(**overrides) -> ServerConfig:
@@ -141,6 +148,7 @@ class HubClient:
 
     def _note(self, text: str) -> dict:
         message = json.loads(text)
+        parse_server_message(message)  # every message the hub sends follows the contract's models
         self.seen.append(message)
         self.inbox.append(message)
         return message

@@ -25,7 +25,7 @@ from panda3d.core import (
     TextNode,
 )
 
-from server.hub.messages import FLAG_LEADER, FLAG_TRAINER
+from halls_contract.hub import FLAG_LEADER, FLAG_TRAINER
 
 MEMBER = (0.22, 0.45, 0.85, 1.0)
 TRAINER = (0.75, 0.15, 0.15, 1.0)

@@ -10,7 +10,7 @@ Events are plain tuples `(kind, data)`: `welcome` (the server's welcome),
 `joined` / `left` (member lists / ids), `poses` (a `POSE_DTYPE` array of the
 nearest others), `tour` (a tour cue), `reload`, `error`, `status` (a message
 for the member: connected, lost, retrying).  The wire format is
-`server.hub.messages` (protocol v1); a lost connection is retried with
+`halls_contract.hub` (protocol v1); a lost connection is retried with
 back-off until `stop()`.  No Panda3D here.
 """
 
@@ -28,14 +28,14 @@ from typing import Any
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from server.hub.messages import PROTOCOL_VERSION, decode_pose_batch
+from halls_contract.hub import POSE_KEEPALIVE_S, POSE_RATE_HZ, PROTOCOL_VERSION, decode_pose_batch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE_HZ = 10.0
+DEFAULT_RATE_HZ = POSE_RATE_HZ
 MAX_RATE_HZ = 20.0
 """The hub closes connections that send more poses a second than this."""
-KEEPALIVE = 2.0
+KEEPALIVE = POSE_KEEPALIVE_S
 """Seconds after which an unchanged pose is sent again (others see the member stay)."""
 
 
