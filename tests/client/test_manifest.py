@@ -20,8 +20,8 @@ def test_parse_reads_a_built_manifest_with_object_urls(built_project):
     assert first.url == f"http://example.test:8080/objects/{first.name}"
     assert manifest.spawn.room == "entrance"
     assert {e.node for e in manifest.exhibits} >= {"entrance/exhibit/intro"}
-    assert manifest.checkpoints[0].questions[0]["id"] == "q1"
-    assert "answer" not in manifest.checkpoints[0].questions[0]
+    assert manifest.checkpoints[0].questions[0].id == "q1"
+    assert "answer" not in manifest.checkpoints[0].questions[0].model_dump()
 
 
 def test_parse_prefers_the_servers_model_url(built_project):

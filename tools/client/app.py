@@ -35,10 +35,11 @@ from panda3d.core import (
     Quat,
 )
 
+from halls_contract.manifest import Checkpoint, Exhibit, text_of
 from tools.client.avatars import Avatars
 from tools.client.collision import PICK_MASK, CollisionBuilder
 from tools.client.fetch import HttpSource, ObjectStore
-from tools.client.manifest import Checkpoint, Exhibit, HallManifest, text_of
+from tools.client.manifest import HallManifest
 from tools.client.panels import ExhibitPanel, Hud, QuizDialog, load_font
 from tools.client.presence import PresenceClient
 from tools.client.quiz import QuizApi, member_id
@@ -201,7 +202,7 @@ class HallClient:
                     (x, y, z), heading = arrival(door, inside=-1.2)
                     return (x, y, z), (heading + 180) % 360
             centre = manifest.room(room).bounds.centre
-            return (centre[0], centre[1], manifest.room(room).bounds.low[2]), 0.0
+            return (centre[0], centre[1], manifest.room(room).bounds.min[2]), 0.0
         return manifest.spawn.position, manifest.spawn.heading
 
     # --- the frame ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """On-screen text: the status line, exhibit panels, tour subtitles and the checkpoint quiz.
 
-All text uses one CJK font (`scenes.text.find_cjk_font`); without one the
+All text uses one CJK font (`halls_contract.fonts.find_cjk_font`); without one the
 client still runs, with Panda3D's default font (Chinese shows as boxes) and a
 warning.  Panels live in `aspect2d`; nothing here talks to the network
 except `QuizDialog`, which submits on a worker thread so the frame never waits.
@@ -17,7 +17,8 @@ from direct.gui.DirectGui import DGG, DirectButton, DirectFrame
 from direct.gui.OnscreenText import OnscreenText
 from panda3d.core import TextNode
 
-from tools.client.manifest import Checkpoint, Exhibit, text_of
+from halls_contract.fonts import FontNotFound, find_cjk_font
+from halls_contract.manifest import Checkpoint, Exhibit, text_of
 from tools.client.quiz import AnswerSheet, AttemptResult, QuizError
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ TRUE_FALSE = ((True, "对"), (False, "错"))
 
 def load_font(loader) -> object | None:
     """The CJK font as a Panda3D font, or None (with a warning) when there is none."""
-    from scenes.text import FontNotFound, find_cjk_font
-
     try:
         path = find_cjk_font()
     except FontNotFound as exc:
@@ -157,20 +156,19 @@ class QuizDialog:
             self.prompt.setText("此检查点没有题目。")
             return
         question = self.questions[self.index]
-        kind = question.get("type")
+        kind = question.type
         label = {"single": "单选", "multiple": "多选", "true-false": "判断"}.get(kind, "")
-        self.prompt.setText(f"{self.index + 1}/{len(self.questions)}（{label}）{text_of(question.get('prompt'))}")
+        self.prompt.setText(f"{self.index + 1}/{len(self.questions)}（{label}）{text_of(question.prompt)}")
         if kind == "true-false":
             choices = [(value, text) for value, text in TRUE_FALSE]
         else:
-            choices = [(option["id"], f"{option['id']}. {text_of(option.get('text'))}")
-                       for option in question.get("options", ())]
+            choices = [(option.id, f"{option.id}. {text_of(option.text)}") for option in question.options]
         for row, (value, text) in enumerate(choices):
             button = DirectButton(parent=self.frame, text=text, text_font=self.font, text_align=TextNode.ALeft,
                                   scale=0.048, pos=(-0.85, 0, 0.22 - row * 0.14), relief=DGG.FLAT,
-                                  frameColor=CHOSEN if self.sheet.is_chosen(question["id"], value) else UNCHOSEN,
+                                  frameColor=CHOSEN if self.sheet.is_chosen(question.id, value) else UNCHOSEN,
                                   text_fg=TEXT, pad=(0.3, 0.2),
-                                  command=self.choose, extraArgs=[question["id"], value])
+                                  command=self.choose, extraArgs=[question.id, value])
             self.options.append(button)
 
     def choose(self, question_id: str, value) -> None:
@@ -184,12 +182,12 @@ class QuizDialog:
         if not self.questions:
             return
         question = self.questions[self.index]
-        if question.get("type") == "true-false":
+        if question.type == "true-false":
             values = [value for value, _ in TRUE_FALSE]
         else:
-            values = [option["id"] for option in question.get("options", ())]
+            values = [option.id for option in question.options]
         if 1 <= number <= len(values):
-            self.choose(question["id"], values[number - 1])
+            self.choose(question.id, values[number - 1])
 
     def go(self, step: int) -> None:
         if self.questions:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tools.client.manifest import Checkpoint
+from halls_contract.manifest import Checkpoint, Question
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +98,15 @@ class AnswerSheet:
     checkpoint: Checkpoint
     chosen: dict[str, Any] = field(default_factory=dict)
 
-    def question(self, question_id: str) -> dict:
+    def question(self, question_id: str) -> Question:
         for question in self.checkpoint.questions:
-            if question["id"] == question_id:
+            if question.id == question_id:
                 return question
         raise KeyError(f"checkpoint {self.checkpoint.id!r} has no question {question_id!r}")
 
     def choose(self, question_id: str, value: Any) -> None:
         """Pick an option: single replaces, multiple toggles, true-false takes a bool."""
-        kind = self.question(question_id).get("type")
+        kind = self.question(question_id).type
         if kind == "multiple":
             picked = set(self.chosen.get(question_id, ()))
             picked ^= {value}
@@ -121,7 +121,7 @@ class AnswerSheet:
         return value in current if isinstance(current, list) else current == value
 
     def complete(self) -> bool:
-        return all(self.chosen.get(q["id"]) not in (None, []) for q in self.checkpoint.questions)
+        return all(self.chosen.get(q.id) not in (None, []) for q in self.checkpoint.questions)
 
     def answers(self) -> dict[str, Any]:
         return {qid: value for qid, value in self.chosen.items() if value not in (None, [])}

@@ -1,7 +1,8 @@
 """A hall in the scene graph: chunk models, their collision solids, the theme's light and sky.
 
 The same lights as `tools.preview` (ambient plus a sun from the south-west,
-at the theme's strengths), so client views, previews and thumbnails agree.
+`halls_contract.themes.SUN_HPR`, at the theme's strengths), so client views,
+previews and thumbnails agree.
 The app loads chunks with Panda3D's asynchronous loader and builds their
 collision solids on the main thread; `load_chunk` is the synchronous load
 (tests, tools).
@@ -21,8 +22,9 @@ from panda3d.core import (
     NodePath,
 )
 
+from halls_contract.manifest import Theme
+from halls_contract.themes import SUN_HPR, hex_to_rgb
 from tools.client.manifest import HallManifest
-from tools.preview import DEFAULT_THEME, SUN_HPR, hex_to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ def load_chunk(path: Path) -> NodePath:
     return NodePath(node)
 
 
-def sky_colour(theme) -> tuple[float, float, float, float]:
-    r, g, b = hex_to_rgb(theme.get("sky", DEFAULT_THEME["sky"]))
+def sky_colour(theme: Theme) -> tuple[float, float, float, float]:
+    r, g, b = hex_to_rgb(theme.sky)
     return (r / 255, g / 255, b / 255, 1.0)
 
 
@@ -57,9 +59,9 @@ class HallScene:
         self._exhibits: dict[str, NodePath] = {}
         self._add_lights(manifest.theme)
 
-    def _add_lights(self, theme) -> None:
-        ambient_level = float(theme.get("ambient", DEFAULT_THEME["ambient"]))
-        sun_level = float(theme.get("sun", DEFAULT_THEME["sun"]))
+    def _add_lights(self, theme: Theme) -> None:
+        ambient_level = float(theme.ambient)
+        sun_level = float(theme.sun)
         ambient = AmbientLight("ambient")
         ambient.setColor((ambient_level, ambient_level, ambient_level, 1.0))
         self.models.setLight(self.root.attachNewNode(ambient))

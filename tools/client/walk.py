@@ -28,17 +28,18 @@ from panda3d.core import (
     Vec3,
 )
 
+from halls_contract.body import BODY_RADIUS, EYE_HEIGHT, STEP_UP
+from halls_contract.manifest import Doorway
 from tools.client.collision import FLOOR_MASK, WALL_MASK
-from tools.client.manifest import Doorway
 
 
 @dataclass(frozen=True)
 class WalkSettings:
-    eye_height: float = 1.6
+    eye_height: float = EYE_HEIGHT
     """Metres from the feet to the eyes."""
-    radius: float = 0.3
+    radius: float = BODY_RADIUS
     """Body radius: how close the member gets to a wall."""
-    step_up: float = 0.45
+    step_up: float = STEP_UP
     """Highest step climbed without jumping."""
     max_drop: float = 1.2
     """Deepest drop walked off; deeper ones block like a wall."""
