@@ -6,7 +6,8 @@ Objects are named by the SHA-256 of their bytes.  A chunk whose inputs
 (its IR, the assets it uses, the compiler's own code) are unchanged is not
 rebuilt.  Nothing is published unless every hall compiles: new objects are
 staged, then a new release folder is written and `build/current` is switched
-to it in one atomic rename.
+to it in one atomic rename.  Manifests, answer keys and the catalog are
+written through `halls_contract` (their models are the published format).
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from halls_contract.catalog import catalog_of, dump_catalog
+from halls_contract.manifest import (
+    AnswerKeys,
+    KeyedCheckpoint,
+    Manifest,
+    ObjectRef,
+    dump_answer_keys,
+    dump_manifest,
+)
 from scenes import ir
 from scenes.diagnostics import AuthorErrors, Diagnostic
 from scenes.load import load_document
@@ -36,7 +46,6 @@ from scenes.model import Hall
 
 log = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 1
 KEEP_RELEASES = 3
 MEDIA_TYPES = {".png", ".jpg", ".jpeg", ".ogg", ".mp3", ".wav", ".mp4", ".webm"}
 
@@ -383,7 +392,8 @@ def _stage_media(compiled: list[CompiledHall], root: Path, staging: Path) -> dic
     return media
 
 
-def _manifest(item: CompiledHall, results: dict, media: dict) -> dict:
+def _manifest(item: CompiledHall, results: dict, media: dict) -> Manifest:
+    """The hall's manifest (`halls_contract.manifest`): what clients may know of it, answer keys left out."""
     scene = item.scene
     chunks = []
     for chunk in scene.chunks:
@@ -395,67 +405,38 @@ def _manifest(item: CompiledHall, results: dict, media: dict) -> dict:
             "triangles": stats["triangles"],
             "draw_calls": stats["draw_calls"],
             "nodes": stats["nodes"],
-            "objects": dict(sorted(stats["objects"].items())),
+            "objects": stats["objects"],
         })
     exhibits = []
     for exhibit in scene.exhibits:
         entry = ir.to_jsonable(exhibit)
         entry["assets"] = [{"path": path} | media[path] for path in exhibit.assets]
         exhibits.append(entry)
-    return {
-        "format": "tunlan-hall-manifest",
-        "version": MANIFEST_VERSION,
+    return Manifest.model_validate({
         "id": scene.hall_id,
         "title": scene.title,
         "intro": scene.intro,
         "order": scene.order,
         "theme": scene.theme,
-        "coordinates": {"up": "z", "units": "m", "north": "+y", "east": "+x"},
         "spawn": ir.to_jsonable(scene.spawn),
         "rooms": ir.to_jsonable(scene.rooms),
         "doorways": ir.to_jsonable(scene.doorways),
         "chunks": chunks,
         "exhibits": exhibits,
-        "checkpoints": [public_checkpoint(c) for c in scene.checkpoints],
-    }
+        "checkpoints": [_keyed(c).public() for c in scene.checkpoints],
+    })
 
 
-def public_checkpoint(checkpoint: ir.CheckpointIR) -> dict:
-    """A checkpoint as clients see it: questions without answer keys or explanations."""
-    entry = ir.to_jsonable(checkpoint)
-    entry["questions"] = [
-        {key: question[key] for key in ("id", "type", "prompt", "options")} for question in checkpoint.questions
-    ]
-    return entry
+def _keyed(checkpoint: ir.CheckpointIR) -> KeyedCheckpoint:
+    return KeyedCheckpoint.model_validate(ir.to_jsonable(checkpoint))
 
 
-def _answer_keys(item: CompiledHall) -> dict:
+def _answer_keys(item: CompiledHall) -> AnswerKeys:
     """Server-only: every checkpoint with its answer keys and grading policy."""
-    return {"hall": item.hall.id, "checkpoints": [ir.to_jsonable(c) for c in item.scene.checkpoints]}
+    return AnswerKeys(hall=item.hall.id, checkpoints=tuple(_keyed(c) for c in item.scene.checkpoints))
 
 
-def _catalog(manifests: dict[str, dict], build_id: str) -> dict:
-    halls = []
-    for hall_id, manifest in sorted(manifests.items(), key=lambda kv: (kv[1]["order"], kv[0])):
-        chunks = manifest["chunks"]
-        halls.append({
-            "id": hall_id,
-            "title": manifest["title"],
-            "intro": manifest["intro"],
-            "order": manifest["order"],
-            "theme": {"primary": manifest["theme"]["primary"], "secondary": manifest["theme"]["secondary"]},
-            "rooms": len(manifest["rooms"]),
-            "exhibits": len(manifest["exhibits"]),
-            "checkpoints": len(manifest["checkpoints"]),
-            "bytes": {kind: sum(c["objects"][kind]["size"] for c in chunks if kind in c["objects"])
-                      for kind in ("glb", "glb_meshopt", "bam")},
-            "manifest": f"halls/{hall_id}/manifest.json",
-            "thumbnail": manifest.get("thumbnail"),
-        })
-    return {"format": "tunlan-hall-catalog", "version": MANIFEST_VERSION, "build": build_id, "halls": halls}
-
-
-def _add_thumbnails(manifests: dict[str, dict], out: Path, render) -> None:
+def _add_thumbnails(manifests: dict[str, Manifest], out: Path, render) -> None:
     """Give each manifest a `thumbnail` object, re-rendered only when the hall's chunks or look changed.
 
     Without a renderer (e.g. rebuilds in watch mode) a hall keeps its last thumbnail, if any.
@@ -465,7 +446,8 @@ def _add_thumbnails(manifests: dict[str, dict], out: Path, render) -> None:
         cache = json.loads(cache_path.read_text())
     except (OSError, ValueError):
         cache = {}
-    for hall_id, manifest in manifests.items():
+    for hall_id, model in manifests.items():
+        manifest = dump_manifest(model)
         look = {key: manifest[key] for key in ("spawn", "theme", "rooms")}
         look["chunks"] = [chunk["objects"]["bam"]["sha256"] for chunk in manifest["chunks"]]
         look["renderer"] = f"{render.__module__}.{render.__qualname__}" if render else None
@@ -477,7 +459,7 @@ def _add_thumbnails(manifests: dict[str, dict], out: Path, render) -> None:
             cache[hall_id] = entry
         elif not usable:
             continue
-        manifest["thumbnail"] = entry["object"]
+        manifests[hall_id] = model.model_copy(update={"thumbnail": ObjectRef.model_validate(entry["object"])})
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(cache_path, json.dumps(cache, sort_keys=True).encode())
 
@@ -499,10 +481,10 @@ def _publish_objects(staging: Path, objects: Path) -> None:
             os.replace(path, target)
 
 
-def _publish_release(out: Path, manifests: dict, keys: dict) -> tuple[str, Path, bool]:
+def _publish_release(out: Path, manifests: dict[str, Manifest], keys: dict[str, AnswerKeys]) -> tuple[str, Path, bool]:
     """Write a release folder and point `build/current` at it with one atomic rename."""
-    files = {f"halls/{hall_id}/manifest.json": _json_bytes(m) for hall_id, m in manifests.items()}
-    files |= {f"private/answers/{hall_id}.json": _json_bytes(k) for hall_id, k in keys.items()}
+    files = {f"halls/{hall_id}/manifest.json": _json_bytes(dump_manifest(m)) for hall_id, m in manifests.items()}
+    files |= {f"private/answers/{hall_id}.json": _json_bytes(dump_answer_keys(k)) for hall_id, k in keys.items()}
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name])
@@ -511,7 +493,7 @@ def _publish_release(out: Path, manifests: dict, keys: dict) -> tuple[str, Path,
     current = out / "current"
     if current.is_symlink() and os.readlink(current) == f"releases/{build_id}" and release.exists():
         return build_id, release, False
-    files["catalog.json"] = _json_bytes(_catalog(manifests, build_id))
+    files["catalog.json"] = _json_bytes(dump_catalog(catalog_of(manifests.values(), build_id)))
     temp = Path(tempfile.mkdtemp(prefix=".release-", dir=out))
     for name, data in files.items():
         (temp / name).parent.mkdir(parents=True, exist_ok=True)

@@ -26,28 +26,6 @@ def red_png(size=(64, 48)) -> bytes:
     return out.getvalue()
 
 
-# --- fonts -----------------------------------------------------------------
-
-
-def test_find_cjk_font_prefers_a_font_in_extra_dirs(tmp_path):
-    font = tmp_path / "my-cjk.ttf"
-    font.write_bytes(b"not really a font")
-    assert text.find_cjk_font([tmp_path]) == font
-
-
-def test_find_cjk_font_raises_font_not_found_telling_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "PROJECT_ROOT", tmp_path)
-    monkeypatch.setattr(text, "KNOWN_FONT_PATHS", ())
-    monkeypatch.setattr(text.shutil, "which", lambda name: None)
-    with pytest.raises(text.FontNotFound) as error:
-        text.find_cjk_font()
-    assert "fonts-wqy-microhei" in str(error.value)
-
-
-def test_find_cjk_font_finds_an_installed_system_font():
-    assert text.find_cjk_font().suffix in text.FONT_SUFFIXES
-
-
 # --- fitting and line breaking ---------------------------------------------
 
 

@@ -32,14 +32,13 @@ from typing import Sequence
 
 import numpy as np
 
+from halls_contract import themes
+from halls_contract.themes import DEFAULT_LIGHT, SUN_HPR
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DISPLAY = "p3tinydisplay"
 DISPLAYS = ("p3tinydisplay", "p3headlessgl")
-DEFAULT_THEME = {"ambient": 0.45, "sun": 0.8, "sky": "#9cc3e6"}
-"""Light and sky when a theme leaves them out (the hall schema's defaults)."""
-SUN_HPR = (-35.0, -55.0, 0.0)
-"""Sun direction (heading, pitch): shining from the south-west, high, toward the north-east."""
 FIELD_OF_VIEW = 60.0
 """Horizontal field of view, degrees."""
 FRAMES = 3
@@ -99,7 +98,7 @@ def _check_preview_args(bam_files, camera_pos, look_at, theme, size, display) ->
 
 def _theme_light(theme: dict) -> dict:
     """`ambient`, `sun` and `sky` from a theme, checked, defaults filled in."""
-    light = {**DEFAULT_THEME, **{k: theme[k] for k in DEFAULT_THEME if k in theme}}
+    light = {**DEFAULT_LIGHT, **{k: theme[k] for k in DEFAULT_LIGHT if k in theme}}
     if not 0.0 <= float(light["ambient"]) <= 1.0:
         raise ValueError(f"preview: theme ambient must be in 0..1, got {light['ambient']!r}")
     if not 0.0 <= float(light["sun"]) <= 2.0:
@@ -299,15 +298,11 @@ def _shaded_distance(pixels: np.ndarray, colour: tuple[int, int, int]) -> np.nda
 
 
 def hex_to_rgb(colour: Colour) -> tuple[int, int, int]:
-    """`"#rrggbb"` (or an RGB tuple) as three 0..255 integers."""
-    if isinstance(colour, str):
-        text = colour.removeprefix("#")
-        if len(text) != 6 or any(ch not in "0123456789abcdefABCDEF" for ch in text):
-            raise ValueError(f"preview: not a '#rrggbb' colour: {colour!r}")
-        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
-    if len(colour) != 3 or not all(0 <= int(v) <= 255 for v in colour):
-        raise ValueError(f"preview: not an RGB colour: {colour!r}")
-    return tuple(int(v) for v in colour)
+    """`themes.hex_to_rgb`, its errors saying they come from the preview."""
+    try:
+        return themes.hex_to_rgb(colour)
+    except ValueError as exc:
+        raise ValueError(f"preview: {exc}") from None
 
 
 def _hex(colour: Colour) -> str:
