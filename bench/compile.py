@@ -9,13 +9,14 @@ build/ is untouched.  Prints a Markdown report for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from halls_contract.catalog import parse_catalog
+from halls_contract.manifest import parse_manifest
 from scenes.build import Budget, BuildOptions, build
 
 
@@ -49,14 +50,14 @@ def report(work: Path, jobs: int) -> str:
     ]
     budget = Budget()
     rooms = []
-    catalog = json.loads((work / "build/current/catalog.json").read_text(encoding="utf-8"))
-    for hall in catalog["halls"]:
-        sizes = hall["bytes"]
-        ratio = sizes["glb_meshopt"] / sizes["glb"] if sizes["glb"] else 0
-        lines.append(f"| {hall['id']} | {hall['rooms']} | {_kb(sizes['glb'])} | {_kb(sizes['glb_meshopt'])} "
-                     f"| {ratio:.2f} | {_kb(sizes['bam'])} |")
-        manifest = json.loads((work / "build/current" / hall["manifest"]).read_text(encoding="utf-8"))
-        rooms += [(hall["id"], c["id"], c["triangles"], c["draw_calls"]) for c in manifest["chunks"]]
+    catalog = parse_catalog((work / "build/current/catalog.json").read_bytes())
+    for hall in catalog.halls:
+        sizes = hall.bytes
+        ratio = sizes.glb_meshopt / sizes.glb if sizes.glb else 0
+        lines.append(f"| {hall.id} | {hall.rooms} | {_kb(sizes.glb)} | {_kb(sizes.glb_meshopt)} "
+                     f"| {ratio:.2f} | {_kb(sizes.bam)} |")
+        manifest = parse_manifest((work / "build/current" / hall.manifest).read_bytes())
+        rooms += [(hall.id, c.id, c.triangles, c.draw_calls) for c in manifest.chunks]
     lines += ["", f"Per room against the headset budget (< {budget.draw_calls} draw calls, "
               f"< {budget.triangles:,} triangles):", "",
               "| hall | room | triangles | draw calls |", "|---|---|---|---|"]

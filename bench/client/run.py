@@ -34,6 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.harness import ROOT, Section, parse_args  # noqa: E402
+from halls_contract.catalog import parse_catalog  # noqa: E402
+from halls_contract.manifest import parse_manifest  # noqa: E402
 
 log = logging.getLogger("bench.client")
 SECTION = Section("client", "Panda3D client")
@@ -49,8 +51,8 @@ def main() -> int:
     if not (build / "current" / "catalog.json").is_file():
         log.error("no build: run 'halls build' first")
         return 1
-    catalog = json.loads((build / "current" / "catalog.json").read_text(encoding="utf-8"))
-    halls = args.halls.split(",") if args.halls else [h["id"] for h in catalog["halls"]]
+    catalog = parse_catalog((build / "current" / "catalog.json").read_bytes())
+    halls = args.halls.split(",") if args.halls else [h.id for h in catalog.halls]
     load_before = os.getloadavg()[0]
     url, stop = start_server(build)
     try:
@@ -59,7 +61,7 @@ def main() -> int:
         stop()
     loads = {hall: load_times(build, hall, args.reps) for hall in halls}
     load_after = os.getloadavg()[0]
-    SECTION.publish(markdown(visits, loads, catalog["build"], args.visits, (load_before, load_after)), args.write)
+    SECTION.publish(markdown(visits, loads, catalog.build or "", args.visits, (load_before, load_after)), args.write)
     return 0
 
 
@@ -143,16 +145,16 @@ def load_times(build: Path, hall: str, reps: int) -> dict:
 
     loader = Loader.getGlobalPtr()
     options = LoaderOptions(LoaderOptions.LF_no_cache | LoaderOptions.LF_report_errors)
-    manifest = json.loads((build / "current" / "halls" / hall / "manifest.json").read_text(encoding="utf-8"))
+    manifest = parse_manifest((build / "current" / "halls" / hall / "manifest.json").read_bytes())
     totals = {"bam.pz": 0.0, "bam": 0.0, "glb": 0.0}
     sizes = {"bam.pz": 0, "bam": 0, "glb": 0}
     with tempfile.TemporaryDirectory(prefix="bench-bam-") as tmp:
-        for chunk in manifest["chunks"]:
-            shipped = build / "objects" / chunk["objects"]["bam"]["name"]
-            raw = Path(tmp) / f"{chunk['id']}.bam"
+        for chunk in manifest.chunks:
+            shipped = build / "objects" / chunk.objects.bam.name
+            raw = Path(tmp) / f"{chunk.id}.bam"
             data = shipped.read_bytes()
             raw.write_bytes(zlib.decompress(data) if shipped.name.endswith(".pz") else data)
-            glb = build / "objects" / chunk["objects"]["glb"]["name"]
+            glb = build / "objects" / chunk.objects.glb.name
             for kind, path in (("bam.pz", shipped), ("bam", raw), ("glb", glb)):
                 samples = []
                 for _ in range(reps):
@@ -166,7 +168,7 @@ def load_times(build: Path, hall: str, reps: int) -> dict:
                         raise RuntimeError(f"could not load {path}")
                 totals[kind] += statistics.median(samples)
                 sizes[kind] += path.stat().st_size
-    return {"seconds": totals, "bytes": sizes, "chunks": len(manifest["chunks"])}
+    return {"seconds": totals, "bytes": sizes, "chunks": len(manifest.chunks)}
 
 
 # --- report -----------------------------------------------------------------------

@@ -57,6 +57,17 @@ from bench.harness import (  # noqa: E402
     wait_for_http,
     wrk,
 )
+from halls_contract.catalog import catalog_of, dump_catalog  # noqa: E402
+from halls_contract.manifest import (  # noqa: E402
+    AnswerKeys,
+    KeyedCheckpoint,
+    Manifest,
+    Spawn,
+    Text,
+    Theme,
+    dump_answer_keys,
+    dump_manifest,
+)
 
 log = logging.getLogger("bench.quiz")
 SECTION = Section("quiz", "Quiz and records")
@@ -378,20 +389,20 @@ def _publish(build: Path) -> Path:
         {"id": "s2", "type": "single", "prompt": {"zh": "在狱中写下《清贫》的是谁？", "en": None},
          "options": options, "answer": "C", "explanation": None},
     ]
-    checkpoints = [{"id": f"cp{c}", "room": "hall", "title": {"zh": f"答题{c}", "en": None}, "position": [0, 0, 0],
-                    "radius": 1.5, "pass_mark": 1.0, "attempts": 1000, "cooldown": 0, "questions": questions}
-                   for c in range(CHECKPOINTS)]
-    manifest = {"format": "tunlan-hall-manifest", "version": 1, "id": "bench", "title": {"zh": "测试馆", "en": None},
-                "intro": None, "order": 0, "spawn": {"room": "hall", "position": [0, 0, 0], "heading": 0.0},
-                "rooms": [], "doorways": [], "chunks": [], "exhibits": [],
-                "checkpoints": [{k: v for k, v in c.items() if k != "questions"} for c in checkpoints]}
-    (release / "halls" / "bench" / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+    checkpoints = tuple(
+        KeyedCheckpoint.model_validate({"id": f"cp{c}", "room": "hall", "title": {"zh": f"答题{c}"},
+                                        "position": [0.0, 0.0, 0.0], "radius": 1.5, "pass_mark": 1.0,
+                                        "attempts": 1000, "cooldown": 0, "questions": questions})
+        for c in range(CHECKPOINTS))
+    manifest = Manifest(id="bench", title=Text(zh="测试馆"), intro=None, order=0, theme=Theme(),
+                        spawn=Spawn(room="hall", position=(0.0, 0.0, 0.0), heading=0.0), rooms=(), doorways=(),
+                        chunks=(), exhibits=(), checkpoints=tuple(c.public() for c in checkpoints))
+    (release / "halls" / "bench" / "manifest.json").write_text(
+        json.dumps(dump_manifest(manifest), ensure_ascii=False))
     (release / "private" / "answers" / "bench.json").write_text(
-        json.dumps({"hall": "bench", "checkpoints": checkpoints}, ensure_ascii=False))
-    catalog = {"format": "tunlan-hall-catalog", "version": 1, "build": "bench",
-               "halls": [{"id": "bench", "title": manifest["title"], "intro": None, "order": 0,
-                          "manifest": "halls/bench/manifest.json"}]}
-    (release / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False))
+        json.dumps(dump_answer_keys(AnswerKeys(hall="bench", checkpoints=checkpoints)), ensure_ascii=False))
+    catalog = catalog_of([manifest], "bench")
+    (release / "catalog.json").write_text(json.dumps(dump_catalog(catalog), ensure_ascii=False))
     os.symlink("releases/bench", build / "current")
     return release
 

@@ -31,6 +31,8 @@ from typing import Any, Mapping
 
 from aiohttp import web
 
+from halls_contract.catalog import Catalog, dump_catalog, parse_catalog
+from halls_contract.manifest import VARIANTS, dump_manifest, parse_manifest
 from server.config import CONFIG
 from server.web.events import BUILD_EVENTS, BuildNotice
 from server.web.plan import UnknownRoom, streaming_plan
@@ -38,7 +40,6 @@ from server.web.plan import UnknownRoom, streaming_plan
 log = logging.getLogger(__name__)
 
 HALL_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-VARIANTS = ("meshopt", "plain", "bam")
 GZIP_MIN_BYTES = 1024
 """Below this a gzip body saves less than the header and CPU cost."""
 
@@ -104,7 +105,7 @@ BUILD_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("build_lock", asyncio.Lock)
 
 def empty_view() -> BuildView:
     """What is served before anything was built."""
-    catalog = {"format": "tunlan-hall-catalog", "version": 1, "build": None, "halls": []}
+    catalog = dump_catalog(Catalog(build=None, halls=()))
     return BuildView(None, None, None, JsonDocument.of(catalog), MappingProxyType({}), time.time())
 
 
@@ -120,12 +121,16 @@ def current_target(build_dir: Path) -> str | None:
 
 
 def load_build(build_dir: Path, objects_url: str = "/objects/") -> BuildView:
-    """Load the release `build/current` points at; the empty view when nothing is published."""
+    """Load the release `build/current` points at; the empty view when nothing is published.
+
+    Catalog and manifests are read through `halls_contract` (`ValueError` when they do not follow it) and
+    served as the contract dumps them, so nothing outside the models (answer keys) can reach a client.
+    """
     target = current_target(build_dir)
     if target is None:
         return empty_view()
     release = (build_dir / target).resolve()
-    catalog = json.loads((release / "catalog.json").read_bytes())
+    catalog = dump_catalog(parse_catalog((release / "catalog.json").read_bytes()))
     manifests: dict[str, Mapping[str | None, JsonDocument]] = {}
     halls = []
     for entry in catalog.get("halls", []):
@@ -133,7 +138,7 @@ def load_build(build_dir: Path, objects_url: str = "/objects/") -> BuildView:
         if not HALL_ID.fullmatch(hall_id):
             log.warning("catalog of %s lists a bad hall id %r; skipped", release, hall_id)
             continue
-        manifest = json.loads((release / "halls" / hall_id / "manifest.json").read_bytes())
+        manifest = dump_manifest(parse_manifest((release / "halls" / hall_id / "manifest.json").read_bytes()))
         manifests[hall_id] = MappingProxyType(_variants(manifest, objects_url))
         halls.append(entry | {"url": f"/api/halls/{hall_id}"})
     build_id = catalog.get("build") or release.name

@@ -20,6 +20,19 @@ from pathlib import Path
 
 import pytest
 
+from halls_contract.catalog import catalog_of, dump_catalog
+from halls_contract.manifest import (
+    Bounds,
+    Chunk,
+    Doorway,
+    Manifest,
+    Room,
+    Spawn,
+    Text,
+    Theme,
+    dump_manifest,
+    parse_manifest,
+)
 from server.config import ServerConfig
 from tests.serving import RunningServer
 
@@ -36,12 +49,13 @@ def store_object(build: Path, data: bytes, ext: str) -> dict:
 
 def room(room_id: str, x: float, y: float = 0.0, size: float = 10.0) -> dict:
     half = size / 2
-    return {"id": room_id, "title": {"zh": room_id, "en": None}, "shape": "closed",
-            "bounds": {"min": [x - half, y - half, 0.0], "max": [x + half, y + half, 4.0]}}
+    bounds = Bounds(min=(x - half, y - half, 0.0), max=(x + half, y + half, 4.0))
+    return Room(id=room_id, title=Text(zh=room_id), shape="room", bounds=bounds).model_dump(mode="json")
 
 
 def doorway(here: str, there: str) -> dict:
-    return {"room": here, "to_room": there, "to_hall": None, "position": [0, 0, 0], "width": 2.0, "heading": 0.0}
+    return Doorway(room=here, to_room=there, to_hall=None, position=(0.0, 0.0, 0.0), width=2.0,
+                   heading=0.0).model_dump(mode="json")
 
 
 def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tuple[str, str]], salt: str = "",
@@ -56,17 +70,17 @@ def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tupl
             "glb_meshopt": store_object(build, b"glTF-meshopt" + seed * 10, "glb"),
             "bam": store_object(build, b"x\x9c" + seed * 80, "bam.pz"),
         }
-        chunks.append({"id": info["id"], "room": info["id"], "bounds": info["bounds"], "triangles": 12,
-                       "draw_calls": 1, "nodes": [f"{info['id']}/shell"], "objects": objects})
-    return {
-        "format": "tunlan-hall-manifest", "version": 1, "id": hall_id,
-        "title": {"zh": f"{hall_id}馆", "en": hall_id.title()}, "intro": None, "order": 0,
-        "theme": {"primary": "#b22222", "secondary": "#f2c14e"},
-        "coordinates": {"up": "z", "units": "m", "north": "+y", "east": "+x"},
-        "spawn": {"room": rooms[0]["id"], "position": [0, 0, 0], "heading": 0.0},
-        "rooms": rooms, "doorways": [doorway(a, b) for a, b in doors],
-        "chunks": chunks, "exhibits": [], "checkpoints": [],
-    }
+        chunks.append(Chunk.model_validate({"id": info["id"], "room": info["id"], "bounds": info["bounds"],
+                                            "triangles": 12, "draw_calls": 1, "nodes": [f"{info['id']}/shell"],
+                                            "objects": objects}))
+    return dump_manifest(Manifest(
+        id=hall_id, title=Text(zh=f"{hall_id}馆", en=hall_id.title()), intro=None, order=0,
+        theme=Theme(primary="#b22222", secondary="#f2c14e"),
+        spawn=Spawn(room=rooms[0]["id"], position=(0.0, 0.0, 0.0), heading=0.0),
+        rooms=tuple(Room.model_validate(r) for r in rooms),
+        doorways=tuple(Doorway.model_validate(doorway(a, b)) for a, b in doors),
+        chunks=tuple(chunks), exhibits=(), checkpoints=(),
+    ))
 
 
 def default_halls(build: Path, salt: str = "", salted: set[str] | None = None) -> dict[str, dict]:
@@ -83,18 +97,19 @@ def default_halls(build: Path, salt: str = "", salted: set[str] | None = None) -
 
 
 def publish(build: Path, manifests: dict[str, dict], build_id: str) -> Path:
-    """Write a release and switch `build/current` to it atomically (as `halls build` does)."""
+    """Write a release and switch `build/current` to it atomically (as `halls build` does).
+
+    Manifests are read through the contract first, so a fixture that drifts from it fails here.
+    """
     release = build / "releases" / build_id
-    for hall_id, manifest in manifests.items():
+    models = {hall_id: parse_manifest(manifest) for hall_id, manifest in manifests.items()}
+    for hall_id, manifest in models.items():
         (release / "halls" / hall_id).mkdir(parents=True, exist_ok=True)
-        (release / "halls" / hall_id / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+        (release / "halls" / hall_id / "manifest.json").write_text(
+            json.dumps(dump_manifest(manifest), ensure_ascii=False))
         (release / "private" / "answers").mkdir(parents=True, exist_ok=True)
         (release / "private" / "answers" / f"{hall_id}.json").write_text(json.dumps({"answer": SECRET}))
-    catalog = {"format": "tunlan-hall-catalog", "version": 1, "build": build_id, "halls": [
-        {"id": hall_id, "title": m["title"], "intro": m["intro"], "order": m["order"],
-         "manifest": f"halls/{hall_id}/manifest.json"}
-        for hall_id, m in manifests.items()
-    ]}
+    catalog = dump_catalog(catalog_of(models.values(), build_id))
     (release / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False))
     link = build / f".current-{build_id}"
     os.symlink(f"releases/{build_id}", link)

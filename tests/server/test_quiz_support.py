@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from halls_contract.manifest import Exhibit, KeyedCheckpoint, Text
 from server.config import ServerConfig, load_config
 from tests.server.conftest import default_halls, publish
 
@@ -68,17 +69,16 @@ CORRECT = {"quiz1": {"s1": "C", "m1": ["A", "D"], "t1": False}, "quiz2": {"q": "
 
 
 def public(checkpoint: dict) -> dict:
-    entry = {k: v for k, v in checkpoint.items() if k != "questions"}
-    entry["questions"] = [{k: q[k] for k in ("id", "type", "prompt", "options")} for q in checkpoint["questions"]]
-    return entry
+    return KeyedCheckpoint.model_validate(checkpoint).public().model_dump(mode="json")
 
 
 def publish_quiz_build(build: Path, build_id: str = "q1") -> Path:
     """Publish halls alpha (checkpoints quiz1, quiz2; diorama `bridge`) and beta (checkpoint `only`)."""
     manifests = default_halls(build)
     manifests["alpha"]["checkpoints"] = [public(c) for c in KEYS["alpha"]]
-    manifests["alpha"]["exhibits"] = [{"id": "bridge", "room": "c", "kind": "diorama", "title": {"zh": "飞夺泸定桥",
-                                                                                                  "en": None}}]
+    bridge = Exhibit(id="bridge", room="c", kind="diorama", node="c/exhibit/bridge", title=Text(zh="飞夺泸定桥"),
+                     text=None, position=(20.0, 0.0, 0.0), radius=3.0, assets=())
+    manifests["alpha"]["exhibits"] = [bridge.model_dump(mode="json")]
     manifests["beta"]["checkpoints"] = [public(c) for c in KEYS["beta"]]
     release = publish(build, manifests, build_id)
     for hall_id, checkpoints in KEYS.items():
