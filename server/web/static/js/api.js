@@ -1,4 +1,5 @@
 // The server's JSON API: halls, the member session and the quiz (graded on the server).
+import { MANIFEST_FORMAT, MANIFEST_VERSION } from './contract.js';
 
 const SESSION_KEY = 'halls.session';
 
@@ -43,7 +44,19 @@ export async function requestJSON(url, { method = 'GET', body, token, cache, hea
 
 export const halls = () => requestJSON('/api/halls');
 export const manifest = (hallId, cache) =>
-  requestJSON(`/api/halls/${encodeURIComponent(hallId)}?variant=meshopt`, { cache });
+  requestJSON(`/api/halls/${encodeURIComponent(hallId)}?variant=meshopt`, { cache }).then(checkManifest);
+
+/** A manifest this viewer can read, else an Error saying why (the same check as the Panda3D client's). */
+export function checkManifest(data) {
+  if (!data || data.format !== MANIFEST_FORMAT) {
+    throw new Error(`manifest: format ${JSON.stringify(data && data.format)} is not '${MANIFEST_FORMAT}'`);
+  }
+  if (data.version !== MANIFEST_VERSION) {
+    throw new Error(`manifest: version ${JSON.stringify(data.version)} is not supported by this viewer `
+      + `(it reads version ${MANIFEST_VERSION}); reload the page`);
+  }
+  return data;
+}
 
 /** The signed-in member ({token, member}) kept in localStorage. */
 export const session = {

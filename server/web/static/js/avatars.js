@@ -4,6 +4,7 @@ import {
   MeshLambertMaterial, SphereGeometry, Sprite, SpriteMaterial, SRGBColorSpace, Vector3,
 } from 'three';
 import { mergeGeometries } from 'three/addons/utils/BufferGeometryUtils.js';
+import { FLAG_TRAINER } from './contract.js';
 import { quaternionToThree, toThree } from './coords.js';
 
 const COLOURS = ['#c0392b', '#2e86c1', '#27ae60', '#8e44ad', '#d35400', '#16a085', '#7f8c8d', '#2c3e50'];
@@ -108,7 +109,7 @@ export class Avatars {
   }
 
   build(info, flags) {
-    const trainer = info.role === 'trainer' || (flags & 1);
+    const trainer = info.role === 'trainer' || (flags & FLAG_TRAINER);
     const colour = trainer ? TRAINER : COLOURS[info.id % COLOURS.length];
     const group = new Group();
     group.name = `avatar:${info.id}`;

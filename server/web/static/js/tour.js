@@ -1,6 +1,7 @@
 // Guided tours: members follow the trainer's cues (go to an exhibit, gather);
 // trainers get buttons to start a tour, send everyone to an exhibit, gather
 // them where the trainer stands, and end it.
+import { MESSAGE, TOUR_EVENT } from './contract.js';
 import { el, replace } from './dom.js';
 import { onLangChange, pick, t } from './i18n.js';
 
@@ -28,26 +29,26 @@ export class Tour {
 
   handle(cue) {
     switch (cue.event) {
-      case 'start':
+      case TOUR_EVENT.START:
         this.leader = cue.leader;
         this.followers = 0;
         break;
-      case 'following':
+      case TOUR_EVENT.FOLLOWING:
         this.following = cue.on;
         this.leader = cue.leader;
         if (cue.on && cue.last) this.apply(cue.last);
         break;
-      case 'follower':
+      case TOUR_EVENT.FOLLOWER:
         this.followers = cue.followers;
         break;
-      case 'goto':
-      case 'gather':
+      case TOUR_EVENT.GOTO:
+      case TOUR_EVENT.GATHER:
         this.apply(cue);
         break;
-      case 'narrate':
+      case TOUR_EVENT.NARRATE:
         this.viewer.narrate(cue.text);
         break;
-      case 'end':
+      case TOUR_EVENT.END:
         this.leader = null;
         this.following = false;
         this.viewer.toast(t('tourEnded'));
@@ -76,7 +77,7 @@ export class Tour {
       parts.push(el('span', { class: 'tour-status', text: this.following ? t('following', { name: this.leader.name }) : t('tourRunning', { name: this.leader.name }) }));
       parts.push(el('button', { type: 'button', id: 'tour-follow', class: this.following ? '' : 'primary',
         text: this.following ? t('unfollow') : t('follow'),
-        onclick: () => this.viewer.presence.send({ type: 'follow', on: !this.following }) }));
+        onclick: () => this.viewer.presence.send({ type: MESSAGE.FOLLOW, on: !this.following }) }));
     }
     replace(node, parts);
     node.hidden = parts.length === 0;
@@ -87,7 +88,7 @@ export class Tour {
     const box = el('div', { class: 'trainer' }, el('strong', { text: t('trainerOn') }));
     if (!this.isLeader()) {
       box.append(el('button', { type: 'button', id: 'tour-start', class: 'primary', text: t('tourStart'),
-        onclick: () => presence.send({ type: 'tour-start' }) }));
+        onclick: () => presence.send({ type: MESSAGE.TOUR_START }) }));
       if (this.leader) box.append(el('span', { text: t('tourRunning', { name: this.leader.name }) }));
       return box;
     }
@@ -97,13 +98,13 @@ export class Tour {
     box.append(
       el('label', {}, el('span', { text: t('tourGoto') }), select),
       el('button', { type: 'button', id: 'tour-goto', text: '→', 'aria-label': t('tourGoto'),
-        onclick: () => presence.send({ type: 'tour-goto', exhibit: select.value }) }),
+        onclick: () => presence.send({ type: MESSAGE.TOUR_GOTO, exhibit: select.value }) }),
       el('button', { type: 'button', id: 'tour-gather', text: t('tourGather'),
         onclick: () => {
           const here = this.viewer.whereAmI();
-          if (here.room) presence.send({ type: 'tour-gather', room: here.room, p: here.floor });
+          if (here.room) presence.send({ type: MESSAGE.TOUR_GATHER, room: here.room, p: here.floor });
         } }),
-      el('button', { type: 'button', id: 'tour-end', text: t('tourEnd'), onclick: () => presence.send({ type: 'tour-end' }) }),
+      el('button', { type: 'button', id: 'tour-end', text: t('tourEnd'), onclick: () => presence.send({ type: MESSAGE.TOUR_END }) }),
       el('span', { id: 'tour-followers', text: t('tourFollowers', { n: this.followers }) }),
     );
     return box;

@@ -5,8 +5,9 @@ import {
   Color, DirectionalLight, Group, HemisphereLight, PerspectiveCamera, Quaternion, Raycaster, Scene, Timer, Vector2, Vector3,
   WebGLRenderer,
 } from 'three';
-import { halls as fetchCatalog, manifest as fetchManifest, session } from './api.js';
+import { checkManifest, halls as fetchCatalog, manifest as fetchManifest, session } from './api.js';
 import { Avatars } from './avatars.js';
+import { BODY_RADIUS, DEFAULT_LIGHT, EYE_HEIGHT, STEP_UP, TOUR_EVENT } from './contract.js';
 import { headingToYaw, quaternionToHall, toHall, toThree, yawToHeading, yawToward } from './coords.js';
 import { el, replace } from './dom.js';
 import { Exhibits } from './exhibits.js';
@@ -19,16 +20,14 @@ import { loadSettings, saveSettings } from './settings.js';
 import { signInForm } from './signin.js';
 import { ChunkStreamer } from './stream.js';
 import { Tour } from './tour.js';
-import { buildWalls, collide, portalCrossed, RADIUS, roomAt, WALL } from './walls.js';
+import { buildWalls, collide, portalCrossed, roomAt, WALL } from './walls.js';
 import { XR } from './xr.js';
 
-const EYE = 1.6;
 const WALK = 1.6; // metres per second
 const RUN = 3.2;
 const FLY = 4;
 const TURN = 1.8; // radians per second
 const SNAP = Math.PI / 6;
-const STEP_UP = 0.45; // highest step a walker climbs
 const MAX_DROP = 0.7; // deepest drop a walker steps down (no falling off dioramas)
 const PITCH_LIMIT = 1.4;
 const TRAVEL_SECONDS = 1.2;
@@ -62,7 +61,8 @@ class Viewer {
     const prefetch = window.__hallsPrefetch || {};
     let manifest;
     try {
-      manifest = await (prefetch.manifest || Promise.reject(new Error('no prefetch'))).catch(() => fetchManifest(this.hallId));
+      manifest = checkManifest(await (prefetch.manifest || Promise.reject(new Error('no prefetch')))
+        .catch(() => fetchManifest(this.hallId)));
     } catch (error) {
       return this.fail(error);
     }
@@ -109,7 +109,7 @@ class Viewer {
     this.renderer.setPixelRatio(Math.min(devicePixelRatio, 2));
     this.renderer.setSize(innerWidth, innerHeight, false);
     this.scene = new Scene();
-    this.scene.background = new Color('#9cc3e6');
+    this.scene.background = new Color(DEFAULT_LIGHT.sky);
     this.hemi = new HemisphereLight(0xffffff, 0xd8cfc0, 2);
     this.sun = new DirectionalLight(0xffffff, 1.6);
     this.sun.position.set(8, 20, 6);
@@ -118,7 +118,7 @@ class Viewer {
     this.rig.name = 'rig';
     this.camera = new PerspectiveCamera(70, innerWidth / innerHeight, 0.05, 400);
     this.camera.rotation.order = 'YXZ';
-    this.camera.position.set(0, EYE, 0);
+    this.camera.position.set(0, EYE_HEIGHT, 0);
     this.rig.add(this.camera);
     this.scene.add(this.rig);
     this.timer = new Timer();
@@ -178,9 +178,9 @@ class Viewer {
     this.manifest = manifest;
     this.walls = buildWalls(manifest);
     const theme = manifest.theme || {};
-    this.scene.background = new Color(theme.sky || '#9cc3e6');
-    this.hemi.intensity = 1 + 2 * (theme.ambient ?? 0.45);
-    this.sun.intensity = 1.5 * (theme.sun ?? 0.8);
+    this.scene.background = new Color(theme.sky || DEFAULT_LIGHT.sky);
+    this.hemi.intensity = 1 + 2 * (theme.ambient ?? DEFAULT_LIGHT.ambient);
+    this.sun.intensity = 1.5 * (theme.sun ?? DEFAULT_LIGHT.sun);
     this.exhibits.setManifest(manifest);
     this.roomList.setManifest(manifest);
     this.minimap.setManifest(manifest);
@@ -280,7 +280,7 @@ class Viewer {
     if (!room) return false;
     const [x0, y0] = room.bounds.min;
     const [x1, y1] = room.bounds.max;
-    const margin = WALL + RADIUS;
+    const margin = WALL + BODY_RADIUS;
     return x > x0 + margin && x < x1 - margin && y > y0 + margin && y < y1 - margin;
   }
 
@@ -435,7 +435,7 @@ class Viewer {
     if (!cue.p) return;
     const p = cue.p;
     const room = this.manifest.rooms.find((r) => r.id === cue.room) || roomAt(this.walls.rooms, p[0], p[1]);
-    if (cue.event === 'gather') {
+    if (cue.event === TOUR_EVENT.GATHER) {
       const me = this.presence && this.presence.me ? this.presence.me.id : 0;
       const angle = me * 2.399963; // golden angle: followers spread around the trainer
       const spot = this.inside(room, [p[0] + Math.cos(angle), p[1] + Math.sin(angle)]);
@@ -455,7 +455,7 @@ class Viewer {
   /** A point clamped inside a room's walls. */
   inside(room, [x, y]) {
     if (!room) return [x, y];
-    const m = WALL + RADIUS + 0.1;
+    const m = WALL + BODY_RADIUS + 0.1;
     return [Math.min(room.bounds.max[0] - m, Math.max(room.bounds.min[0] + m, x)),
       Math.min(room.bounds.max[1] - m, Math.max(room.bounds.min[1] + m, y))];
   }
@@ -522,7 +522,7 @@ class Viewer {
   }
 
   xrEnded() {
-    this.camera.position.set(0, EYE, 0);
+    this.camera.position.set(0, EYE_HEIGHT, 0);
     this.camera.rotation.set(0, 0, 0);
     this.camera.aspect = innerWidth / innerHeight;
     this.camera.updateProjectionMatrix();

@@ -2,9 +2,9 @@
 // its doorway openings.  Walls stand 0.2 m inside the room bounds (rooms
 // sharing a boundary stand back to back), so a doorway is a short passage
 // with jambs on both sides.  All in hall coordinates (x east, y north).
+import { BODY_RADIUS } from './contract.js';
 
 export const WALL = 0.2;
-export const RADIUS = 0.25;
 const ON_EDGE = 0.05;
 
 /** {segments, portals, rooms} for a manifest. */
@@ -64,7 +64,7 @@ export function roomAt(rooms, x, y) {
 }
 
 /** Where a walker of `radius` at `from` ends up trying to go to `to`: slides along walls, never through. */
-export function collide(walls, from, to, radius = RADIUS) {
+export function collide(walls, from, to, radius = BODY_RADIUS) {
   let x = from[0];
   let y = from[1];
   const dx = to[0] - x;
