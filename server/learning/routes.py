@@ -1,6 +1,7 @@
 """The quiz and learning-record HTTP API.
 
-    POST /api/session                                     sign in -> {token, member} (429 after `signin_failures` refusals)
+    POST /api/session                                     sign in -> {token, member}
+                                                          (429 after `signin_failures` refusals)
     GET  /api/me/progress                                 the member's halls and checkpoints
     GET  /api/halls/{hall}/checkpoints/{cp}               questions (no keys) and the member's tries
     POST /api/halls/{hall}/visits                         -> {registration}
@@ -24,6 +25,11 @@ and `hall_complete`, even if the policy would now refuse a new try) and the
 header `Idempotent-Replay: true`.  The key with another checkpoint or other
 answers is `409`; a malformed key is `400`.  Without the header every
 request is a new attempt.
+
+Schema first, then rules: after the token, every header, query and body is
+read through its model (`server.learning.request_models`), so a request
+that does not fit is a 400 naming the field before any hall, checkpoint or
+policy is looked at.  `server.web.openapi` describes these routes.
 """
 
 from __future__ import annotations
@@ -31,32 +37,49 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
-from server.learning import learners, progress
-from server.learning.auth import (SESSIONS, SIGNIN_GUARD, AuthFailure, EnrolmentRefused, Sessions, SignInGuard, client_address,
-                         require_role, valid_member_id, valid_name)
 from server.config import ServerConfig
-from server.web.catalog import CURRENT_BUILD
 from server.database import DATABASE, Database
+from server.learning import learners, progress
+from server.learning.auth import (
+    SESSIONS,
+    SIGNIN_GUARD,
+    EnrolmentRefused,
+    Sessions,
+    SignInGuard,
+    client_address,
+    require_role,
+)
 from server.learning.forwarder import FORWARDER, Forwarder, lrs_target_resolver, outbox_context
 from server.learning.learners import LEARNERS_SCHEMA, AttemptRequest, ExperienceRequest, Refusal, StoredAttempt
 from server.learning.outbox import OUTBOX_SCHEMA, dead_letters, resend_dead_letter
 from server.learning.quiz import AnswerKeys, Checkpoint, InvalidResponses, grade, parse_responses, public_questions
 from server.learning.records import BASE_NAME, Vocabulary
+from server.learning.request_models import (
+    AttemptBody,
+    DeadLettersQuery,
+    ExperiencedBody,
+    ProgressQuery,
+    RequestError,
+    ResendPath,
+    SessionBody,
+    VisitBody,
+    idempotency_key,
+    read_body,
+    read_path,
+    read_query,
+)
+from server.web.catalog import CURRENT_BUILD
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = ("browser", "headset", "client")
-MAX_DIORAMA_SECONDS = 4 * 3600.0
 NO_STORE = {"Cache-Control": "no-store"}
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
-"""An attempt's `Idempotency-Key` header: the client's id of one submission."""
 
 
 @dataclass
@@ -103,17 +126,19 @@ def add_quiz(app: web.Application, config: ServerConfig) -> None:
 
 
 def json_api(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-    """Errors raised by `require_role` become this handler's own JSON answers (headers kept)."""
+    """Errors raised by `require_role` and requests that do not fit their model become JSON answers (headers kept)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except web.HTTPException as error:
-            if error.status < 400 or error.content_type != "application/json":
+        except RequestError as invalid:
+            return error(400, str(invalid))
+        except web.HTTPException as failure:
+            if failure.status < 400 or failure.content_type != "application/json":
                 raise
-            headers = {k: v for k, v in error.headers.items() if k in ("WWW-Authenticate", "Retry-After")}
-            return web.Response(status=error.status, text=error.text, content_type="application/json",
+            headers = {k: v for k, v in failure.headers.items() if k in ("WWW-Authenticate", "Retry-After")}
+            return web.Response(status=failure.status, text=failure.text, content_type="application/json",
                                 headers=headers | NO_STORE)
 
     return wrapped
@@ -131,21 +156,11 @@ def error(status: int, message: str, **extra: Any) -> web.Response:
 
 @json_api
 async def session_handler(request: web.Request) -> web.Response:
-    body = await _json_object(request)
-    if isinstance(body, web.Response):
-        return body
+    body = await read_body(request, SessionBody)
     sessions = request.app[SESSIONS]
-    member_id, name, branch, code = (body.get(k) for k in ("member_id", "name", "branch", "enrolment_code"))
-    if not valid_member_id(member_id):
-        return error(400, "member_id: 1-64 letters, digits or . _ @ - (starting with a letter or digit)")
-    if not valid_name(name):
-        return error(400, "name: 1-40 characters, no control characters")
-    if branch is not None and (not isinstance(branch, str) or not branch.strip() or len(branch) > 64
-                               or (sessions.branches and branch not in sessions.branches)):
-        choices = f" (one of: {', '.join(sessions.branches)})" if sessions.branches else ""
-        return error(400, f"branch: unknown branch{choices}")
-    if code is not None and not isinstance(code, str):
-        return error(400, "enrolment_code: expected a string")
+    member_id, name, branch, code = body.member_id, body.name, body.branch, body.enrolment_code
+    if branch is not None and sessions.branches and branch not in sessions.branches:
+        return error(400, f"branch: unknown branch (one of: {', '.join(sessions.branches)})")
     guard, address = request.app[SIGNIN_GUARD], client_address(request)
     wait = guard.retry_after(address)
     if wait is not None:
@@ -207,40 +222,27 @@ async def checkpoint_handler(request: web.Request) -> web.Response:
 @json_api
 async def visit_handler(request: web.Request) -> web.Response:
     principal = require_role(request)
+    body = await read_body(request, VisitBody)
     hall_id = request.match_info["hall_id"]
     if request.app[CURRENT_BUILD].view.manifest(hall_id) is None:
         return error(404, f"unknown hall {hall_id!r}")
-    body = await _json_object(request)
-    if isinstance(body, web.Response):
-        return body
-    platform = body.get("platform")
-    if platform not in PLATFORMS:
-        return error(400, f"platform: expected one of {', '.join(PLATFORMS)}")
-    registration = await request.app[DATABASE].write(learners.start_visit, principal.member_id, hall_id, platform,
-                                                     time.time())
+    registration = await request.app[DATABASE].write(learners.start_visit, principal.member_id, hall_id,
+                                                     body.platform, time.time())
     return reply({"registration": registration}, 201)
 
 
 @json_api
 async def attempt_handler(request: web.Request) -> web.Response:
     principal = require_role(request)
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
-        return error(400, "Idempotency-Key: expected 8-64 letters, digits, _ or - (one new key per submission)")
+    key = idempotency_key(request.headers)
+    body = await read_body(request, AttemptBody)
+    registration, platform = body.registration, body.platform
     found = _checkpoint(request)
     if isinstance(found, web.Response):
         return found
     checkpoint = found
-    body = await _json_object(request)
-    if isinstance(body, web.Response):
-        return body
-    registration, platform = body.get("registration"), body.get("platform")
-    if not isinstance(registration, str) or not registration:
-        return error(400, "registration: expected the string from POST /api/halls/{hall}/visits")
-    if platform is not None and platform not in PLATFORMS:
-        return error(400, f"platform: expected one of {', '.join(PLATFORMS)}")
     try:
-        responses = parse_responses(checkpoint, body.get("answers"))
+        responses = parse_responses(checkpoint, body.answers)
     except InvalidResponses as invalid:
         return error(400, str(invalid))
     marks = grade(checkpoint, responses)
@@ -249,7 +251,8 @@ async def attempt_handler(request: web.Request) -> web.Response:
     database = app[DATABASE]
     attempt = AttemptRequest(
         member_id=principal.member_id, checkpoint=checkpoint, grade=marks, registration=registration,
-        platform=platform, now=time.time(), hall_checkpoints=frozenset(app[QUIZ].keys.hall(view.release, checkpoint.hall)),
+        platform=platform, now=time.time(),
+        hall_checkpoints=frozenset(app[QUIZ].keys.hall(view.release, checkpoint.hall)),
         vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall), idempotency_key=key)
     basis = learners.read_basis(database.reader, attempt)
     if isinstance(basis, (Refusal, StoredAttempt)):
@@ -278,23 +281,17 @@ async def attempt_handler(request: web.Request) -> web.Response:
 @json_api
 async def experienced_handler(request: web.Request) -> web.Response:
     principal = require_role(request)
+    body = await read_body(request, ExperiencedBody)
     hall_id, diorama_id = request.match_info["hall_id"], request.match_info["diorama_id"]
     view = request.app[CURRENT_BUILD].view
     manifest = view.manifest(hall_id)
     if manifest is None:
         return error(404, f"unknown hall {hall_id!r}")
-    diorama = next((e for e in manifest.get("exhibits", []) if e.get("kind") == "diorama" and e.get("id") == diorama_id),
-                   None)
+    diorama = next(
+        (e for e in manifest.get("exhibits", []) if e.get("kind") == "diorama" and e.get("id") == diorama_id), None)
     if diorama is None:
         return error(404, f"unknown diorama {diorama_id!r} in hall {hall_id!r}")
-    body = await _json_object(request)
-    if isinstance(body, web.Response):
-        return body
-    registration, seconds = body.get("registration"), body.get("seconds")
-    if not isinstance(registration, str) or not registration:
-        return error(400, "registration: expected the string from POST /api/halls/{hall}/visits")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_DIORAMA_SECONDS:
-        return error(400, f"seconds: expected a number above 0 and at most {MAX_DIORAMA_SECONDS:.0f}")
+    registration, seconds = body.registration, body.seconds
     outcome = await request.app[DATABASE].write(learners.record_experience, ExperienceRequest(
         member_id=principal.member_id, hall_id=hall_id, diorama_id=diorama_id, registration=registration,
         seconds=float(seconds), now=time.time(), vocabulary=request.app[QUIZ].vocabulary,
@@ -307,15 +304,17 @@ async def experienced_handler(request: web.Request) -> web.Response:
 @json_api
 async def progress_handler(request: web.Request) -> web.Response:
     require_role(request, "trainer", "admin")
+    query = read_query(request.query, ProgressQuery)
     settings, branches = request.app[progress.REPORTS], request.app[SESSIONS].branches
+    filters = {"from": query.from_, "to": query.to, "branch": ",".join(query.branch)}
     try:
-        where = progress.parse_filter(request.query, settings, branches)
+        where = progress.parse_filter({k: v for k, v in filters.items() if v}, settings, branches)
     except progress.BadFilter as bad:
         return error(400, str(bad))
     view = request.app[CURRENT_BUILD].view
     halls = progress.halls_of_build(view.catalog.value, view.release, request.app[QUIZ].keys)
     report = await request.app[DATABASE].read_in_thread(progress.build_report, halls, where, settings, branches)
-    if request.query.get("format", "json").lower() == "csv":
+    if query.format == "csv":
         body = "\ufeff" + progress.report_csv(report)  # the BOM tells spreadsheet programs it is UTF-8
         return web.Response(text=body, content_type="text/csv", charset="utf-8", headers=NO_STORE | {
             "Content-Disposition": 'attachment; filename="progress.csv"'})
@@ -325,19 +324,15 @@ async def progress_handler(request: web.Request) -> web.Response:
 @json_api
 async def dead_letters_handler(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    include_resent = request.query.get("all", "").lower() in ("1", "true", "yes")
-    letters = await request.app[DATABASE].read_in_thread(
-        functools.partial(dead_letters, include_resent=include_resent))
+    query = read_query(request.query, DeadLettersQuery)
+    letters = await request.app[DATABASE].read_in_thread(functools.partial(dead_letters, include_resent=query.all))
     return reply({"dead_letters": letters})
 
 
 @json_api
 async def resend_handler(request: web.Request) -> web.Response:
     principal = require_role(request, "admin")
-    try:
-        letter = int(request.match_info["letter_id"])
-    except ValueError:
-        return error(404, "no such dead letter")
+    letter = read_path(request.match_info, ResendPath).letter_id
     count = await request.app[DATABASE].write(resend_dead_letter, letter, time.time(), queues=True)
     if count is None:
         return error(404, f"no open dead letter {letter}")
@@ -381,16 +376,6 @@ def _checkpoint(request: web.Request) -> Checkpoint | web.Response:
     if checkpoint is None:
         return error(404, f"unknown checkpoint {checkpoint_id!r} in hall {hall_id!r}")
     return checkpoint
-
-
-async def _json_object(request: web.Request) -> dict | web.Response:
-    try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "body: expected a JSON object")
-    if not isinstance(body, dict):
-        return error(400, "body: expected a JSON object")
-    return body
 
 
 def _hall_title(view, hall_id: str) -> Mapping | None:
