@@ -203,16 +203,15 @@ class Ping(_ClientMessage):
     t: U32 | None = None
 
 
-ClientMessage = Annotated[
-    Join | Pose | TourStart | TourGoto | TourNarrate | TourGather | TourEnd | Follow | Ping, Field(discriminator="type")
-]
-CLIENT_MESSAGE = TypeAdapter(ClientMessage)
-CLIENT_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in get_args(get_args(ClientMessage)[0]))
+AnyClientMessage = Join | Pose | TourStart | TourGoto | TourNarrate | TourGather | TourEnd | Follow | Ping
+ClientMessage = Annotated[AnyClientMessage, Field(discriminator="type")]
+CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(ClientMessage)
+CLIENT_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in get_args(AnyClientMessage))
 """Message types a client sends."""
 TOUR_TYPES = frozenset({"tour-start", "tour-goto", "tour-narrate", "tour-gather", "tour-end"})
 
 
-def parse_client_message(text: str) -> BaseModel:
+def parse_client_message(text: str) -> AnyClientMessage:
     """Validate one text frame; raise `ProtocolError` (1008) with a readable reason."""
     try:
         return CLIENT_MESSAGE.validate_json(text)
@@ -370,15 +369,14 @@ class Pong(_ServerMessage):
     t: int | None = None
 
 
-ServerMessage = Annotated[
-    Welcome | Joined | Left | Tour | Reload | BuildError | Error | Pong, Field(discriminator="type")
-]
-SERVER_MESSAGE = TypeAdapter(ServerMessage)
-SERVER_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in get_args(get_args(ServerMessage)[0]))
+AnyServerMessage = Welcome | Joined | Left | Tour | Reload | BuildError | Error | Pong
+ServerMessage = Annotated[AnyServerMessage, Field(discriminator="type")]
+SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(ServerMessage)
+SERVER_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in get_args(AnyServerMessage))
 """Message types the server sends as text."""
 
 
-def parse_server_message(data: str | bytes | dict) -> BaseModel:
+def parse_server_message(data: str | bytes | dict) -> AnyServerMessage:
     """A server text message typed (`ValidationError` when it does not follow the protocol)."""
     if isinstance(data, dict):
         return SERVER_MESSAGE.validate_python(data)
