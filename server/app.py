@@ -39,6 +39,7 @@ from server.web.catalog import (
 )
 from server.web.events import BUILD_EVENTS, BuildEvents
 from server.web.objects import add_object_routes
+from server.web.openapi import add_api_docs
 from server.web.viewer import add_web_routes
 from server.web.watch import add_watcher
 
@@ -87,6 +88,7 @@ def create_app(config: ServerConfig) -> web.Application:
     if config.watch:
         add_watcher(app)
     add_web_routes(app, config)  # the browser viewer: /halls/{id}, /vendor/three/
+    add_api_docs(app, config)  # /api/openapi.json (checked against these routes by a test), /api/docs
     _add_viewer_files(app, config)
     return app
 

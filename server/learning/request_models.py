@@ -119,6 +119,10 @@ class VisitBody(_Body):
 class AttemptBody(_Body):
     """`POST /api/halls/{hall}/checkpoints/{cp}/attempts`: a member's answers to a checkpoint."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "registration": "6eb64d8e-6e33-4611-b114-5a4a1c0cd7c1", "platform": "browser",
+        "answers": {"s1": "C", "m1": ["A", "D"], "t1": False}}]})  # fmt: skip
+
     registration: Registration
     """The visit this attempt belongs to."""
     platform: Annotated[Platform | None, Expected(f"expected one of {', '.join(PLATFORMS)}")] = None

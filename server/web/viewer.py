@@ -37,7 +37,7 @@ THREE_FOLDERS = {"build": ("build",), "examples/jsm": ("examples", "jsm")}
 SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 """One path segment: no leading dot (so no `.`, `..` or hidden files), no slashes or odd bytes."""
 VENDOR_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
-                ".json": "application/json"}
+                ".json": "application/json", ".css": "text/css"}
 VENDOR_CACHE = "public, max-age=86400"
 """Library files change only when package.json moves; a day, revalidated by ETag after."""
 PAGE_CACHE = "no-cache"
@@ -145,22 +145,27 @@ def _vendor_handler(url_part: str):
         target = vendor_file(request.app[THREE_DIR], url_part, request.match_info["path"])
         if target is None:
             raise web.HTTPNotFound()
-        entry = _vendor_entry(request.app[VENDOR_FILES], target)
-        zipped = "gzip" in request.headers.get("Accept-Encoding", "").lower()
-        etag = f'"{entry.etag}-gz"' if zipped else f'"{entry.etag}"'
-        headers = {"Cache-Control": VENDOR_CACHE, "ETag": etag, "Vary": "Accept-Encoding"}
-        tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
-        if etag in tags or f'"{entry.etag}"' in tags or f'"{entry.etag}-gz"' in tags:
-            return web.Response(status=304, headers=headers)
-        content_type = VENDOR_TYPES[target.suffix]
-        if content_type.startswith("text/"):
-            content_type += "; charset=utf-8"
-        headers["Content-Type"] = content_type
-        if zipped:
-            headers["Content-Encoding"] = "gzip"
-        return web.Response(body=entry.gzipped if zipped else entry.body, headers=headers)
+        return send_vendor_file(request, target)
 
     return vendor
+
+
+def send_vendor_file(request: web.Request, target: Path) -> web.Response:
+    """A library file from `node_modules` (one `VENDOR_TYPES` names): gzipped when asked, ETag, a day's cache."""
+    entry = _vendor_entry(request.app[VENDOR_FILES], target)
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    etag = f'"{entry.etag}-gz"' if zipped else f'"{entry.etag}"'
+    headers = {"Cache-Control": VENDOR_CACHE, "ETag": etag, "Vary": "Accept-Encoding"}
+    tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
+    if etag in tags or f'"{entry.etag}"' in tags or f'"{entry.etag}-gz"' in tags:
+        return web.Response(status=304, headers=headers)
+    content_type = VENDOR_TYPES[target.suffix]
+    if content_type.startswith("text/"):
+        content_type += "; charset=utf-8"
+    headers["Content-Type"] = content_type
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+    return web.Response(body=entry.gzipped if zipped else entry.body, headers=headers)
 
 
 def _vendor_entry(cache: dict, target: Path) -> VendorFile:
