@@ -733,14 +733,10 @@ def _asset(p: _Params, options: GeometryOptions) -> Built:
     scale, base = p.number("scale", 1e-4, 1e4), p.number("base", -100, 100)
     colour = None if p.values["colour"] is None else p.colour("colour")
     data = _read_asset(path, p, options)
-    resolver = _AssetResolver(posixpath.dirname(path), options.read_asset)
     try:
-        scene = trimesh.load_scene(io.BytesIO(data), file_type=suffix[1:], resolver=resolver, process=False)
-    except Exception as error:  # trimesh raises many kinds for broken files
-        p.fail(f"cannot load asset {path!r} ({type(error).__name__}: {error})")
-    pieces = _scene_pieces(scene, suffix in Y_UP_SUFFIXES)
-    if not pieces:
-        p.fail(f"asset {path!r} has no triangles")
+        pieces = load_model(path, data, options.read_asset)
+    except GeometryError as problem:
+        p.fail(f"asset {path!r}: {problem}")
     positions = np.vstack([m.positions for m, _, _ in pieces]) * scale
     lo, hi = positions.min(axis=0), positions.max(axis=0)
     shift = np.array([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, base - lo[2]])
@@ -752,6 +748,26 @@ def _asset(p: _Params, options: GeometryOptions) -> Built:
         else:
             built.append((m, _material("asset", colour or own_colour or "#ffffff")))
     return built
+
+
+def load_model(path: str, data: bytes, read: Callable[[str], bytes]) -> list[tuple[_Mesh, bytes | None, str | None]]:
+    """The meshes of model file `path` (its bytes `data`) in Z-up world space: mesh, texture PNG, own colour.
+
+    Files it uses (glTF buffers, textures, OBJ materials) come through `read`, relative to its folder.
+    Raises GeometryError with a plain reason; `scenes.validate` tries this on every model a hall uses.
+    """
+    suffix = posixpath.splitext(path)[1].lower()
+    resolver = _AssetResolver(posixpath.dirname(path), read)
+    try:
+        scene = trimesh.load_scene(io.BytesIO(data), file_type=suffix[1:], resolver=resolver, process=False)
+        pieces = _scene_pieces(scene, suffix in Y_UP_SUFFIXES)
+    except GeometryError:
+        raise
+    except Exception as error:  # trimesh and Pillow raise many kinds for broken files
+        raise GeometryError(f"it cannot be loaded ({type(error).__name__}: {error})") from None
+    if not pieces:
+        raise GeometryError("it has no triangles")
+    return pieces
 
 
 def _scene_pieces(scene: trimesh.Scene, y_up: bool) -> list[tuple[_Mesh, bytes | None, str | None]]:
@@ -766,6 +782,10 @@ def _scene_pieces(scene: trimesh.Scene, y_up: bool) -> list[tuple[_Mesh, bytes |
         linear = convert @ np.asarray(transform)[:3, :3]
         vertices = np.asarray(geometry.vertices) @ linear.T + convert @ np.asarray(transform)[:3, 3]
         faces = np.asarray(geometry.faces, np.int64)
+        if faces.min() < 0 or faces.max() >= len(vertices):
+            raise GeometryError("a face refers to a vertex that does not exist")
+        if not np.isfinite(vertices).all():
+            raise GeometryError("some of its vertices are not finite numbers")
         if np.linalg.det(linear) < 0:
             faces = faces[:, ::-1]
         m = _Mesh(vertices, generators.vertex_normals(vertices, faces), faces)

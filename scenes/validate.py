@@ -5,7 +5,8 @@ Two passes, each reporting everything it finds.  First the schema
 at the YAML marks of their paths (`scenes.schema_errors`).  Then, on a
 schema-valid hall, the checks the schema cannot express: ids, assets,
 geometry (rooms, exhibits, doorways), reachability, quizzes and text fit.
-The only disk access is listing `assets/` (skipped when
+The only disk access is listing `assets/` and reading the assets a hall
+refers to, whose size and content `scenes.assets` checks (both skipped when
 `ValidateOptions.asset_files` is given).
 """
 
@@ -13,25 +14,34 @@ from __future__ import annotations
 
 import functools
 import os
+import posixpath
 import re
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
 
+from scenes.assets import (
+    AUDIO_TYPES,
+    IMAGE_TYPES,
+    MODEL_TYPES,
+    VIDEO_TYPES,
+    AssetProblem,
+    asset_kind,
+    content_problem,
+    path_problem,
+    read_asset_file,
+    references,
+)
 from scenes.diagnostics import AuthorErrors, Diagnostic, did_you_mean
 from scenes.layout import CLEARANCE, OPPOSITE, WALL_THICKNESS, RoomRect, place_exhibit, place_rooms
 from scenes.load import Document, LoadOptions, Mark, display_path, load_document
 from scenes.model import Checkpoint, Diorama, Figure, Hall, Media, Model, Panel, Prop
 from scenes.schema_errors import SLUG_PATTERN, at, describe, num, schema_diagnostics
 
-IMAGE_TYPES = (".png", ".jpg", ".jpeg")
-MODEL_TYPES = (".glb", ".gltf", ".obj", ".stl", ".ply")
-AUDIO_TYPES = (".ogg", ".mp3", ".wav")
-VIDEO_TYPES = (".mp4", ".webm")
 EPSILON = 1e-6
 """Lengths closer than this (metres) count as equal: rooms may touch, exhibits may abut."""
 
@@ -47,7 +57,8 @@ class ValidateOptions:
     known_halls: frozenset[str] = frozenset()
     """Ids of all halls, for `hall:<id>` doorways; empty: do not check them."""
     asset_files: frozenset[str] | None = None
-    """Asset paths as authors write them (`assets/...`); None: list `assets_dir`."""
+    """Asset paths as authors write them (`assets/...`); None: list `assets_dir`, and read the assets a hall
+    refers to for their checks of size and content (`scenes.assets`)."""
     max_rooms: int = 40
     """Most rooms in one hall."""
     max_exhibits: int = 400
@@ -130,6 +141,7 @@ class _HallChecks:
         self.openings: list[_Opening] = []
         self.links: set[tuple[int, int]] = set()
         self._assets: frozenset[str] | None = options.asset_files
+        self._contents: dict[str, str | None] = {}
 
     def run(self) -> Iterator[Diagnostic]:
         oversized = list(self._size_budgets())
@@ -236,24 +248,58 @@ class _HallChecks:
 
     def _asset_problem(self, value: str, what: str, allowed: tuple[str, ...]) -> str | None:
         prefix = display_path(self.options.assets_dir, self.options.root) + "/"
-        if "\\" in value:
-            return f"use '/' in asset paths, not '\\': '{value}'"
+        problem = path_problem(value, prefix)
+        if problem:
+            return problem
         relative = PurePosixPath(value)
-        if relative.is_absolute() or re.match(r"^[A-Za-z]:", value):
-            return f"asset path '{value}' must be relative to the project folder, like '{prefix}lamp.glb'"
-        if ".." in relative.parts:
-            return f"asset path '{value}' must not contain '..'"
         if relative.suffix.lower() not in allowed:
             types_ = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
             return f"'{value}' is not {what} file; use {types_}"
         files = self._asset_files()
+        on_disk = self.options.asset_files is None
         if value in files:
-            return None
+            return self._asset_content(value) if on_disk else None
         if prefix + value in files:
             return f"asset paths start with '{prefix}': write '{prefix}{value}'"
+        if on_disk and posixpath.normpath(value) == value and os.path.lexists(self.options.root / value):
+            return self._asset_content(value)  # a link, folder or pipe: reading it says which
         same_type = [f for f in files if PurePosixPath(f).suffix.lower() in allowed]
         hint = did_you_mean(value, same_type) or did_you_mean(value, files)
         return f"no such asset '{value}'{hint}"
+
+    def _asset_content(self, value: str) -> str | None:
+        """The first problem with the file at `value` on disk, read once per hall (`scenes.assets`)."""
+        if value not in self._contents:
+            self._contents[value] = self._read_and_check(value)
+        return self._contents[value]
+
+    def _read_and_check(self, value: str) -> str | None:
+        try:
+            data = self._read(value)
+        except AssetProblem as problem:
+            return problem.message
+        if asset_kind(value) != "model":
+            return None
+        pending, seen = [(value, data)], {value}
+        while pending:  # the files the model uses, and the files they use (an OBJ's materials' textures)
+            user, user_data = pending.pop()
+            for used in references(user, user_data):
+                if used in seen:
+                    continue
+                seen.add(used)
+                try:
+                    pending.append((used, self._read(used)))
+                except AssetProblem as problem:
+                    return f"{problem.message} (used by '{user}')"
+        return _model_problem(value, data, self._read)
+
+    def _read(self, value: str) -> bytes:
+        """The asset's bytes, checked for where it leads, its size and its content; or AssetProblem."""
+        data = read_asset_file(self.options.root, self.options.assets_dir, value)
+        problem = content_problem(value, data)
+        if problem:
+            raise AssetProblem(problem)
+        return data
 
     # rooms and doorways
 
@@ -555,6 +601,20 @@ ASSET_FIELDS: dict[type, dict[str, tuple[str, tuple[str, ...]]]] = {
 }
 
 
+MODEL_FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".stl": "STL", ".ply": "PLY"}
+
+
+def _model_problem(value: str, data: bytes, read: Callable[[str], bytes]) -> str | None:
+    """Whether the geometry stage can load the model, tried here so that the build cannot fail on it."""
+    from scenes.geometry import GeometryError, load_model  # imported late: trimesh only for halls with models
+
+    try:
+        load_model(value, data, read)
+    except GeometryError as problem:
+        return f"'{value}' is a damaged {MODEL_FORMATS[PurePosixPath(value).suffix.lower()]} model: {problem}"
+    return None
+
+
 def list_assets(assets_dir: Path, root: Path) -> frozenset[str]:
     """Files under `assets_dir` as authors write them (`assets/...`), links leading outside left out."""
     prefix = display_path(assets_dir, root)
@@ -563,7 +623,11 @@ def list_assets(assets_dir: Path, root: Path) -> frozenset[str]:
     for folder, _, names in os.walk(assets_dir):
         for name in names:
             path = Path(folder, name)
-            if path.resolve().is_relative_to(inside) and path.is_file():
+            try:
+                usable = path.resolve().is_relative_to(inside) and path.is_file()
+            except (OSError, RuntimeError):  # a loop of links: reading it says so
+                usable = False
+            if usable:
                 found.add(f"{prefix}/{PurePosixPath(*path.relative_to(assets_dir).parts).as_posix()}")
     return frozenset(found)
 

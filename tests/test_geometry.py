@@ -10,7 +10,7 @@ import trimesh
 from PIL import Image
 
 from scenes import generators, geometry, ir
-from scenes.geometry import GeometryError, GeometryOptions, build_chunk_meshes
+from scenes.geometry import GeometryError, GeometryOptions, build_chunk_meshes, load_model
 
 THEME = {"wall": "#f4efe6", "floor": "#8a6d4b", "ceiling": "#fbfaf7", "trim": "#b22222", "sky": "#9cc3e6"}
 
@@ -427,6 +427,20 @@ def test_asset_stl_is_taken_as_z_up():
     stl = trimesh.creation.box(extents=(1.0, 2.0, 3.0)).export(file_type="stl")
     node = build_node(ir.Shape("asset", {"path": "assets/b.stl"}), options=GeometryOptions(read_asset=lambda p: stl))
     assert np.ptp(positions(node), axis=0) == pytest.approx((1.0, 2.0, 3.0), abs=1e-5)
+
+
+def test_asset_whose_faces_point_past_its_vertices_is_rejected_not_crashed_on():
+    obj = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 9\n"  # trimesh fails with an IndexError
+    options = GeometryOptions(read_asset=lambda p: obj)
+    with pytest.raises(GeometryError, match=r"^geometry: asset: asset 'assets/a.obj': it cannot be loaded \(Index"):
+        build_node(ir.Shape("asset", {"path": "assets/a.obj"}), name="n", options=options)
+
+
+def test_load_model_gives_plain_reasons_for_broken_and_empty_models():
+    with pytest.raises(GeometryError, match=r"^it cannot be loaded \("):
+        load_model("assets/a.glb", b"glTF\x02\0\0\0junk", lambda path: b"")
+    with pytest.raises(GeometryError, match=r"^it has no triangles$"):
+        load_model("assets/a.obj", b"v 0 0 0\n", lambda path: b"")
 
 
 def test_asset_that_is_not_a_mesh_is_rejected():

@@ -382,7 +382,7 @@ ASSET_ERRORS = [
 
 def test_check_finds_assets_on_disk_when_no_listing_is_given(tmp_path):
     (tmp_path / "assets" / "models").mkdir(parents=True)
-    (tmp_path / "assets" / "models" / "lamp.glb").write_bytes(b"glTF")
+    (tmp_path / "assets" / "models" / "lamp.glb").write_bytes((HALLS / "valid/assets/models/lamp.glb").read_bytes())
     path = tmp_path / "halls" / "demo.yaml"
     path.parent.mkdir()
     path.write_text(model_with_asset("assets/models/lamp.glb"), encoding="utf-8")
