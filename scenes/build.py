@@ -236,7 +236,8 @@ def compile_chunk(job: ChunkJob) -> dict:
     geometry_options = GeometryOptions(read_asset=lambda path: read_asset(root, path), texture_cache=textures)
     meshes = build_chunk_meshes(job.chunk, geometry_options)
     glb = emit_gltf(meshes)
-    meshopt = _start_meshopt(glb, root, staging, job.chunk.id) if job.meshopt else None  # runs beside emit_bam
+    # runs beside emit_bam; files named by hall and chunk: chunk ids repeat across halls, and jobs run in parallel
+    meshopt = _start_meshopt(glb, root, staging, f"{job.hall_id}.{job.chunk.id}") if job.meshopt else None
     # Panda3D reads zlib-compressed `.bam.pz` files transparently; textures make raw bams ~10x larger.
     bam = zlib.compress(emit_bam(meshes), 3)  # level 3: within 15% of level 6 at a third of the time
     objects = {"glb": _stage(staging, glb, ".glb"), "bam": _stage(staging, bam, ".bam.pz")}

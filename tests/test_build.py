@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scenes import build as scenes_build
 from scenes.build import Budget, BuildOptions, build
 from scenes.diagnostics import AuthorErrors
 
@@ -124,3 +125,19 @@ def test_thumbnails_render_once_per_look_and_survive_builds_without_renderer(pro
     assert _manifest(project, "alpha")["thumbnail"] == thumbnail
     build(_options(project, thumbnails=render))
     assert sorted(calls) == ["alpha", "alpha", "beta"]
+
+
+def test_gltfpack_files_of_chunks_with_the_same_room_id_in_two_halls_do_not_collide(project, monkeypatch):
+    # beta's room gets alpha's first room id: parallel jobs used to share gltfpack's temporary files
+    beta = project / "halls" / "beta.yaml"
+    beta.write_text(beta.read_text(encoding="utf-8").replace("  - id: only", "  - id: entrance"), encoding="utf-8")
+    names: list[str] = []
+    start = scenes_build._start_meshopt
+
+    def recording(glb, root, folder, name):
+        names.append(name)
+        return start(glb, root, folder, name)
+
+    monkeypatch.setattr(scenes_build, "_start_meshopt", recording)
+    build(_options(project, meshopt=True))
+    assert sorted(names) == ["alpha.entrance", "alpha.gallery", "beta.entrance"]
