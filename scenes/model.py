@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from halls_contract.themes import DEFAULT_AMBIENT, DEFAULT_COLOURS, DEFAULT_SUN
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")]
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 Point2 = tuple[float, float]
@@ -43,21 +45,21 @@ class Text(Schema):
 class Theme(Schema):
     """Colours and light of a hall."""
 
-    primary: Colour = "#b22222"
+    primary: Colour = DEFAULT_COLOURS["primary"]
     """Main colour: wall banners, frames, accents."""
-    secondary: Colour = "#f2c14e"
+    secondary: Colour = DEFAULT_COLOURS["secondary"]
     """Second colour: trims and highlights."""
-    wall: Colour = "#f4efe6"
+    wall: Colour = DEFAULT_COLOURS["wall"]
     """Wall colour."""
-    floor: Colour = "#8a6d4b"
+    floor: Colour = DEFAULT_COLOURS["floor"]
     """Floor colour."""
-    ceiling: Colour = "#fbfaf7"
+    ceiling: Colour = DEFAULT_COLOURS["ceiling"]
     """Ceiling colour."""
-    ambient: float = Field(default=0.45, ge=0, le=1)
+    ambient: float = Field(default=DEFAULT_AMBIENT, ge=0, le=1)
     """Ambient light strength, 0 to 1."""
-    sun: float = Field(default=0.8, ge=0, le=2)
+    sun: float = Field(default=DEFAULT_SUN, ge=0, le=2)
     """Directional (sun) light strength, 0 to 2."""
-    sky: Colour = "#9cc3e6"
+    sky: Colour = DEFAULT_COLOURS["sky"]
     """Sky colour, seen in open-air rooms."""
 
 
