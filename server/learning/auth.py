@@ -122,6 +122,7 @@ class Sessions:
         if self.enrolment == "list":
             raise EnrolmentRefused("member id is not enrolled")
         if self.enrolment == "code":
+            assert self.enrolment_code is not None, "the config check refuses enrolment = code without a code"
             if code is None or not hmac.compare_digest(code.encode(), self.enrolment_code.encode()):
                 raise EnrolmentRefused("wrong or missing enrolment code")
 

@@ -257,8 +257,9 @@ def report_table(report: dict) -> str:
 
 
 def _members(connection: sqlite3.Connection, where: ReportFilter) -> dict[str, tuple[str, str | None]]:
-    sql, params = "SELECT id, name, branch FROM members", []
-    clauses = []
+    sql = "SELECT id, name, branch FROM members"
+    params: list[str | float] = []
+    clauses: list[str] = []
     if where.branches:
         clauses.append(f"branch IN ({','.join('?' * len(where.branches))})")
         params += where.branches
