@@ -20,13 +20,12 @@ import multiprocessing
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from halls_contract.catalog import catalog_of, dump_catalog
 from halls_contract.manifest import (
@@ -39,10 +38,10 @@ from halls_contract.manifest import (
 )
 from scenes import ir
 from scenes.diagnostics import AuthorErrors, Diagnostic
-from scenes.load import load_document
-from scenes.validate import ValidateOptions, validate_hall
 from scenes.layout import LayoutOptions, layout_hall
+from scenes.load import load_document
 from scenes.model import Hall
+from scenes.validate import ValidateOptions, validate_hall
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import functools
 import io
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -60,7 +60,7 @@ LIGHT_TEXT = (250, 248, 242)
 # --- fonts -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_font_path() -> Path:
     return find_cjk_font()
 

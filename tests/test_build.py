@@ -73,7 +73,8 @@ def test_rebuild_after_text_edit_recompiles_only_that_room(project):
     build(_options(project))
     old = _manifest(project, "alpha")
     hall = project / "halls/alpha.yaml"
-    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"), encoding="utf-8")
+    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"),
+                    encoding="utf-8")
     result = build(_options(project))
     new = _manifest(project, "alpha")
     assert result.chunks_built == 1 and result.changed
@@ -120,7 +121,8 @@ def test_thumbnails_render_once_per_look_and_survive_builds_without_renderer(pro
     build(_options(project, thumbnails=render))
     assert sorted(calls) == ["alpha", "beta"]  # nothing changed: no new renders
     hall = project / "halls/alpha.yaml"
-    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"), encoding="utf-8")
+    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"),
+                    encoding="utf-8")
     build(_options(project))  # no renderer (watch mode): alpha keeps its old picture
     assert _manifest(project, "alpha")["thumbnail"] == thumbnail
     build(_options(project, thumbnails=render))

@@ -68,7 +68,7 @@ class Floor:
     doors: dict[str, list[tuple[str, float, float]]]
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest | dict) -> "Floor":
+    def from_manifest(cls, manifest: Manifest | dict) -> Floor:
         """From a manifest (typed, or JSON values checked with `parse_manifest`)."""
         if not isinstance(manifest, Manifest):
             manifest = parse_manifest(manifest)
@@ -126,8 +126,8 @@ class Walker:
 
     def pose_text(self, t: int) -> str:
         half = self.heading / 2
-        return ('{"v":1,"type":"pose","room":"%s","p":[%.3f,%.3f,%.2f],"q":[0,0,%.5f,%.5f],"t":%d}'
-                % (self.room, self.x, self.y, EYE_HEIGHT, math.sin(half), math.cos(half), t))
+        return (f'{{"v":1,"type":"pose","room":"{self.room}","p":[{self.x:.3f},{self.y:.3f},{EYE_HEIGHT:.2f}],'
+                f'"q":[0,0,{math.sin(half):.5f},{math.cos(half):.5f}],"t":{t:d}}}')
 
 
 # --- the run -----------------------------------------------------------------------
@@ -182,7 +182,7 @@ class TimedConnection(ClientConnection):
     of the traffic.
     """
 
-    run: "Run | None" = None
+    run: Run | None = None
     batches: list | None = None
 
     def process_event(self, event) -> None:
@@ -220,7 +220,7 @@ async def _member(run: Run, index: int, walking: list[Simulated], stop: asyncio.
         if not stop.is_set():
             entry.closed = exc.rcvd.code if exc.rcvd else 1006
             entry.reason = exc.rcvd.reason if exc.rcvd else "connection lost"
-    except (OSError, InvalidHandshake, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, InvalidHandshake) as exc:
         entry.closed, entry.reason = -1, f"connect failed: {exc}"
         joined.append(index)
 

@@ -26,9 +26,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -168,8 +168,14 @@ def _render(paths: list[Path], camera_pos: Vec3, look_at: Vec3, light: dict,
 
 def _open_buffer(size: tuple[int, int], display: str):
     """A graphics engine and an offscreen buffer of `size` on `display`."""
-    from panda3d.core import (FrameBufferProperties, GraphicsEngine, GraphicsPipe,
-                              GraphicsPipeSelection, WindowProperties, loadPrcFileData)
+    from panda3d.core import (
+        FrameBufferProperties,
+        GraphicsEngine,
+        GraphicsPipe,
+        GraphicsPipeSelection,
+        WindowProperties,
+        loadPrcFileData,
+    )
 
     loadPrcFileData("preview", "\n".join([
         "window-type offscreen", f"load-display {display}", "aux-display",
@@ -306,7 +312,7 @@ def hex_to_rgb(colour: Colour) -> tuple[int, int, int]:
 
 
 def _hex(colour: Colour) -> str:
-    return colour if isinstance(colour, str) else "#%02x%02x%02x" % hex_to_rgb(colour)
+    return colour if isinstance(colour, str) else "#{:02x}{:02x}{:02x}".format(*hex_to_rgb(colour))
 
 
 # --- command line (the child process's entry point) ------------------------

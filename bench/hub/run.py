@@ -101,8 +101,8 @@ def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: fl
         wait_for_port(port, server, timeout=15)
         sampler = CpuSampler(server.pid)
         sampler.start()
-        command = [*pinned(1, nice), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}", "--hall", "bench",
-                   "--manifest", str(manifest), "--members", str(members), "--rate", "10",
+        command = [*pinned(1, nice), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}",
+                   "--hall", "bench", "--manifest", str(manifest), "--members", str(members), "--rate", "10",
                    "--seconds", str(seconds), "--json"]
         try:
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)

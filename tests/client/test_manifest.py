@@ -27,7 +27,8 @@ def test_parse_reads_a_built_manifest_with_object_urls(built_project):
 def test_parse_prefers_the_servers_model_url(built_project):
     data = copy.deepcopy(manifest_of(built_project, "alpha"))
     chunk = data["chunks"][0]
-    chunk["model"] = chunk["objects"]["bam"] | {"kind": "bam", "url": "https://cdn.test/o/" + chunk["objects"]["bam"]["name"]}
+    bam = chunk["objects"]["bam"]
+    chunk["model"] = bam | {"kind": "bam", "url": "https://cdn.test/o/" + bam["name"]}
     manifest = HallManifest.parse(data, "http://example.test/")
     assert manifest.chunks[0].bam.url.startswith("https://cdn.test/o/")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
+
+import pytest
 
 from tests.client.conftest import manifest_of, run_client
 from tools.preview import inspect_image

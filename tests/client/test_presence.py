@@ -26,7 +26,7 @@ class Peer:
         self.poses: list = []
 
     @classmethod
-    async def join(cls, server_url: str, name: str = "peer", **extra) -> "Peer":
+    async def join(cls, server_url: str, name: str = "peer", **extra) -> Peer:
         ws = await websockets.connect(hub_url(server_url, "alpha"))
         await ws.send(json.dumps({"v": 1, "type": "join", "name": name, **extra}))
         peer = cls(ws)

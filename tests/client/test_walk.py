@@ -11,7 +11,7 @@ from tests.client.conftest import manifest_of
 from tools.client.collision import collision_mesh
 from tools.client.manifest import HallManifest
 from tools.client.scene import load_chunk
-from tools.client.walk import WalkInput, Walker, arrival, at_doorway
+from tools.client.walk import Walker, WalkInput, arrival, at_doorway
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ from tools.client.presence import PresenceClient
 from tools.client.quiz import QuizApi, member_id
 from tools.client.scene import HallScene, sky_colour
 from tools.client.stream import ChunkFailed, ChunkFetched, HallStream, ManifestFailed, ManifestReady, StreamEnded
-from tools.client.walk import WalkInput, Walker, arrival, at_doorway, look_at_heading
+from tools.client.walk import Walker, WalkInput, arrival, at_doorway, look_at_heading
 
 log = logging.getLogger(__name__)
 
@@ -563,7 +563,8 @@ class HallClient:
         if presence is None:
             return
         if self._room_id is not None and self.scene is not None and self.scene.loaded:
-            presence.set_pose(self._room_id, self.walker.position, head_quaternion(self.walker.head.getQuat(self.world)))
+            presence.set_pose(self._room_id, self.walker.position,
+                              head_quaternion(self.walker.head.getQuat(self.world)))
         for kind, data in presence.poll():
             if kind in ("welcome", "joined", "left"):
                 self.avatars.roster(kind, data)

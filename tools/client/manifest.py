@@ -75,7 +75,7 @@ class HallManifest:
     """The manifest as read."""
 
     @classmethod
-    def parse(cls, data: Any, base_url: str = "") -> "HallManifest":
+    def parse(cls, data: Any, base_url: str = "") -> HallManifest:
         """Check and read a manifest; `base_url` resolves object URLs (`ManifestError` on bad input)."""
         manifest = parse_manifest(data)
         try:

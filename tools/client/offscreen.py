@@ -21,8 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ def render_hall_thumbnail(manifest: Mapping | Path, objects_dir: Path, out: Path
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=repo)
         except subprocess.TimeoutExpired:
-            raise RuntimeError(f"thumbnail of hall {hall_id!r}: the renderer took longer than {timeout:.0f} s") from None
+            raise RuntimeError(f"thumbnail of hall {hall_id!r}: the renderer took longer than {timeout:.0f} s"
+                               ) from None
     if done.returncode != 0 or not out.is_file():
         tail = "\n".join(done.stderr.strip().splitlines()[-10:])
         raise RuntimeError(f"thumbnail of hall {hall_id!r}: the renderer failed (exit {done.returncode}):\n{tail}")

@@ -76,7 +76,7 @@ class PresenceClient:
 
     # main-thread side
 
-    def start(self) -> "PresenceClient":
+    def start(self) -> PresenceClient:
         self._thread.start()
         return self
 
@@ -151,7 +151,7 @@ class PresenceClient:
                 self._emit("status", f"presence: the hub refused the connection ({status})")
                 if status in (400, 403, 404):
                     return
-            except (OSError, InvalidHandshake, ConnectionClosed, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, InvalidHandshake, ConnectionClosed) as exc:
                 self._emit("status", f"presence: connection lost ({type(exc).__name__}: {exc}); "
                            f"retrying in {delay:.0f} s")
             if self._stopping.is_set():

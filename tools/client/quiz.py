@@ -65,7 +65,7 @@ class AttemptResult:
     hall_complete: bool
 
     @classmethod
-    def from_json(cls, data: dict) -> "AttemptResult":
+    def from_json(cls, data: dict) -> AttemptResult:
         score = data.get("score")
         if isinstance(score, dict):  # {raw, max, scaled}
             scaled, raw, top = score.get("scaled"), score.get("raw"), score.get("max")

@@ -75,7 +75,7 @@ class HallStream:
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{hall_id}", daemon=True)
 
-    def start(self) -> "HallStream":
+    def start(self) -> HallStream:
         self._thread.start()
         return self
 
@@ -120,5 +120,5 @@ class HallStream:
             fetched += 1
             self.events.put(ChunkFetched(chunk, path, time.perf_counter() - started))
         failed = len(chunks) - fetched
-        message = None if not failed else f"{failed} of {len(chunks)} chunks of hall {manifest.id!r} could not be loaded"
-        self.events.put(StreamEnded(manifest.id, fetched, len(chunks), message))
+        summary = f"{failed} of {len(chunks)} chunks of hall {manifest.id!r} could not be loaded" if failed else None
+        self.events.put(StreamEnded(manifest.id, fetched, len(chunks), summary))

@@ -15,7 +15,7 @@ headset), so it only wires `p3dopenvr` to the walker and the app's picking.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ class VrUnavailable(RuntimeError):
 def check_vr() -> None:
     """Raise `VrUnavailable` unless `p3dopenvr`, `openvr`, a runtime and a headset are present."""
     try:
-        import p3dopenvr  # noqa: F401 - loaded here only to learn that it is installed
         import openvr
+        import p3dopenvr  # noqa: F401 - loaded here only to learn that it is installed
     except ImportError as missing:
         raise VrUnavailable(f"--vr needs the optional package panda3d-openvr (module {missing.name!r} "
                             f"is missing); {INSTALL_HINT}") from None
