@@ -628,7 +628,9 @@ class _GltfStructure:
 
 def _obj_libraries(data: bytes) -> list[tuple[int, str]]:
     """(line, file name) of each material library an OBJ file names."""
-    found = []
+    found: list[tuple[int, str]] = []
+    if b"mtllib" not in data:
+        return found
     for number, line in enumerate(data.split(b"\n"), start=1):
         if line.startswith(b"mtllib"):
             for name in line.decode("utf-8", "replace").split()[1:]:
@@ -718,11 +720,49 @@ def _obj_structure(path: str, data: bytes) -> None:
         raise _Bad("it has no faces")
 
 
+_OBJ_CORNERS = {(0, False): rb"\d+", (1, False): rb"\d+/\d+", (2, False): rb"\d+/\d+/\d+", (2, True): rb"\d+//\d+"}
+"""A face corner of each layout (slashes, empty texture coordinate): v, v/vt, v/vt/vn, v//vn."""
+_OBJ_FACES = {
+    layout: re.compile(rb"(?:[ \t]*" + c + rb"(?:[ \t]+" + c + rb"){2,}[ \t]*\r?(?:\n|$))+")
+    for layout, c in _OBJ_CORNERS.items()
+}
+
+
+def _obj_clearly_fine(data: bytes) -> bool:
+    """A quick pass: True when the line-by-line check would find nothing (False: it may, so run it)."""
+    import numpy as np
+
+    unusual = (b"\n ", b"\n\t", b"\nv\t", b"\nf\t", b"\\\n")
+    if data.startswith((b" ", b"\t", b"v\t", b"f\t")) or any(text in data for text in unusual):
+        return False  # indented lines, tabs after the keyword, continued lines: left to the careful pass
+    lines = data.split(b"\n")
+    vertices = [line[2:].split(b"#", 1)[0] for line in lines if line[:2] == b"v "]
+    faces = b"\n".join([line[2:] for line in lines if line[:2] == b"f "])
+    first = faces.split(None, 1)[:1]
+    layout = (first[0].count(b"/"), b"//" in first[0]) if first else None
+    if layout not in _OBJ_FACES or not _OBJ_FACES[layout].fullmatch(faces):
+        return False  # no faces, faces of fewer than 3 corners, mixed layouts, comments, negative indices
+    uvs, normals = (data.count(b"\n" + key) + data.startswith(key) for key in (b"vt ", b"vn "))
+    limits = [len(vertices), normals] if layout[1] else [len(vertices), uvs, normals][: layout[0] + 1]
+    try:
+        coordinates = np.array([c for v in vertices for c in v.split()[:3]], np.bytes_).astype(np.float64)
+        indices = np.array(faces.replace(b"/", b" ").split(), np.bytes_).astype(np.int64).reshape(-1, len(limits))
+    except ValueError:
+        return False
+    return bool(len(coordinates) == 3 * len(vertices) and np.isfinite(coordinates).all() and indices.min() >= 1
+                and (indices.max(axis=0) <= limits).all())
+
+
 def _obj_check(path: str, data: bytes) -> str | None:
     if b"\0" in data[:4096]:
         return _not(path, "an OBJ model", _looks_like(data, "it is not text"))
     try:
-        _obj_structure(path, data)
+        for line, name in _obj_libraries(data):
+            if _relative_target(path, name) is None:
+                raise _Bad(f"line {line}: the material library '{_shown(name)}' is outside the assets folder; "
+                           "keep it next to the model")
+        if not _obj_clearly_fine(data):
+            _obj_structure(path, data)
     except _Bad as bad:
         return _damaged(path, "OBJ model", str(bad))
     return None

@@ -710,3 +710,27 @@ def test_size_limits_are_named_constants_in_the_guide():
     for limit in (assets.MAX_MODEL_BYTES, assets.MAX_IMAGE_BYTES, assets.MAX_AUDIO_BYTES, assets.MAX_VIDEO_BYTES):
         assert f"{limit // MB} MB" in guide
     assert "8192 × 8192" in guide
+
+
+OBJ_SAMPLES = [
+    OBJ, OBJ.replace(b"f 1 2 3", b"f 1 2 9"), OBJ.replace(b"f 1 2 3", b"f 0 1 2"), OBJ.replace(b"f 1 2 3", b"f 1 2"),
+    OBJ.replace(b"f 1 2 3", b"f -1 -2 -3"), OBJ.replace(b"f 1 2 3", b"f -1 -2 -4"), OBJ.replace(b"v 1 0 0", b"v 1 0"),
+    OBJ.replace(b"v 1 0 0", b"v 1 nan 0"), OBJ.replace(b"f 1 2 3", b"f\t1 2 9"), OBJ.replace(b"f 1 2 3", b" f 1 2 9"),
+    OBJ.replace(b"\n", b"\r\n"), OBJ + b"f 1/1 2/1 3/1\n", OBJ + b"vt 0 0\nf 1/1 2/1 3/2\n",
+    OBJ + b"vn 0 0 1\nf 1//1 2//1 3//1\n", OBJ + b"vn 0 0 1\nf 1//1 2//1 3//2\n", OBJ + b"f 1/1/7 2 3\n",
+    OBJ + b"vt 0 0\nvn 0 0 1\nf 1/1/1 2/1/1 3/1/1 # a comment\n", OBJ + b"f 1 2 3 4\n", OBJ + b"f 1 2 3\\\n 4\n",
+    trimesh.creation.box().export(file_type="obj").encode(),
+]
+
+
+@pytest.mark.parametrize("index", range(len(OBJ_SAMPLES)))
+def test_obj_quick_pass_accepts_only_what_the_careful_pass_accepts(index):
+    data = OBJ_SAMPLES[index]
+    if assets._obj_clearly_fine(data):
+        assets._obj_structure("assets/m.obj", data)  # raises when the careful pass finds a problem
+
+
+def test_obj_quick_pass_takes_the_common_layouts_of_exporters():
+    box = trimesh.creation.box().export(file_type="obj").encode()
+    textured = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvn 0 0 1\nf 1/1/1 2/1/1 3/1/1\n"
+    assert all(assets._obj_clearly_fine(data) for data in (OBJ, box, textured, OBJ.replace(b"\n", b"\r\n")))
