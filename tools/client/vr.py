@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from panda3d.core import NodePath
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,9 @@ class VrUnavailable(RuntimeError):
 def check_vr() -> None:
     """Raise `VrUnavailable` unless `p3dopenvr`, `openvr`, a runtime and a headset are present."""
     try:
+        # p3dopenvr first (unsorted, I001): when both are missing, the message names the package to install
+        import p3dopenvr  # noqa: F401, I001 - loaded here only to learn that it is installed
         import openvr
-        import p3dopenvr  # noqa: F401 - loaded here only to learn that it is installed
     except ImportError as missing:
         raise VrUnavailable(f"--vr needs the optional package panda3d-openvr (module {missing.name!r} "
                             f"is missing); {INSTALL_HINT}") from None
@@ -66,7 +71,7 @@ class VrSession:
                 session.anchors[device_index] = device_anchor
 
         self.openvr = openvr
-        self.anchors: dict[int, object] = {}
+        self.anchors: dict[int, NodePath] = {}
         self.pick = pick
         self.teleport = teleport
         try:
