@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from halls_contract.manifest import (
 from scenes import ir
 from scenes.diagnostics import AuthorErrors, Diagnostic
 from scenes.layout import LayoutOptions, layout_hall
-from scenes.load import load_document
+from scenes.load import Document, load_document
 from scenes.model import Hall
 from scenes.validate import ValidateOptions, validate_hall
 
@@ -86,7 +86,7 @@ class CompiledHall:
     """A hall that passed validation and layout."""
 
     hall: Hall
-    doc: object
+    doc: Document
     scene: ir.SceneIR
 
 
@@ -134,12 +134,12 @@ def check(options: BuildOptions) -> list[CompiledHall]:
     known = frozenset(path.stem for path in files)
     validate_options = ValidateOptions(root=root, assets_dir=root / "assets", known_halls=known)
     diagnostics: list[Diagnostic] = []
-    valid: list[tuple[Hall, object]] = []
+    valid: list[tuple[Hall, Document]] = []
     for path in files:
         try:
             doc = load_document(path, root=root)
-        except AuthorErrors as errors:
-            diagnostics += errors.diagnostics
+        except AuthorErrors as exc:
+            diagnostics += exc.diagnostics
             continue
         hall, problems = validate_hall(doc, validate_options)
         diagnostics += problems
@@ -279,21 +279,33 @@ def _start_meshopt(glb: bytes, root: Path, folder: Path, name: str) -> Callable[
     return result
 
 
-class TextureCache:
-    """Rendered textures on disk, one PNG per key (a MutableMapping enough for geometry)."""
+class TextureCache(MutableMapping[str, bytes]):
+    """Rendered textures on disk, one PNG per key: the `MutableMapping` geometry's option asks for."""
 
     def __init__(self, folder: Path):
         self.folder = folder
 
-    def get(self, key: str, default=None):
+    def __getitem__(self, key: str) -> bytes:
         try:
             return (self.folder / f"{key}.png").read_bytes()
         except OSError:
-            return default
+            raise KeyError(key) from None
 
     def __setitem__(self, key: str, png: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         _write_atomic(self.folder / f"{key}.png", png)
+
+    def __delitem__(self, key: str) -> None:
+        try:
+            (self.folder / f"{key}.png").unlink()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(path.stem for path in self.folder.glob("*.png")))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.folder.glob("*.png"))
 
 
 def gltfpack_path(root: Path) -> Path:

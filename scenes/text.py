@@ -272,17 +272,20 @@ def parse_colour(colour: Colour) -> tuple[int, int, int]:
         text = colour.lstrip("#")
         if len(text) != 6:
             raise ValueError(f"text: colour must be '#rrggbb', got {colour!r}")
-        return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4))  # type: ignore[return-value]
+        r, g, b = (int(text[i : i + 2], 16) for i in (0, 2, 4))
+        return r, g, b
     values = tuple(colour)[:3]
     if all(isinstance(v, float) for v in values) and all(0.0 <= v <= 1.0 for v in values):
-        return tuple(round(v * 255) for v in values)  # type: ignore[return-value]
-    return tuple(int(v) for v in values)  # type: ignore[return-value]
+        r, g, b = (round(v * 255) for v in values)
+    else:
+        r, g, b = (int(v) for v in values)
+    return r, g, b
 
 
 def _luminance(rgb: tuple[int, int, int]) -> float:
     def channel(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
 
     r, g, b = (channel(c) for c in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
@@ -402,7 +405,8 @@ def render_panel_png(
     border = max(2, round(BORDER_M * ppm))
     draw.rectangle((0, 0, canvas.width - 1, canvas.height - 1), outline=acc, width=border)
     if layout.image_box is not None and image_bytes is not None:
-        _paste_picture(canvas, image_bytes, tuple(round(v * ppm) for v in layout.image_box))  # type: ignore[arg-type]
+        x0, y0, x1, y1 = layout.image_box
+        _paste_picture(canvas, image_bytes, (round(x0 * ppm), round(y0 * ppm), round(x1 * ppm), round(y1 * ppm)))
     left = layout.margin * ppm
     inner_px = (width_m - 2 * layout.margin) * ppm
     ink = text_colour_on(bg)

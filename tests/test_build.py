@@ -23,7 +23,7 @@ def _manifest(project: Path, hall: str) -> dict:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | str]:
-    state = {}
+    state: dict[str, bytes | str] = {}
     for path in sorted(folder.rglob("*")):
         key = str(path.relative_to(folder))
         if path.is_symlink():
@@ -129,7 +129,8 @@ def test_thumbnails_render_once_per_look_and_survive_builds_without_renderer(pro
     assert sorted(calls) == ["alpha", "alpha", "beta"]
 
 
-def test_gltfpack_files_of_chunks_with_the_same_room_id_in_two_halls_do_not_collide(project, monkeypatch):
+def test_gltfpack_files_of_chunks_with_the_same_room_id_in_two_halls_do_not_collide(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # beta's room gets alpha's first room id: parallel jobs used to share gltfpack's temporary files
     beta = project / "halls" / "beta.yaml"
     beta.write_text(beta.read_text(encoding="utf-8").replace("  - id: only", "  - id: entrance"), encoding="utf-8")

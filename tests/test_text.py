@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 import numpy as np
 import pytest
@@ -78,8 +79,8 @@ def test_wrap_text_keeps_paragraphs():
 # --- panels and signs ------------------------------------------------------
 
 
-def render_panel(**changes) -> bytes:
-    args = dict(
+def render_panel(**changes: Any) -> bytes:
+    args: dict[str, Any] = dict(
         title="本安屯兰", title_en="Intrinsic Safety", text=SHORT * 3, text_en="Safety first.",
         width_m=1.6, height_m=1.1, background="#f7f3ea", accent="#b22222",
     )
