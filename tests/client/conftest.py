@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def _serve_compressed_bams(monkeypatch) -> None:
 
 
 @pytest.fixture
-def start_hall_server(monkeypatch):
+def start_hall_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., HallServer]]:
     """`start(project, **config)` -> HallServer; all are stopped afterwards."""
     _serve_compressed_bams(monkeypatch)
     servers: list[HallServer] = []
@@ -97,17 +98,17 @@ def start_hall_server(monkeypatch):
         keys = dict(root=project, build_dir=project / "build", port=0, reload_interval=0.05,
                     web_dir=project / "no-web", access_log=False, trainer_key=TRAINER_KEY)
         config = load_config(flags=keys | changes)
-        hall_server = HallServer(None)
+        requests: list[str] = []  # filled from the first response on, so made before the server
 
         def setup(app: web.Application) -> None:
             async def record(request, response):
-                hall_server.requests.append(request.path)
+                requests.append(request.path)
 
             app.on_response_prepare.append(record)
             if prepare is not None:
                 prepare(app)
 
-        hall_server.server = RunningServer(config, setup)
+        hall_server = HallServer(RunningServer(config, setup), requests)
         servers.append(hall_server)
         return hall_server
 

@@ -61,6 +61,7 @@ def main(url: str, cache: str, out: str) -> int:
     seen["hint"] = client.hud.hint.getText()
     client._open_nearest_quiz()
     dialog = client.quiz_dialog
+    assert dialog is not None, "the member stands on the checkpoint, so Q opens its quiz"
     seen["first_question"] = dialog.prompt.getText()
     dialog.choose_index(1)  # q1: 对 (true)
     dialog.go(1)
@@ -71,11 +72,20 @@ def main(url: str, cache: str, out: str) -> int:
     dialog.close()
 
     client.walker.place((-3.0, 0.0, 0.0), 90.0)  # facing west, toward hall beta's doorway
-    step_until(lambda: (client.walker.update(1 / 30, WalkInput(forward=1)) or client.manifest.id == "beta"), 10)
+
+    def walk_west() -> bool:
+        client.walker.update(1 / 30, WalkInput(forward=1))
+        assert client.manifest is not None, "hall alpha is open"
+        return client.manifest.id == "beta"
+
+    step_until(walk_west, 10)
     step_until(lambda: client.settled)
-    seen["hall"] = client.manifest.id
-    seen["room"] = client.manifest.room_at(client.walker.position).id
-    seen["loaded"] = client.scene.loaded
+    manifest, scene = client.manifest, client.scene
+    assert manifest is not None and scene is not None, "a hall is open"
+    room = manifest.room_at(client.walker.position)
+    seen["hall"] = manifest.id
+    seen["room"] = room.id if room is not None else None
+    seen["loaded"] = scene.loaded
     seen["messages"] = client.messages
     Path(out).write_text(json.dumps(seen, ensure_ascii=False), encoding="utf-8")
     client.close()

@@ -24,7 +24,7 @@ def bam_names(project, hall: str) -> list[str]:
 
 
 def drain(stream: HallStream, timeout: float = 20.0) -> list:
-    events = []
+    events: list = []
     while True:
         try:
             event = stream.events.get(timeout=timeout)

@@ -150,8 +150,8 @@ class HallClient:
         self._keys: dict[str, bool] = {}
         self._loading = 0
         self._builds: deque = deque()
-        self._mouse_last = None
-        self._picker = None
+        self._mouse_last: tuple[float, float] | None = None
+        self._picker: CollisionTraverser | None = None
         base.taskMgr.add(self._frame, "hall-client-frame", sort=10)
         base.taskMgr.add(self._after_render, "hall-client-after-render", sort=60)
         if interactive:
@@ -284,6 +284,7 @@ class HallClient:
 
     def _load(self, event: ChunkFetched) -> None:
         """Load a fetched chunk with Panda3D's asynchronous loader; show it when it is in."""
+        assert self.manifest is not None, "_handle passes on chunks of the current manifest's hall only"
         hall_id, chunk = self.manifest.id, event.chunk
         self._loading += 1
 
@@ -359,6 +360,7 @@ class HallClient:
                                run=keys.get("run", False))
         self._mouse_look()
         self.walker.update(dt, intent)
+        assert self.manifest is not None, "the scene is made from a manifest (_on_manifest sets both)"
         room = self.manifest.room_at(self.walker.position)
         if room is not None:
             self._room_id = room.id
@@ -377,13 +379,13 @@ class HallClient:
         if self.manifest is None or self.scene is None:
             return
         position = self.walker.position
-        inside = [d for d in self.manifest.doorways if d.to_hall and at_doorway(d, position)]
+        inside = [d.to_hall for d in self.manifest.doorways if d.to_hall and at_doorway(d, position)]
         if not inside:
             self._door_armed = True
             return
         if self._door_armed and (self.stream is None or self.settled):
             self._door_armed = False
-            self.open_hall(inside[0].to_hall, from_hall=self.manifest.id)
+            self.open_hall(inside[0], from_hall=self.manifest.id)
 
     # --- exhibits and checkpoints ---------------------------------------------------
 
@@ -523,13 +525,14 @@ class HallClient:
     def open_quiz(self, checkpoint: Checkpoint) -> None:
         if self.quiz_dialog is not None:
             return
-        if self.quiz_api is None:
+        api = self.quiz_api
+        if api is None:
             self.notice("答题需要连接展馆服务器。", error=True)
             return
+        assert self.manifest is not None, "checkpoints come from the current manifest"
         hall_id = self.manifest.id
 
         def submit(answers: dict):
-            api = self.quiz_api
             if api.token is None:
                 api.open_session(self.options.member_id or member_id(self.store.cache.root if self.store.cache
                                                                     else Path(".")),
@@ -610,11 +613,13 @@ class HallClient:
             self.notice("导览结束")
 
     def _go_to_exhibit(self, exhibit_id: str | None, p) -> None:
-        exhibit = next((e for e in self.manifest.exhibits if e.id == exhibit_id), None) if self.manifest else None
+        manifest = self.manifest
+        assert manifest is not None, "tour cues come from the hub, which is joined once a manifest is in"
+        exhibit = next((e for e in manifest.exhibits if e.id == exhibit_id), None)
         if exhibit is None and not p:
             return
         target = exhibit.position if exhibit else tuple(p)
-        room = self.manifest.room(exhibit.room) if exhibit else self.manifest.room_at(target)
+        room = manifest.room(exhibit.room) if exhibit else manifest.room_at(target)
         cx, cy, _ = room.bounds.centre if room else (target[0], target[1] - 2, 0)
         dx, dy = cx - target[0], cy - target[1]
         length = math.hypot(dx, dy) or 1.0

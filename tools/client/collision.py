@@ -152,11 +152,11 @@ def _triangles_by_reader(geom) -> np.ndarray:
     from panda3d.core import GeomVertexReader
 
     reader = GeomVertexReader(geom.getVertexData(), "vertex")
-    positions = []
+    points = []
     while not reader.isAtEnd():
         v = reader.getData3()
-        positions.append((v.x, v.y, v.z))
-    positions = np.array(positions, dtype=np.float64)
+        points.append((v.x, v.y, v.z))
+    positions = np.array(points, dtype=np.float64)
     parts = []
     for p in range(geom.getNumPrimitives()):
         prim = geom.getPrimitive(p)

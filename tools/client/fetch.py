@@ -206,7 +206,11 @@ class BuildFolderSource:
         if build_dir is None and (objects_dir is None or manifest_file is None):
             raise ValueError("a local source needs a build folder, or a manifest file and an objects folder")
         self.build_dir = Path(build_dir) if build_dir is not None else None
-        self.objects_dir = Path(objects_dir) if objects_dir else self.build_dir / "objects"
+        if objects_dir:
+            self.objects_dir = Path(objects_dir)
+        else:
+            assert self.build_dir is not None, "without an objects folder a build folder is required (checked above)"
+            self.objects_dir = self.build_dir / "objects"
         self.manifest_file = Path(manifest_file) if manifest_file else None
         self.name = str(self.manifest_file or self.build_dir)
 
@@ -215,7 +219,11 @@ class BuildFolderSource:
         return ""
 
     def manifest_json(self, hall_id: str) -> dict:
-        path = self.manifest_file or self.build_dir / "current" / "halls" / hall_id / "manifest.json"
+        if self.manifest_file is not None:
+            path = self.manifest_file
+        else:
+            assert self.build_dir is not None, "without a manifest file a build folder is required (__init__)"
+            path = self.build_dir / "current" / "halls" / hall_id / "manifest.json"
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

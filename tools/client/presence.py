@@ -106,7 +106,7 @@ class PresenceClient:
 
     def poll(self, limit: int = 200) -> list[tuple[str, Any]]:
         """Events received since the last call (main thread)."""
-        events = []
+        events: list[tuple[str, Any]] = []
         while len(events) < limit:
             try:
                 events.append(self._inbox.get_nowait())
@@ -162,12 +162,14 @@ class PresenceClient:
             delay = min(delay * 2, self.retry_max)
 
     async def _session(self, ws) -> None:
+        stopping = self._stopping
+        assert stopping is not None, "_main makes the events before the first session"
         join: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "join", "name": self.name, "role": self.role}
         if self.key:
             join["key"] = self.key
         await ws.send(json.dumps(join, ensure_ascii=False))
         receiver = asyncio.create_task(self._receive(ws))
-        stopper = asyncio.create_task(self._stopping.wait())
+        stopper = asyncio.create_task(stopping.wait())
         sender = asyncio.create_task(self._send_loop(ws))
         done, pending = await asyncio.wait({receiver, stopper, sender}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -183,9 +185,11 @@ class PresenceClient:
         if ws.close_code not in (None, 1000):
             self._emit("status", f"presence: the hub closed the connection ({ws.close_code} {ws.close_reason})")
             if ws.close_code == 1008:  # a policy close is final: retrying would repeat it
-                self._stopping.set()
+                stopping.set()
 
     async def _send_loop(self, ws) -> None:
+        wake = self._wake
+        assert wake is not None, "_main makes the events before the first session"
         sent_version, sent_at = -1, 0.0
         while True:
             with self._lock:
@@ -201,10 +205,10 @@ class PresenceClient:
                                           "q": list(q), "t": int(now * 1000) & 0xFFFFFFFF}))
                 sent_version, sent_at = version, now
                 self.sent_poses += 1
-            self._wake.clear()
+            wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.period):
-                    await self._wake.wait()
+                    await wake.wait()
 
     async def _receive(self, ws) -> None:
         async for message in ws:
