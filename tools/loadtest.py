@@ -100,6 +100,8 @@ class Walker:
         self.room = rng.choice(sorted(floor.rooms))
         self.x, self.y = floor.random_point(rng, self.room)
         self.heading = rng.uniform(0, 2 * math.pi)
+        self.next_room: str | None = None
+        """The room beyond the doorway it is walking to, if it is."""
         self._target()
 
     def _target(self) -> None:
@@ -183,13 +185,16 @@ class TimedConnection(ClientConnection):
     """
 
     run: Run | None = None
-    batches: list | None = None
+    batches: list[tuple[float, bytes]] | None = None
 
     def process_event(self, event) -> None:
-        if self.batches is not None and isinstance(event, Frame) and event.opcode is Opcode.BINARY and event.fin:
-            arrived = self.run.now_ms()
-            if arrived >= self.run.window[0]:
-                self.batches.append((arrived, bytes(event.data)))
+        batches = self.batches
+        if batches is not None and isinstance(event, Frame) and event.opcode is Opcode.BINARY and event.fin:
+            run = self.run
+            assert run is not None, "_member sets run and batches together"
+            arrived = run.now_ms()
+            if arrived >= run.window[0]:
+                batches.append((arrived, bytes(event.data)))
             return
         super().process_event(event)
 
@@ -212,6 +217,7 @@ async def _member(run: Run, index: int, walking: list[Simulated], stop: asyncio.
             entry.id = welcome["id"]
             run.tick_hz = float(welcome.get("tick_hz") or 0.0)
             loop = asyncio.get_running_loop()
+            assert isinstance(ws, TimedConnection), "connect() makes it with create_connection=TimedConnection"
             ws.run, ws.batches = run, entry.batches
             walking.append(Simulated(ws, Walker(run.floor, rng), entry, loop.time() + rng.uniform(0, 1 / run.rate)))
             joined.append(index)
@@ -262,7 +268,9 @@ async def _read(ws, entry: MemberLog, stop: asyncio.Event) -> None:
 
 async def execute(run: Run) -> dict:
     """Connect everyone, walk, measure `seconds` after `warmup`, then analyse."""
-    stop, joined, walking = asyncio.Event(), [], []
+    stop = asyncio.Event()
+    joined: list[int] = []
+    walking: list[Simulated] = []
     run.window = (math.inf, math.inf)
     pacer = asyncio.create_task(_pace(run, walking, stop))
     tasks = []
@@ -304,8 +312,8 @@ def summarise(logs: list[MemberLog], window: tuple[float, float], tick_hz: float
     keys = []
     for entry in logs:
         if entry.id and entry.sent:
-            sender = np.searchsorted(ids, entry.id)
-            keys.append(sender * 2**32 + np.asarray(entry.sent, dtype=np.int64))
+            row = np.searchsorted(ids, entry.id)
+            keys.append(row * 2**32 + np.asarray(entry.sent, dtype=np.int64))
     sent = np.sort(np.concatenate(keys)) if keys else np.empty(0, np.int64)
 
     latencies, covered, on_time, exact, batch_rates = [], 0, 0, 0, []

@@ -339,8 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         size = tuple(int(v) for v in args.size.lower().split("x"))
         light = _check_preview_args(args.bams, args.camera, args.look_at, args.theme, size, args.display)
+        width, height = size  # two of them: _check_preview_args said so
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        _render(args.bams, args.camera, args.look_at, light, size, args.out, args.display)
+        _render(args.bams, args.camera, args.look_at, light, (width, height), args.out, args.display)
     except (ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return 1

@@ -66,7 +66,9 @@ class CpuSampler(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.samples, self.running = pid, [], True
+        self.pid, self.running = pid, True
+        self.samples: list[tuple[float, tuple[float, float]]] = []
+        """(wall time, `cpu_use`) every 0.1 s."""
 
     def run(self) -> None:
         while self.running:
@@ -87,7 +89,7 @@ class CpuSampler(threading.Thread):
 
 def pinned(cpu: int, nice: int) -> list[str]:
     """Command prefix: pin to `cpu` (taskset) and raise priority (nice, needs root for < 0)."""
-    prefix = ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() >= 2 else []
+    prefix = ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) >= 2 else []
     if nice and (nice > 0 or os.geteuid() == 0):
         prefix = ["nice", "-n", str(nice), *prefix]
     return prefix

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,7 +16,7 @@ from tests.server.ralph import ralph, ralph_running  # noqa: F401 - fixtures
 BASE = "https://halls.example"
 REGISTRATION = str(uuid.uuid5(uuid.NAMESPACE_URL, "visit-1"))
 ACTOR = {"objectType": "Agent", "name": "张三", "account": {"homePage": BASE, "name": "m-1001"}}
-CONTEXT = {
+CONTEXT: dict[str, Any] = {
     "registration": REGISTRATION,
     "contextActivities": {"parent": [{"id": f"{BASE}/xapi/halls/safety", "objectType": "Activity"}],
                           "grouping": [{"id": f"{BASE}/xapi/base/tunlan", "objectType": "Activity"}]},
