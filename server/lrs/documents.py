@@ -4,28 +4,65 @@ Each document is addressed by a scope (activity, agent, registration as the
 resource needs) and an id.  GET answers the document with a quoted SHA-1
 ETag and Last-Modified, or the list of ids (optionally `since`); PUT
 replaces, POST merges JSON objects (top-level keys), DELETE removes.
-If-Match / If-None-Match are honoured on every write (412 when they fail);
-a profile PUT without either header on an existing document is a 409
-(xAPI 1.0.3 Part 3 2.2-2.7 and 3.1).
+If-Match / If-None-Match are honoured on every write (412 when they fail).
+A profile PUT must carry one of them (Part 3 3.1.s3.b1): without either it
+is a 409 when the document exists (3.1.s4.b13) and a 400 when it does not
+(a missing argument, 3.2.s2.b1).  The State resource needs neither (3.1.s3).
+Parameters are checked against the declared `DocumentParams` schema.
+(xAPI 1.0.3 Part 3 2.2-2.7 and 3.1.)
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import BeforeValidator, ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from server.lrs.format import agent_key
 from server.lrs.http import LrsError, XapiRequest, etag_list, http_date, json_reply, only_params, require_scope
-from server.lrs.store import DocumentConflict, DocumentNotJson, PreconditionFailed
-from server.lrs.validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
+from server.lrs.shapes import Shape, StatementError, check_params
+from server.lrs.store import DocumentConflict, DocumentNotJson, PreconditionFailed, PreconditionRequired
+from server.lrs.validate import agent_json_param, iri_param, timestamp_param, uuid_param
 
 SEP = "\x1f"
 STATE_READ = {"all", "all/read", "state"}
 STATE_WRITE = {"all", "state"}
 PROFILE_READ = {"all", "all/read", "profile"}
 PROFILE_WRITE = {"all", "profile"}
+
+
+@with_config(ConfigDict(extra="forbid", strict=True))
+class DocumentParams(TypedDict, total=False):
+    """Parameters of the Document resources, Activities and Agents (Part 3 2.3-2.7), checked and converted.
+
+    Which of them a request may or must carry depends on the resource and method (`only_params`).
+    """
+
+    activityId: Annotated[str, BeforeValidator(iri_param("activityId"))]
+    """The Activity id (IRI)."""
+    agent: Annotated[dict, BeforeValidator(agent_json_param("agent", allow_group=False))]
+    """An Agent Object as JSON (not a Group)."""
+    registration: Annotated[str, BeforeValidator(uuid_param("registration"))]
+    """A registration UUID, lower-cased."""
+    stateId: str
+    profileId: str
+    since: Annotated[int, BeforeValidator(timestamp_param("since"))]
+    """Only documents stored after this timestamp (microseconds since the epoch)."""
+
+
+DOCUMENT_PARAMS = Shape(DocumentParams)
+
+
+def document_params(xreq: XapiRequest) -> dict:
+    """The request's parameters checked against `DocumentParams` (after `only_params`): 400 for the first problem."""
+    try:
+        return check_params(xreq.params, DOCUMENT_PARAMS,
+                            lambda name: f"unknown parameter {name!r} for {xreq.method} {xreq.path}")
+    except StatementError as error:
+        raise LrsError(400, str(error)) from None
 
 
 async def state_resource(state, xreq: XapiRequest) -> web.StreamResponse:
@@ -37,18 +74,15 @@ async def state_resource(state, xreq: XapiRequest) -> web.StreamResponse:
         allowed.add("since")
     required = {"activityId", "agent"} | ({"stateId"} if xreq.method in ("PUT", "POST") else set())
     only_params(xreq, allowed, required)
-    activity = _activity_param(xreq)
-    agent = _agent_scope(xreq)
-    registration = xreq.params.get("registration", "")
-    if registration:
-        if not is_uuid(registration):
-            raise LrsError(400, f"registration: must be a UUID, got {registration!r}")
-        registration = registration.lower()
+    params = document_params(xreq)
+    activity = params["activityId"]
+    agent = _agent_key(params["agent"])
+    registration = params.get("registration", "")
     scope = SEP.join((activity, agent, registration))
     if single or xreq.method in ("PUT", "POST"):
-        return await _document(state, xreq, "state", scope, xreq.params.get("stateId"), require_precondition=False)
-    prefix = scope if "registration" in xreq.params else SEP.join((activity, agent, ""))
-    return await _many(state, xreq, "state", prefix, exact=False if "registration" not in xreq.params else True)
+        return await _document(state, xreq, "state", scope, params.get("stateId"), require_precondition=False)
+    prefix = scope if "registration" in params else SEP.join((activity, agent, ""))
+    return await _many(state, xreq, "state", prefix, params.get("since"), exact="registration" in params)
 
 
 async def activity_profile_resource(state, xreq: XapiRequest) -> web.StreamResponse:
@@ -70,17 +104,17 @@ async def _profile(state, xreq: XapiRequest, kind: str, subject: str) -> web.Str
         allowed.add("since")
     required = {subject} | ({"profileId"} if xreq.method in ("PUT", "POST", "DELETE") else set())
     only_params(xreq, allowed, required)
-    scope = _activity_param(xreq) if subject == "activityId" else _agent_scope(xreq)
+    params = document_params(xreq)
+    scope = params["activityId"] if subject == "activityId" else _agent_key(params["agent"])
     if single:
-        return await _document(state, xreq, kind, scope, xreq.params["profileId"], require_precondition=True)
-    return await _many(state, xreq, kind, scope, exact=True)
+        return await _document(state, xreq, kind, scope, params["profileId"], require_precondition=True)
+    return await _many(state, xreq, kind, scope, params.get("since"), exact=True)
 
 
 async def _document(state, xreq: XapiRequest, kind: str, scope: str, doc_id: str | None,
                     require_precondition: bool) -> web.StreamResponse:
-    store = state.writer
     if xreq.method in ("GET", "HEAD"):
-        document = await state.read(state.reader.document, kind, scope, doc_id)
+        document = await state.read(state.read_store.document, kind, scope, doc_id)
         if document is None:
             raise LrsError(404, f"no document {doc_id!r} here")
         headers = {"ETag": f'"{document.etag}"', "Last-Modified": _modified(document.updated_us)}
@@ -92,38 +126,35 @@ async def _document(state, xreq: XapiRequest, kind: str, scope: str, doc_id: str
     try:
         if xreq.method in ("PUT", "POST"):
             content_type = xreq.headers.get("Content-Type") or "application/octet-stream"
-            await state.write(lambda: store.put_document(
+            await state.write(lambda: state.write_store.put_document(
                 kind, scope, doc_id, content_type, xreq.body, merge=xreq.method == "POST", if_match=if_match,
                 if_none_match=if_none_match, require_precondition=require_precondition and xreq.method == "PUT"))
         elif xreq.method == "DELETE":
-            await state.write(lambda: store.delete_documents(kind, scope, doc_id, if_match=if_match))
+            await state.write(lambda: state.write_store.delete_documents(kind, scope, doc_id, if_match=if_match))
         else:
             raise LrsError(405, f"{xreq.method} is not supported here", {"Allow": "GET, HEAD, PUT, POST, DELETE"})
     except PreconditionFailed as error:
         raise LrsError(412, str(error)) from None
     except DocumentConflict as error:
         raise LrsError(409, str(error)) from None
+    except PreconditionRequired as error:
+        raise LrsError(400, str(error)) from None
     except DocumentNotJson as error:
         raise LrsError(400, str(error)) from None
     return web.Response(status=204)
 
 
-async def _many(state, xreq: XapiRequest, kind: str, scope: str, exact: bool) -> web.StreamResponse:
+async def _many(state, xreq: XapiRequest, kind: str, scope: str, since_us: int | None,
+                exact: bool) -> web.StreamResponse:
     if xreq.method == "DELETE":
-        await state.write(lambda: state.writer.delete_documents(kind, scope, None, prefix=not exact))
+        await state.write(lambda: state.write_store.delete_documents(kind, scope, None, prefix=not exact))
         return web.Response(status=204)
     if xreq.method not in ("GET", "HEAD"):
         raise LrsError(405, f"{xreq.method} is not supported here", {"Allow": "GET, HEAD, PUT, POST, DELETE"})
-    since_us = None
-    if "since" in xreq.params:
-        moment = parse_timestamp(xreq.params["since"])
-        if moment is None:
-            raise LrsError(400, f"since: must be an ISO 8601 timestamp, got {xreq.params['since']!r}")
-        since_us = int(moment.timestamp() * 1_000_000)
     if exact:
-        ids, latest = await state.read(_exact_ids, state.reader, kind, scope, since_us)
+        ids, latest = await state.read(_exact_ids, state.read_store, kind, scope, since_us)
     else:
-        ids, latest = await state.read(state.reader.document_ids, kind, scope, since_us)
+        ids, latest = await state.read(state.read_store.document_ids, kind, scope, since_us)
     headers = {"Last-Modified": _modified(latest)} if latest else {}
     return json_reply(ids, headers=headers, etag=True)
 
@@ -136,29 +167,14 @@ def _exact_ids(store, kind: str, scope: str, since_us: int | None):
 
 def agent_param(xreq: XapiRequest) -> dict:
     """The `agent` parameter: JSON of an Agent (not a Group)."""
-    try:
-        agent = json.loads(xreq.params["agent"])
-    except ValueError:
-        raise LrsError(400, f"agent: must be JSON, got {xreq.params['agent']!r}") from None
-    try:
-        validate_agent(agent, "agent", allow_group=False)
-    except StatementError as error:
-        raise LrsError(400, str(error)) from None
-    return agent
+    return document_params(xreq)["agent"]
 
 
-def _agent_scope(xreq: XapiRequest) -> str:
-    """The key of the `agent` parameter, which documents are stored under."""
-    key = agent_key(agent_param(xreq))
-    assert key is not None  # agent_param accepts only an Agent, and an Agent has an identifier
+def _agent_key(agent: dict) -> str:
+    """The key of an `agent` parameter, which documents are stored under."""
+    key = agent_key(agent)
+    assert key is not None  # the schema accepts only an Agent, and an Agent has an identifier
     return key
-
-
-def _activity_param(xreq: XapiRequest) -> str:
-    activity = xreq.params["activityId"]
-    if not is_iri(activity):
-        raise LrsError(400, f"activityId: must be an IRI, got {activity!r}")
-    return activity
 
 
 def _modified(updated_us: int) -> str:

@@ -17,18 +17,70 @@ link keeps working as long as the data does.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, ConfigDict, with_config
+from typing_extensions import TypedDict
 
 from server.lrs.format import agent_key
-from server.lrs.validate import StatementError, is_iri, is_uuid, parse_timestamp, validate_agent
+from server.lrs.shapes import ParamError, Shape, StatementError, check_params, parse_json
+from server.lrs.validate import agent_json_param, flag_param, iri_param, timestamp_param, uuid_param
 
 SINGLE_PARAMS = {"statementId", "voidedStatementId"}
-QUERY_PARAMS = {"agent", "verb", "activity", "registration", "related_activities", "related_agents", "since",
-                "until", "limit", "format", "attachments", "ascending"}
-GET_PARAMS = SINGLE_PARAMS | QUERY_PARAMS | {"more"}
 FORMATS = ("exact", "ids", "canonical")
+_COUNT = re.compile(r"[0-9]{1,12}\Z")
+
+
+# --- the parameters' schema: each check converts its string or raises ParamError naming the parameter -----
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, str) or not _COUNT.match(value):
+        raise ParamError(f"limit: must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _format(value: Any) -> str:
+    if value not in FORMATS:
+        raise ParamError(f"format: must be one of {', '.join(FORMATS)}, got {value!r}")
+    return value
+
+
+@with_config(ConfigDict(extra="forbid", strict=True))
+class StatementParams(TypedDict, total=False):
+    """GET /statements parameters (xAPI 1.0.3 Part 3 2.1.3, table 2.1.3.s1.table1), checked and converted."""
+
+    statementId: Annotated[str, BeforeValidator(uuid_param("statementId"))]
+    """One statement by id (lower-cased)."""
+    voidedStatementId: Annotated[str, BeforeValidator(uuid_param("voidedStatementId"))]
+    """One voided statement by id (lower-cased)."""
+    agent: Annotated[dict, BeforeValidator(agent_json_param("agent"))]
+    """Agent or Identified Group Object (JSON)."""
+    verb: Annotated[str, BeforeValidator(iri_param("verb"))]
+    """Verb id (IRI)."""
+    activity: Annotated[str, BeforeValidator(iri_param("activity"))]
+    """Activity id (IRI)."""
+    registration: Annotated[str, BeforeValidator(uuid_param("registration"))]
+    """Registration UUID (lower-cased)."""
+    related_activities: Annotated[bool, BeforeValidator(flag_param("related_activities"))]
+    related_agents: Annotated[bool, BeforeValidator(flag_param("related_agents"))]
+    since: Annotated[int, BeforeValidator(timestamp_param("since"))]
+    """Timestamp, as microseconds since the epoch."""
+    until: Annotated[int, BeforeValidator(timestamp_param("until"))]
+    """Timestamp, as microseconds since the epoch."""
+    limit: Annotated[int, BeforeValidator(_count)]
+    """Nonnegative integer (0: the page size)."""
+    format: Annotated[Literal["exact", "ids", "canonical"], BeforeValidator(_format)]
+    attachments: Annotated[bool, BeforeValidator(flag_param("attachments"))]
+    ascending: Annotated[bool, BeforeValidator(flag_param("ascending"))]
+
+
+STATEMENT_PARAMS = Shape(StatementParams)
 
 
 @dataclass
@@ -56,21 +108,17 @@ class StatementQuery:
 
 
 def parse_query(params: Mapping[str, str], page_size: int) -> StatementQuery:
-    """Check GET /statements parameters (a `more` token is expanded first)."""
+    """Check GET /statements parameters (a `more` token is expanded first) against `StatementParams`."""
     params = dict(params)
     after_seq = None
     if "more" in params:
         if len(params) > 1:
             raise StatementError("'more' cannot be combined with other parameters")
         params, after_seq = _decode_more(params["more"])
-    for name in params:
-        if name not in GET_PARAMS or name == "more":
-            raise StatementError(f"unknown parameter {name!r} for GET statements")
+    checked = check_params(params, STATEMENT_PARAMS, lambda name: f"unknown parameter {name!r} for GET statements")
     query = StatementQuery(params=params, after_seq=after_seq)
-    query.format = params.get("format", "exact")
-    if query.format not in FORMATS:
-        raise StatementError(f"format: must be one of {', '.join(FORMATS)}, got {query.format!r}")
-    query.attachments = _boolean(params, "attachments")
+    query.format = checked.get("format", "exact")
+    query.attachments = checked.get("attachments", False)
     single = SINGLE_PARAMS & params.keys()
     if single:
         if len(single) == 2:
@@ -80,32 +128,21 @@ def parse_query(params: Mapping[str, str], page_size: int) -> StatementQuery:
         if others:
             raise StatementError(f"{name} can only be combined with format and attachments, "
                                  f"not {', '.join(sorted(others))}")
-        if not is_uuid(params[name]):
-            raise StatementError(f"{name}: must be a UUID, got {params[name]!r}")
-        query.statement_id = params[name].lower()
+        query.statement_id = checked[name]
         query.voided = name == "voidedStatementId"
         return query
-    if "agent" in params:
-        agent = _json_param(params, "agent")
-        validate_agent(agent, "agent")
-        query.agent = agent_key(agent)
-    if "verb" in params:
-        query.verb = _iri_param(params, "verb")
-    if "activity" in params:
-        query.activity = _iri_param(params, "activity")
-    if "registration" in params:
-        if not is_uuid(params["registration"]):
-            raise StatementError(f"registration: must be a UUID, got {params['registration']!r}")
-        query.registration = params["registration"].lower()
-    query.related_activities = _boolean(params, "related_activities")
-    query.related_agents = _boolean(params, "related_agents")
-    query.ascending = _boolean(params, "ascending")
-    query.since_us = _time_param(params, "since")
-    query.until_us = _time_param(params, "until")
-    limit = params.get("limit", "0")
-    if not limit.isdigit():
-        raise StatementError(f"limit: must be a non-negative integer, got {limit!r}")
-    query.limit = min(int(limit), page_size) if int(limit) else page_size
+    if "agent" in checked:
+        query.agent = agent_key(checked["agent"])
+    query.verb = checked.get("verb")
+    query.activity = checked.get("activity")
+    query.registration = checked.get("registration")
+    query.related_activities = checked.get("related_activities", False)
+    query.related_agents = checked.get("related_agents", False)
+    query.ascending = checked.get("ascending", False)
+    query.since_us = checked.get("since")
+    query.until_us = checked.get("until")
+    limit = checked.get("limit", 0)
+    query.limit = min(limit, page_size) if limit else page_size
     return query
 
 
@@ -162,39 +199,10 @@ def more_link(path: str, query: StatementQuery, last_seq: int) -> str:
 
 def _decode_more(token: str) -> tuple[dict[str, str], int]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = parse_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         params, cursor = data["q"], data["c"]
-        if not isinstance(params, dict) or not isinstance(cursor, int):
+        if not isinstance(params, dict) or not isinstance(cursor, int) or isinstance(cursor, bool):
             raise ValueError
         return {str(k): str(v) for k, v in params.items()}, cursor
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, binascii.Error):
         raise StatementError("more: not a link this LRS handed out") from None
-
-
-def _boolean(params: Mapping[str, str], name: str) -> bool:
-    value = params.get(name, "false")
-    if value not in ("true", "false"):
-        raise StatementError(f"{name}: must be true or false, got {value!r}")
-    return value == "true"
-
-
-def _json_param(params: Mapping[str, str], name: str):
-    try:
-        return json.loads(params[name])
-    except ValueError:
-        raise StatementError(f"{name}: must be JSON, got {params[name]!r}") from None
-
-
-def _iri_param(params: Mapping[str, str], name: str) -> str:
-    if not is_iri(params[name]):
-        raise StatementError(f"{name}: must be an IRI, got {params[name]!r}")
-    return params[name]
-
-
-def _time_param(params: Mapping[str, str], name: str) -> int | None:
-    if name not in params:
-        return None
-    moment = parse_timestamp(params[name])
-    if moment is None:
-        raise StatementError(f"{name}: must be an ISO 8601 timestamp, got {params[name]!r}")
-    return int(moment.timestamp() * 1_000_000)

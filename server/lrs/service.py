@@ -22,11 +22,12 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -35,15 +36,33 @@ from server.config import LrsSettings
 from server.lrs import documents as lrs_documents
 from server.lrs.attachments import attachment_objects, check_attachments, multipart_reply, parse_multipart
 from server.lrs.format import (
-    accepted_languages, as_canonical, as_ids, person, prepare, utc_text,
+    accepted_languages,
+    as_canonical,
+    as_ids,
+    person,
+    prepare,
+    utc_text,
 )
 from server.lrs.http import (
-    API_VERSION, CHALLENGE, VERSION_HEADER, LrsError, XapiRequest, basic_credentials, check_version,
-    error_reply, http_date, json_reply, method_not_allowed, only_params, read_request, require_scope,
+    API_VERSION,
+    CHALLENGE,
+    VERSION_HEADER,
+    LrsError,
+    XapiRequest,
+    basic_credentials,
+    check_version,
+    error_reply,
+    http_date,
+    json_reply,
+    method_not_allowed,
+    only_params,
+    read_request,
+    require_scope,
 )
-from server.lrs.query import parse_query, query_sql, more_link
+from server.lrs.query import more_link, parse_query, query_sql
+from server.lrs.shapes import JsonError, parse_json
 from server.lrs.store import Credential, LrsStore, StatementConflict, check_secret
-from server.lrs.validate import StatementError, is_iri, is_uuid, validate_statement
+from server.lrs.validate import StatementError, is_uuid, validate_statement
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +124,26 @@ class LrsState:
         if self.writer is None:
             return
         for pool in (self.write_thread, self.read_thread):
-            pool.shutdown(wait=True)
-        self.writer.close()
-        self.reader.close()
+            if pool is not None:
+                pool.shutdown(wait=True)
+        for store in (self.writer, self.reader):
+            if store is not None:
+                store.close()
         self.writer = self.reader = None
+
+    @property
+    def read_store(self) -> LrsStore:
+        """The reader thread's connection (the LRS is opened on first use)."""
+        self.open()
+        assert self.reader is not None
+        return self.reader
+
+    @property
+    def write_store(self) -> LrsStore:
+        """The writer thread's connection (the LRS is opened on first use)."""
+        self.open()
+        assert self.writer is not None
+        return self.writer
 
     async def read(self, function: Callable, *args) -> Any:
         self.open()
@@ -121,9 +156,9 @@ class LrsState:
     def consistent_through(self) -> str:
         """Every statement stored before this instant is visible (in-flight writes hold it back)."""
         if self.in_flight:
-            moment = datetime.fromtimestamp((min(self.in_flight) - 1000) / 1e6, timezone.utc)
+            moment = datetime.fromtimestamp((min(self.in_flight) - 1000) / 1e6, UTC)
         else:
-            moment = datetime.now(timezone.utc)
+            moment = datetime.now(UTC)
         return utc_text(moment)
 
 
@@ -179,7 +214,7 @@ async def post_statements_locally(app: web.Application, body: bytes, key: str = 
     Same validation and storage as over HTTP; answers (status, body) as the resource would.
     """
     state = app[LRS_STATE]
-    credential = await state.read(lambda: state.reader.credential(key))
+    credential = await state.read(lambda: state.read_store.credential(key))
     if credential is None:
         return 401, f"unknown credentials {key!r}"
     headers = CIMultiDict({VERSION_HEADER: API_VERSION, "Content-Type": "application/json"})
@@ -188,7 +223,7 @@ async def post_statements_locally(app: web.Application, body: bytes, key: str = 
         reply = await post_statements(state, xreq)
     except LrsError as error:
         return error.status, error.message
-    return reply.status, reply.text
+    return reply.status, reply.text or ""
 
 
 async def _lifecycle(app: web.Application):
@@ -241,7 +276,7 @@ async def _authenticate(state: LrsState, xreq: XapiRequest) -> Credential:
     now = time.monotonic()
     cached = state.credentials.get(key)
     if cached is None or now - cached[0] > CREDENTIAL_TTL:
-        cached = (now, await state.read(state.reader.credential, key))
+        cached = (now, await state.read(state.read_store.credential, key))
         state.credentials[key] = cached
     credential = cached[1]
     if credential is None:
@@ -259,6 +294,12 @@ async def _authenticate(state: LrsState, xreq: XapiRequest) -> Credential:
             state.verified.clear()
         state.verified.add(token)
     return credential
+
+
+def _credential(xreq: XapiRequest) -> Credential:
+    """Who sent a request the service has authenticated."""
+    assert xreq.credential is not None  # `_entry` authenticates every request but `about`'s
+    return xreq.credential
 
 
 def authority(state: LrsState, credential: Credential) -> dict:
@@ -320,21 +361,12 @@ def _statements_body(xreq: XapiRequest):
     elif media != "application/json":
         raise LrsError(400, f"statements must be sent as application/json or multipart/mixed, not {media or 'untyped'}")
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
-    except (ValueError, UnicodeDecodeError) as error:
+        value = parse_json(raw)
+    except JsonError as error:
         raise LrsError(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(value, (dict, list)):
         raise LrsError(400, "the body must be a statement or an array of statements")
     return value, parts
-
-
-def _no_duplicate_keys(pairs):
-    found = {}
-    for key, value in pairs:
-        if key in found:
-            raise ValueError(f"property {key!r} appears twice in one object")
-        found[key] = value
-    return found
 
 
 def _validate(statement, path: str) -> None:
@@ -356,12 +388,13 @@ async def _store(state: LrsState, xreq: XapiRequest, statements: list[dict], par
             raise LrsError(400, f"statements[{index}].id: {statement_id} appears twice in the batch")
         seen.add(statement_id)
     state.open()
-    stored_us = state.writer.now_us()
-    stored = datetime.fromtimestamp(stored_us / 1e6, timezone.utc)
-    agent = authority(state, xreq.credential)
+    stored_us = state.write_store.now_us()
+    stored = datetime.fromtimestamp(stored_us / 1e6, UTC)
+    credential = _credential(xreq)
+    agent = authority(state, credential)
     prepared = [(prepare(statement, stored=stored, authority=agent), statement) for statement in statements]
     future = asyncio.get_running_loop().create_future()
-    state.pending.append(_WriteJob(prepared, xreq.credential.key, payloads, future, stored_us))
+    state.pending.append(_WriteJob(prepared, credential.key, payloads, future, stored_us))
     state.in_flight.append(stored_us)
     if state.drain_task is None or state.drain_task.done():
         state.drain_task = asyncio.get_running_loop().create_task(_drain(state))
@@ -381,7 +414,7 @@ async def _drain(state: LrsState) -> None:
     while state.pending:
         group, state.pending = state.pending[:MAX_GROUP], state.pending[MAX_GROUP:]
         try:
-            results = await state.write(_insert_group, state.writer, group)
+            results = await state.write(_insert_group, state.write_store, group)
         except Exception as error:  # noqa: BLE001 - every waiting request must hear about it
             log.exception("LRS write failed")
             results = [LrsError(500, f"the LRS could not store the statements: {error}")] * len(group)
@@ -409,10 +442,11 @@ async def get_statements(state: LrsState, xreq: XapiRequest) -> web.Response:
         query = parse_query(xreq.params, state.settings.page_size)
     except StatementError as error:
         raise LrsError(400, str(error)) from None
-    mine = None if {"all", "all/read", "statements/read"} & set(xreq.credential.scopes) else xreq.credential.key
+    credential = _credential(xreq)
+    mine = None if {"all", "all/read", "statements/read"} & set(credential.scopes) else credential.key
     languages = accepted_languages(xreq.headers.get("Accept-Language"))
     if query.statement_id is not None:
-        row = await state.read(_single, state.reader, query.statement_id, query.voided, mine)
+        row = await state.read(_single, state.read_store, query.statement_id, query.voided, mine)
         if row is None:
             kind = "voided statement" if query.voided else "statement"
             raise LrsError(404, f"no {kind} {query.statement_id}")
@@ -423,7 +457,7 @@ async def get_statements(state: LrsState, xreq: XapiRequest) -> web.Response:
         return await _statement_reply(state, text, shaped, query.attachments, headers)
     query.credential = mine
     sql, args = query_sql(query)
-    rows = await state.read(state.reader.select, sql, args)
+    rows = await state.read(state.read_store.select, sql, args)
     more = ""
     if len(rows) > query.limit:
         rows = rows[:query.limit]
@@ -449,7 +483,7 @@ async def _shape(state: LrsState, statements: list[dict], form: str, languages: 
         return [as_ids(statement) for statement in statements]
     if form == "canonical":
         ids = [activity_id for statement in statements for activity_id in _activity_ids(statement)]
-        definitions = await state.read(state.reader.definitions, ids)
+        definitions = await state.read(state.read_store.definitions, ids)
         return [as_canonical(statement, definitions, languages) for statement in statements]
     return statements
 
@@ -472,7 +506,7 @@ async def _statement_reply(state: LrsState, text: str, statements: list[dict], a
     if not attachments:
         return json_reply(None, text=text, headers=headers, etag=True)
     hashes = [attachment["sha2"].lower() for _, attachment in attachment_objects(statements)]
-    payloads = await state.read(state.reader.attachments, hashes)
+    payloads = await state.read(state.read_store.attachments, hashes)
     body, content_type = multipart_reply(text, payloads)
     response = web.Response(body=body, headers=headers)
     response.headers["Content-Type"] = content_type
@@ -486,10 +520,8 @@ async def activities_resource(state: LrsState, xreq: XapiRequest) -> web.Respons
     if xreq.method not in ("GET", "HEAD"):
         raise method_not_allowed(xreq, "GET, HEAD")
     only_params(xreq, {"activityId"}, {"activityId"})
-    activity_id = xreq.params["activityId"]
-    if not is_iri(activity_id):
-        raise LrsError(400, f"activityId: must be an IRI, got {activity_id!r}")
-    definition = await state.read(state.reader.activity, activity_id)
+    activity_id = lrs_documents.document_params(xreq)["activityId"]
+    definition = await state.read(state.read_store.activity, activity_id)
     activity = {"objectType": "Activity", "id": activity_id}
     if definition:
         activity["definition"] = definition

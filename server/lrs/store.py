@@ -29,6 +29,7 @@ from typing import Any
 
 from server.database import use_wal
 from server.lrs.format import activity_definitions, index_terms, merge_definition, same_statement
+from server.lrs.shapes import JsonError, parse_json
 from server.lrs.validate import StatementError, valid_timestamp
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ class PreconditionFailed(Exception):
 
 class DocumentConflict(Exception):
     """A profile PUT without concurrency headers on an existing document (409)."""
+
+
+class PreconditionRequired(Exception):
+    """A profile PUT with neither If-Match nor If-None-Match for a document that does not exist yet (400)."""
 
 
 class DocumentNotJson(Exception):
@@ -302,9 +307,12 @@ class LrsStore:
         with self._transaction():
             current = self.document(kind, scope, doc_id)
             _check_preconditions(current, if_match, if_none_match)
-            if require_precondition and current is not None and if_match is None and if_none_match is None:
-                raise DocumentConflict("the document already exists: fetch it, then send If-Match with its ETag "
-                                       "(or If-None-Match: * to create only)")
+            if require_precondition and if_match is None and if_none_match is None:
+                if current is not None:
+                    raise DocumentConflict("the document already exists: fetch it, then send If-Match with its "
+                                           "ETag (or If-None-Match: * to create only)")
+                raise PreconditionRequired("a PUT of a profile document needs If-Match (with the ETag of the "
+                                           "document it replaces) or If-None-Match: * (to create it)")
             if merge and current is not None:
                 body, content_type = _merged(current, content_type, body), current.content_type
             elif merge:
@@ -400,9 +408,9 @@ def _json_object(body: bytes, content_type: str, which: str) -> dict:
         raise DocumentNotJson(f"cannot merge: the {which} document is {content_type or 'untyped'}, "
                               "not application/json")
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise DocumentNotJson(f"cannot merge: the {which} document is not valid JSON") from None
+        value = parse_json(body)
+    except JsonError as error:
+        raise DocumentNotJson(f"cannot merge: the {which} document is not valid JSON: {error}") from None
     if not isinstance(value, dict):
         raise DocumentNotJson(f"cannot merge: the {which} document is not a JSON object")
     return value

@@ -3,21 +3,39 @@
     validate_statement(value, path="statement")   -> raises StatementError
     validate_agent(value, path, ...)              -> the same for query parameters
 
-Every check follows a MUST (or a SHOULD* the LRS is asked to enforce) of
-xAPI 1.0.3 Part 2 section 2 and Part 3; the first problem found is
-reported with the JSON path of the value, e.g.
+The JSON types are checked first, against the shapes declared in
+`server.lrs.shapes` (a wrong type anywhere is a StatementError naming its
+path, never an exception); the rules below then see only values of the type
+they expect.  Every check follows a MUST (or a SHOULD* the LRS is asked to
+enforce) of xAPI 1.0.3 Part 2 section 2 and Part 3; the first problem found
+is reported with the JSON path of the value, e.g.
 `statement.actor: an Agent must have exactly one inverse functional
 identifier (mbox, mbox_sha1sum, openid, account); found 2: mbox, openid`.
 Formats (IRIs, UUIDs, timestamps, durations, RFC 5646 language tags,
-mailto IRIs) are checked here too, so request parameters use the same rules.
+mailto IRIs) are checked here too, so request parameters use the same rules
+(`uuid_param`, `iri_param`, ... are the checks of the parameters' schemas).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+from server.lrs.shapes import (
+    ACTIVITY_SHAPE,
+    ACTOR_SHAPE,
+    STATEMENT_SHAPE,
+    JsonError,
+    ParamError,
+    StatementError,
+    check_shape,
+    parse_json,
+)
+from server.lrs.shapes import kind_of as _kind
+from server.lrs.shapes import show as _show
+from server.lrs.shapes import suggest as _suggest
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
@@ -62,7 +80,8 @@ _DURATION = re.compile(
     rf"P(?:{_NUM}W|(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?)\Z"
 )
 _SECONDS_ONLY_DURATION = re.compile(rf"P{_NUM}S\Z")  # the specification's own example `P16559.14S`
-_VERSION = re.compile(r"1\.0\.\d+\Z")
+_VERSION = re.compile(r"1\.0(?:\.\d+)?\Z")
+"""Part 2 2.4.10.s2.b1: formatted as the version header (Part 3 3.3.s3.b3: `1.0` is taken as `1.0.0`)."""
 
 # RFC 5646 section 2.1: the well-formed language tag grammar.
 _ALNUM = "[A-Za-z0-9]"
@@ -82,10 +101,6 @@ _GRANDFATHERED = {tag.lower() for tag in (
     "i-navajo", "i-pwn", "i-tao", "i-tay", "i-tsu", "sgn-BE-FR", "sgn-BE-NL", "sgn-CH-DE",
     "art-lojban", "cel-gaulish", "no-bok", "no-nyn", "zh-guoyu", "zh-hakka", "zh-min", "zh-min-nan", "zh-xiang",
 )}
-
-
-class StatementError(ValueError):
-    """An invalid statement or parameter; the message names the offending path."""
 
 
 # --- formats ------------------------------------------------------------------
@@ -170,16 +185,75 @@ def is_mailto(value: Any) -> bool:
     return isinstance(value, str) and bool(_MAILTO.match(value)) and value.startswith("mailto:")
 
 
+# --- request parameters: checks for a parameters' schema (`server.lrs.shapes.check_params`) -------------
+
+
+def uuid_param(name: str) -> Callable[[Any], str]:
+    """A UUID parameter, answered lower-cased."""
+    def check(value: Any) -> str:
+        if not is_uuid(value):
+            raise ParamError(f"{name}: must be a UUID, got {value!r}")
+        return value.lower()
+    return check
+
+
+def iri_param(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not is_iri(value):
+            raise ParamError(f"{name}: must be an IRI, got {value!r}")
+        return value
+    return check
+
+
+def flag_param(name: str) -> Callable[[Any], bool]:
+    """A boolean parameter: exactly `true` or `false`."""
+    def check(value: Any) -> bool:
+        if value not in ("true", "false"):
+            raise ParamError(f"{name}: must be true or false, got {value!r}")
+        return value == "true"
+    return check
+
+
+def timestamp_param(name: str) -> Callable[[Any], int]:
+    """An ISO 8601 timestamp parameter, answered as microseconds since the epoch."""
+    def check(value: Any) -> int:
+        moment = parse_timestamp(value)
+        if moment is None:
+            raise ParamError(f"{name}: must be an ISO 8601 timestamp, got {value!r}")
+        return int(moment.timestamp() * 1_000_000)
+    return check
+
+
+def agent_json_param(name: str, *, allow_group: bool = True) -> Callable[[Any], dict]:
+    """An Agent (or Identified Group) given as JSON, answered as the object."""
+    def check(value: Any) -> dict:
+        try:
+            agent = parse_json(value)
+        except JsonError:
+            raise ParamError(f"{name}: must be JSON, got {value!r}") from None
+        try:
+            validate_agent(agent, name, allow_group=allow_group)
+        except StatementError as error:
+            raise ParamError(str(error)) from None
+        return agent
+    return check
+
+
 # --- the validator -------------------------------------------------------------
 
 
 def validate_statement(value: Any, path: str = "statement") -> None:
-    """Raise StatementError naming the first problem in `value` as an xAPI 1.0.3 Statement."""
+    """Raise StatementError naming the first problem in `value` as an xAPI 1.0.3 Statement.
+
+    The JSON types are checked first against the declared shape (`server.lrs.shapes`), then the rules.
+    """
+    check_shape(value, STATEMENT_SHAPE, path)
     _statement(value, path, substatement=False)
 
 
 def validate_agent(value: Any, path: str = "agent", *, allow_group: bool = True, need_ifi: bool = True) -> None:
     """Check an Agent (or Identified Group) given as a request parameter."""
+    check_shape(value, ACTOR_SHAPE, path)
     _obj(value, path)
     kind = value.get("objectType", "Agent")
     if kind == "Group":
@@ -194,6 +268,7 @@ def validate_agent(value: Any, path: str = "agent", *, allow_group: bool = True,
 
 
 def validate_activity(value: Any, path: str) -> None:
+    check_shape(value, ACTIVITY_SHAPE, path)
     _activity(value, path)
 
 
@@ -467,14 +542,24 @@ def _context(value: Any, path: str, object_type: str) -> None:
 
 
 def _authority(value: Any, path: str) -> None:
+    """Part 2 2.4.9.s3.b1: an Agent, or in 3-legged OAuth an anonymous Group of exactly two Agents (the
+    application and the user), where (2.4.9.s7.b2) the Agent of the OAuth consumer is identified by account."""
     _obj(value, path)
-    if value.get("objectType") == "Group":
-        _group(value, path)
-        members = value.get("member", [])
-        if len(members) != 2:
-            raise StatementError(f"{path}: a Group authority must have exactly two Agents (OAuth consumer and user)")
-    else:
+    if value.get("objectType") != "Group":
         _agent(value, path)
+        return
+    found = [key for key in IFI_KEYS if key in value]
+    if found:
+        raise StatementError(f"{path}: a Group authority must be an anonymous Group (the OAuth consumer and user), "
+                             f"not one identified by {found[0]}")
+    _group(value, path)
+    members = value["member"]
+    if len(members) != 2:
+        raise StatementError(f"{path}: a Group authority must have exactly two Agents (OAuth consumer and user); "
+                             f"found {len(members)}")
+    if not any("account" in member for member in members):
+        raise StatementError(f"{path}.member: one of the two Agents must be the OAuth consumer, identified by "
+                             "account")
 
 
 def _attachment(value: Any, path: str) -> None:
@@ -544,37 +629,6 @@ def _extensions(value: Any, path: str) -> None:
     for key in value:
         if not is_iri(key):
             raise StatementError(f"{path}: extension key {_show(key)} must be an absolute IRI")
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        return f"string {_show(value)}"
-    return "an array" if isinstance(value, list) else "an object"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        text = value if len(value) <= 80 else value[:77] + "..."
-        return repr(text)
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    return repr(value) if isinstance(value, (int, float)) else _kind(value)
-
-
-def _suggest(key: str, allowed: set[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
-    lowered = {name.lower(): name for name in allowed}
-    if key.lower() in lowered:
-        return f" (did you mean {lowered[key.lower()]!r}?)"
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _article(word: str) -> str:

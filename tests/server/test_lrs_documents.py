@@ -104,7 +104,7 @@ def test_state_put_honours_if_match_and_if_none_match(lrs):
                                            (AGENT_PROFILE, {"agent": AGENT})])
 def test_profile_concurrency_rules(lrs, path, subject):
     params = {**subject, "profileId": "prefs"}
-    assert lrs.put(path, b'{"lang": "zh"}', params, headers=JSON).status == 204
+    assert lrs.put(path, b'{"lang": "zh"}', params, headers={**JSON, "If-None-Match": "*"}).status == 204
     conflict = lrs.put(path, b'{"lang": "en"}', params, headers=JSON)
     assert conflict.status == 409
     assert "If-Match" in conflict.error and "already exists" in conflict.error
@@ -125,6 +125,30 @@ def test_profile_concurrency_rules(lrs, path, subject):
     assert lrs.delete(path, created, headers={"If-Match": '"stale"'}).status == 412
     assert lrs.delete(path, created).status == 204
     assert lrs.get(path, created).status == 404
+
+
+@pytest.mark.parametrize("path, subject", [(ACTIVITY_PROFILE, {"activityId": ACTIVITY}),
+                                           (AGENT_PROFILE, {"agent": AGENT})])
+def test_profile_put_without_a_concurrency_header_is_400_when_new_and_409_when_it_exists(lrs, path, subject):
+    """xAPI 1.0.3 Part 3 3.1.s3.b1: "A Client making a PUT request to either the Agent Profile Resource or
+    Activity Profile Resource MUST include the If-Match header or the If-None-Match header" (a missing
+    argument: 400, 3.2.s2.b1); 3.1.s4.b13-15: without either header for a resource that already exists, the
+    LRS "MUST return HTTP status 409 Conflict", explain, and not modify the resource."""
+    params = {**subject, "profileId": "bare"}
+    missing = lrs.put(path, b'{"a": 1}', params, headers=JSON)
+    assert missing.status == 400 and "If-Match" in missing.error and "If-None-Match" in missing.error
+    assert lrs.get(path, params).status == 404
+    assert lrs.put(path, b'{"a": 1}', params, headers={**JSON, "If-None-Match": "*"}).status == 204
+    conflict = lrs.put(path, b'{"a": 2}', params, headers=JSON)
+    assert conflict.status == 409 and "If-Match" in conflict.error
+    assert lrs.get(path, params).json() == {"a": 1}
+
+
+def test_state_put_needs_no_concurrency_header(lrs):
+    """xAPI 1.0.3 Part 3 3.1.s3: "The State Resource will permit PUT, POST and DELETE requests without
+    concurrency headers"."""
+    assert lrs.put(STATE, b'{"a": 1}', _state(stateId="free"), headers=JSON).status == 204
+    assert lrs.put(STATE, b'{"a": 2}', _state(stateId="free"), headers=JSON).status == 204
 
 
 def test_agent_profile_refuses_a_group_agent(lrs):
