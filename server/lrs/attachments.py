@@ -6,7 +6,8 @@
 
 An attachment without `fileUrl` must arrive as a part whose
 X-Experience-API-Hash equals its `sha2` (and the part's data must hash to
-it); every part must belong to an attachment.  A signature attachment
+it), sent with `Content-Transfer-Encoding: binary` (Part 3 1.5.2.s2.b2.b4);
+every part must belong to an attachment.  A signature attachment
 (usageType .../attachments/signature) must be a JWS (RS256/384/512) whose
 payload is the statement itself; with an `x5c` certificate the signature
 is verified too when the `cryptography` package is present.
@@ -17,11 +18,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import secrets
 from collections.abc import Iterable
 
 from server.lrs.format import same_statement
+from server.lrs.shapes import parse_json
 from server.lrs.validate import StatementError
 
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
@@ -117,6 +118,10 @@ def check_attachments(statements: list[dict], parts: list[Part] | None) -> list[
         sha2 = part.headers.get("x-experience-api-hash")
         if not sha2:
             raise StatementError(f"multipart part {number}: missing X-Experience-API-Hash header")
+        encoding = part.headers.get("content-transfer-encoding")
+        if encoding is None or encoding.lower() != "binary":  # Part 3 1.5.2.s2.b2.b4
+            found = f"got {encoding!r}" if encoding is not None else "it has none"
+            raise StatementError(f"multipart part {number}: Content-Transfer-Encoding must be binary ({found})")
         algorithm = _HASHES.get(len(sha2))
         if algorithm is None or algorithm(part.data).hexdigest() != sha2.lower():
             raise StatementError(f"multipart part {number}: data does not match its X-Experience-API-Hash")
@@ -153,10 +158,10 @@ def check_signature(statement: dict, attachment: dict, data: bytes) -> None:
     if len(pieces) != 3:
         raise StatementError("signature attachment: not a JWS in compact serialization")
     try:
-        header = json.loads(_b64url(pieces[0]))
-        payload = json.loads(_b64url(pieces[1]))
+        header = parse_json(_b64url(pieces[0]))
+        payload = parse_json(_b64url(pieces[1]))
         signature = _b64url(pieces[2])
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error):  # JsonError is a ValueError
         raise StatementError("signature attachment: JWS header or payload is not base64url JSON") from None
     if not isinstance(header, dict) or header.get("alg") not in _JWS_HASHES:
         raise StatementError("signature attachment: JWS alg must be RS256, RS384 or RS512")
@@ -197,7 +202,7 @@ def _verify_x5c(header: dict, signed: bytes, signature: bytes) -> None:
     except InvalidSignature:
         raise StatementError("signature attachment: the JWS signature does not verify against its x5c "
                              "certificate") from None
-    except (ValueError, TypeError, IndexError, binascii.Error, AttributeError):
+    except (ValueError, TypeError, IndexError, KeyError, binascii.Error, AttributeError):
         raise StatementError("signature attachment: the x5c certificate cannot be read") from None
 
 

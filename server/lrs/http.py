@@ -32,6 +32,9 @@ VERSION_HEADER = "X-Experience-API-Version"
 _ACCEPTED_VERSION = re.compile(r"1\.0(\.\d+)?\Z")
 FORM_HEADERS = {"authorization", "x-experience-api-version", "content-type", "content-length", "if-match",
                 "if-none-match"}
+"""Part 3 1.3.s3.b6-b7: form parameters the LRS treats as header parameters."""
+CONTENT_HEADERS = {"content-type", "content-length"}
+"""Form fields that describe `content`: they replace the request's own headers (which describe the form)."""
 ALT_METHODS = {"GET", "HEAD", "PUT", "POST", "DELETE"}
 
 
@@ -68,7 +71,14 @@ class XapiRequest:
 
 
 async def read_request(request: web.Request, max_body: int) -> XapiRequest:
-    """Read and undo the alternate request syntax; 400 for repeated parameters, 413 past `max_body`."""
+    """Read and undo the alternate request syntax; 400 for repeated parameters, 413 past `max_body`.
+
+    Part 3 1.3 (every resource, every method): a POST with `?method=M` and a form body becomes request M;
+    the form's `content` is the body, its header fields (FORM_HEADERS) are headers and the rest parameters.
+    A header field stands in for a header the request lacks; Content-Type and Content-Length describe the
+    content and replace the form's own.  Without a Content-Type field the content is taken as
+    application/json when it parses as JSON (statements always do), else as UTF-8 text (1.3.s3.b5).
+    """
     body = await _read_body(request, max_body)
     headers = CIMultiDict(request.headers)
     method = request.method
@@ -98,13 +108,25 @@ async def read_request(request: web.Request, max_body: int) -> XapiRequest:
             else:
                 params.append((name, value))
         for name, value in form_headers.items():
-            headers[name] = value
+            if name.lower() in CONTENT_HEADERS or name not in headers:
+                headers[name] = value
         if "Content-Type" not in form_headers:
             headers.pop("Content-Type", None)
+            if "content" in (name for name, _ in form):
+                headers["Content-Type"] = _content_type_of(body)
         query = _single_params(params, "form")
     elif method in ("POST", "PUT") and media_type == "application/x-www-form-urlencoded":
         raise LrsError(400, "a form-encoded request must use the alternate request syntax (?method=...)")
     return XapiRequest(method=method, path=request.path, params=query, headers=headers, body=body)
+
+
+def _content_type_of(content: bytes) -> str:
+    """The type of a `content` form field sent without a Content-Type field: JSON when it parses as JSON."""
+    try:
+        json.loads(content)
+    except (ValueError, RecursionError):
+        return "text/plain; charset=utf-8"
+    return "application/json"
 
 
 async def _read_body(request: web.Request, max_body: int) -> bytes:

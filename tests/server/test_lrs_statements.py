@@ -460,8 +460,9 @@ def test_attachment_without_data_or_file_url_is_400(lrs):
 def test_multipart_part_with_a_wrong_hash_is_400(lrs):
     example = EXAMPLES["multipart_example"]
     body = _multipart([({"Content-Type": "application/json"}, json.dumps(example["statement"]).encode()),
-                       ({"Content-Type": "text/plain", "X-Experience-API-Hash": example["statement"]["attachments"][0]
-                         ["sha2"]}, b"something else")], "b0undary")
+                       ({"Content-Type": "text/plain", "Content-Transfer-Encoding": "binary",
+                         "X-Experience-API-Hash": example["statement"]["attachments"][0]["sha2"]}, b"something else")],
+                      "b0undary")
     reply = lrs.post(S, body, headers={"Content-Type": "multipart/mixed; boundary=b0undary"})
     assert reply.status == 400 and "does not match its X-Experience-API-Hash" in reply.error
 
@@ -472,8 +473,8 @@ def test_malformed_signature_attachment_is_400(lrs):
                                    "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
                                    "length": len(jws), "sha2": hashlib.sha256(jws).hexdigest()}])
     body = _multipart([({"Content-Type": "application/json"}, json.dumps(sent).encode()),
-                       ({"Content-Type": "application/octet-stream", "X-Experience-API-Hash":
-                         hashlib.sha256(jws).hexdigest()}, jws)], "sig")
+                       ({"Content-Type": "application/octet-stream", "Content-Transfer-Encoding": "binary",
+                         "X-Experience-API-Hash": hashlib.sha256(jws).hexdigest()}, jws)], "sig")
     reply = lrs.post(S, body, headers={"Content-Type": "multipart/mixed; boundary=sig"})
     assert (reply.status, reply.error) == (400, "signature attachment: not a JWS in compact serialization")
 
