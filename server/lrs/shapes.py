@@ -76,8 +76,10 @@ def _member_kind(value: Any) -> str | None:
     return "group" if value.get("objectType") == "Group" else "agent"  # a Group in a Group: the rules say so
 
 
-Member = Annotated[Annotated[Agent, Tag("agent")] | Annotated[Loose, Tag("group")],
-                   Discriminator(_member_kind, custom_error_type="object_expected", custom_error_message="object")]
+Member = Annotated[
+    Annotated[Agent, Tag("agent")] | Annotated[Loose, Tag("group")],
+    Discriminator(_member_kind, custom_error_type="object_expected", custom_error_message="object"),
+]
 
 
 @with_config(_SHAPE)
@@ -186,8 +188,9 @@ def _one_or_many(value: Any) -> str:
     return "many" if isinstance(value, list) else "one"
 
 
-ContextActivity = Annotated[Annotated[Activity, Tag("one")] | Annotated[list[Activity], Tag("many")],
-                            Discriminator(_one_or_many)]
+ContextActivity = Annotated[
+    Annotated[Activity, Tag("one")] | Annotated[list[Activity], Tag("many")], Discriminator(_one_or_many)
+]
 """Part 2 2.4.6.2: an Activity or an array of Activities."""
 
 
@@ -249,8 +252,11 @@ def _substatement_object_kind(value: Any) -> str | None:
 
 
 SubStatementObject = Annotated[
-    Annotated[Activity, Tag("Activity")] | Annotated[Agent, Tag("Agent")] | Annotated[Group, Tag("Group")]
-    | Annotated[StatementRef, Tag("StatementRef")] | Annotated[Loose, Tag("other")],
+    Annotated[Activity, Tag("Activity")]
+    | Annotated[Agent, Tag("Agent")]
+    | Annotated[Group, Tag("Group")]
+    | Annotated[StatementRef, Tag("StatementRef")]
+    | Annotated[Loose, Tag("other")],
     Discriminator(_substatement_object_kind, custom_error_type="object_expected", custom_error_message="object"),
 ]
 """A SubStatement's object, chosen by objectType (Activity when absent); not a SubStatement."""
@@ -275,8 +281,11 @@ class SubStatement(TypedDict, total=False):
 
 
 StatementObject = Annotated[
-    Annotated[Activity, Tag("Activity")] | Annotated[Agent, Tag("Agent")] | Annotated[Group, Tag("Group")]
-    | Annotated[StatementRef, Tag("StatementRef")] | Annotated[SubStatement, Tag("SubStatement")]
+    Annotated[Activity, Tag("Activity")]
+    | Annotated[Agent, Tag("Agent")]
+    | Annotated[Group, Tag("Group")]
+    | Annotated[StatementRef, Tag("StatementRef")]
+    | Annotated[SubStatement, Tag("SubStatement")]
     | Annotated[Loose, Tag("other")],
     Discriminator(_statement_object_kind, custom_error_type="object_expected", custom_error_message="object"),
 ]
@@ -349,8 +358,11 @@ def _describe(detail: ErrorDetails, root: str, parts: list[str | int], container
     if value is None:
         return f"{where}: null is not allowed"
     expected = {
-        "string_type": "a string", "dict_type": "a JSON object", "object_expected": "a JSON object",
-        "list_type": "an array", "int_type": "an integer",
+        "string_type": "a string",
+        "dict_type": "a JSON object",
+        "object_expected": "a JSON object",
+        "list_type": "an array",
+        "int_type": "an integer",
     }
     if kind in expected:
         return f"{where}: must be {expected[kind]}, got {kind_of(value)}"
@@ -453,8 +465,7 @@ def parse_json(raw: bytes | str) -> Any:
     except UnicodeDecodeError as error:
         raise JsonError(f"not UTF-8 (byte {error.start})") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
-                           parse_float=_finite)
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise JsonError(f"nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as error:  # json.JSONDecodeError, a repeated key, a constant, an int of 4,300+ digits
