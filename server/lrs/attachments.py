@@ -22,8 +22,7 @@ import secrets
 from collections.abc import Iterable
 
 from server.lrs.format import same_statement
-from server.lrs.shapes import parse_json
-from server.lrs.validate import StatementError
+from server.lrs.validate import StatementError, parse_json
 
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 _HASHES = {56: hashlib.sha224, 64: hashlib.sha256, 96: hashlib.sha384, 128: hashlib.sha512}

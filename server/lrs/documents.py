@@ -23,9 +23,16 @@ from typing_extensions import TypedDict
 
 from server.lrs.format import agent_key
 from server.lrs.http import LrsError, XapiRequest, etag_list, http_date, json_reply, only_params, require_scope
-from server.lrs.shapes import Shape, StatementError, check_params
 from server.lrs.store import DocumentConflict, DocumentNotJson, PreconditionFailed, PreconditionRequired
-from server.lrs.validate import agent_json_param, iri_param, timestamp_param, uuid_param
+from server.lrs.validate import (
+    Shape,
+    StatementError,
+    agent_json_param,
+    check_params,
+    iri_param,
+    timestamp_param,
+    uuid_param,
+)
 
 SEP = "\x1f"
 STATE_READ = {"all", "all/read", "state"}

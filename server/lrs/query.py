@@ -28,8 +28,18 @@ from pydantic import BeforeValidator, ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from server.lrs.format import agent_key
-from server.lrs.shapes import ParamError, Shape, StatementError, check_params, parse_json
-from server.lrs.validate import agent_json_param, flag_param, iri_param, timestamp_param, uuid_param
+from server.lrs.validate import (
+    ParamError,
+    Shape,
+    StatementError,
+    agent_json_param,
+    check_params,
+    flag_param,
+    iri_param,
+    parse_json,
+    timestamp_param,
+    uuid_param,
+)
 
 SINGLE_PARAMS = {"statementId", "voidedStatementId"}
 FORMATS = ("exact", "ids", "canonical")

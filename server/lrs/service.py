@@ -60,9 +60,8 @@ from server.lrs.http import (
     require_scope,
 )
 from server.lrs.query import more_link, parse_query, query_sql
-from server.lrs.shapes import JsonError, parse_json
 from server.lrs.store import Credential, LrsStore, StatementConflict, check_secret
-from server.lrs.validate import StatementError, is_uuid, validate_statement
+from server.lrs.validate import JsonError, StatementError, is_uuid, parse_json, validate_statement
 
 log = logging.getLogger(__name__)
 

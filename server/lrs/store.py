@@ -29,8 +29,7 @@ from typing import Any
 
 from server.database import use_wal
 from server.lrs.format import activity_definitions, index_terms, merge_definition, same_statement
-from server.lrs.shapes import JsonError, parse_json
-from server.lrs.validate import StatementError, valid_timestamp
+from server.lrs.validate import JsonError, StatementError, parse_json, valid_timestamp
 
 log = logging.getLogger(__name__)
 
