@@ -4,6 +4,10 @@
     GET /vendor/three/build/{path}          files of `node_modules/three/build/`
     GET /vendor/three/examples/jsm/{path}   files of `node_modules/three/examples/jsm/`
 
+The service worker `/sw.js` and the web app manifest `/manifest.webmanifest` are files of the web
+folder too; `offline_headers` gives them the headers they need (the worker is checked on every load,
+so an update reaches members at once; its scope is `/`, where it lives).
+
 The catalog page `/` is the web folder's `index.html`, and the viewer's own
 modules (`/js/...`, `/css/...`) are its other files; the app's static route
 serves them.  three.js comes from npm (`package.json`), never from copies in
@@ -71,8 +75,23 @@ def add_web_routes(app: web.Application, config: ServerConfig) -> None:
     app[THREE_DIR] = three
     app[VENDOR_FILES] = {}
     app.router.add_get("/halls/{hall_id}", viewer_page)
+    app.on_response_prepare.append(offline_headers)
     for url_part in THREE_FOLDERS:
         app.router.add_get(f"/vendor/three/{url_part}/{{path:.+}}", _vendor_handler(url_part))
+
+
+OFFLINE_FILES = {
+    "/sw.js": {"Cache-Control": PAGE_CACHE, "Content-Type": "text/javascript; charset=utf-8"},
+    "/manifest.webmanifest": {"Cache-Control": PAGE_CACHE, "Content-Type": "application/manifest+json"},
+}
+"""Headers of the offline files, whatever the static route would have sent."""
+
+
+async def offline_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """`Cache-Control: no-cache` and the right type for the service worker and the web app manifest."""
+    headers = OFFLINE_FILES.get(request.path)
+    if headers is not None and response.status in (200, 304):
+        response.headers.update(headers)
 
 
 def find_three(root: Path) -> Path | None:
