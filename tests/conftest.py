@@ -31,7 +31,8 @@ SYSTEM_TOOL_TESTS = {
 SLOW_FOLDERS = ("tests/e2e/", "tests/client/")
 """Folders whose tests start servers, browsers or Panda3D windows: together most of the suite's time."""
 SLOW_TESTS = ("tests/server/test_real_build.py", "tests/test_halls.py", "tests/server/test_nginx.py",
-              "tests/server/test_outbox_ralph.py", "tests/server/test_watch.py")
+              "tests/server/test_outbox_ralph.py", "tests/server/test_watch.py",
+              "tests/server/test_openapi_fuzz.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -152,18 +152,14 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-def _flag(value: Any) -> Any:
-    return False if value == "" else value
-
-
 class ProgressQuery(_Query):
     """`GET /api/progress`: the report's range, branches and format."""
 
-    from_: Annotated[str | None, Field(alias="from", max_length=64, examples=["2026-03-01"])] = None
+    from_: Annotated[str | None, Field(alias="from", max_length=40, examples=["2026-03-01"])] = None
     """First day `YYYY-MM-DD` or an ISO date-time (in the report's time zone when it has none)."""
-    to: Annotated[str | None, Field(max_length=64, examples=["2026-03-31"])] = None
+    to: Annotated[str | None, Field(max_length=40, examples=["2026-03-31"])] = None
     """Last day, inclusive, or an ISO date-time (exclusive)."""
-    branch: Annotated[list[Annotated[str, Field(max_length=1024)]], Field(max_length=64)] = []
+    branch: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=8)] = []
     """Only members of these branches: repeated, or comma-separated."""
     format: Annotated[Literal["json", "csv"], BeforeValidator(_lower)] = "json"
     """`json`, or `csv` for a spreadsheet (UTF-8 with a byte-order mark)."""
@@ -172,8 +168,12 @@ class ProgressQuery(_Query):
 class DeadLettersQuery(_Query):
     """`GET /api/admin/dead-letters`."""
 
-    all: Annotated[bool, BeforeValidator(_flag)] = False
-    """Also list letters already re-sent."""
+    all: Annotated[Literal["true", "false", "1", "0", "yes", "no"], BeforeValidator(_lower)] = "false"
+    """Also list letters already re-sent (`true`, `1` or `yes`)."""
+
+    @property
+    def include_resent(self) -> bool:
+        return self.all in ("true", "1", "yes")
 
 
 class ResendPath(_Query):

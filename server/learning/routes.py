@@ -325,7 +325,8 @@ async def progress_handler(request: web.Request) -> web.Response:
 async def dead_letters_handler(request: web.Request) -> web.Response:
     require_role(request, "admin")
     query = read_query(request.query, DeadLettersQuery)
-    letters = await request.app[DATABASE].read_in_thread(functools.partial(dead_letters, include_resent=query.all))
+    listing = functools.partial(dead_letters, include_resent=query.include_resent)
+    letters = await request.app[DATABASE].read_in_thread(listing)
     return reply({"dead_letters": letters})
 
 

@@ -305,6 +305,8 @@ class Param:
     schema: Mapping[str, Any]
     description: str = ""
     required: bool = False
+    media_type: str | None = None
+    """The value is a document of this type (`agent=` holds JSON): described as `content`, not `schema`."""
 
 
 @dataclass(frozen=True)
@@ -358,7 +360,9 @@ UNAUTHORIZED = _error("No valid bearer token (missing, malformed, forged or expi
 FORBIDDEN = _error("The member's role may not do this")
 TOO_LARGE = _error("The body is over the server's `max_body_bytes`")
 NOT_MODIFIED = Reply("The client's copy (`If-None-Match`) is current", headers=ETAG)
-PLAIN_NOT_FOUND = Reply("Not found", TEXT)
+ROUTE_MISS = {"text/plain": STRING, "application/octet-stream": BYTES}
+"""aiohttp's own 404 (outside `/api/`), also for a path no route's pattern matches (a `{`, a newline)."""
+PLAIN_NOT_FOUND = Reply("Not found", ROUTE_MISS)
 
 HALL_ID = Param("hall_id", "path", {"type": "string", "examples": ["red"]}, "A hall id (`red`, `safety`, ...).")
 CHECKPOINT_ID = Param("checkpoint_id", "path", STRING, "A checkpoint id from the hall's manifest.")
@@ -383,6 +387,20 @@ XAPI_REPLY_HEADERS = {
 }
 XAPI_ERROR = {"application/json": XapiError, "text/plain": STRING}
 XAPI_OBJECT = {"type": "object", "description": "A JSON object as xAPI 1.0.3 defines it."}
+UUID = {"type": "string", "format": "uuid"}
+IRI = {"type": "string", "format": "uri", "description": "An IRI (described here as a URI)."}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+AGENT = {
+    "type": "object",
+    "description": "An Agent with an `mbox` (the other identifiers work too).",
+    "properties": {
+        "objectType": {"const": "Agent"},
+        "name": STRING,
+        "mbox": {"type": "string", "pattern": "^mailto:[A-Za-z0-9._-]+@[A-Za-z0-9.-]+$"},
+    },
+    "required": ["mbox"],
+    "additionalProperties": False,
+}
 XAPI_DOCUMENT = {"type": "string", "format": "binary", "description": "The stored document, as it was sent."}
 
 
@@ -402,25 +420,28 @@ def _xapi_errors(*statuses: int) -> dict[int, Reply]:
 
 def _xapi_params(*names: str, required: tuple[str, ...] = ()) -> tuple[Param, ...]:
     schemas: dict[str, tuple[Mapping[str, Any], str]] = {
-        "statementId": (STRING, "A statement's UUID."),
-        "voidedStatementId": (STRING, "A voided statement's UUID."),
-        "agent": (STRING, "An Agent or Group as JSON."),
-        "verb": (STRING, "A verb IRI."),
-        "activity": (STRING, "An activity IRI."),
-        "registration": (STRING, "A registration UUID."),
+        "statementId": (UUID, "A statement's UUID."),
+        "voidedStatementId": (UUID, "A voided statement's UUID."),
+        "agent": (AGENT, "An Agent (or Group) as JSON: one identifier (`mbox`, `mbox_sha1sum`, `openid`, `account`)."),
+        "verb": (IRI, "A verb IRI."),
+        "activity": (IRI, "An activity IRI."),
+        "registration": (UUID, "A registration UUID."),
         "related_activities": ({"type": "boolean"}, "Match activities anywhere in the statement."),
         "related_agents": ({"type": "boolean"}, "Match agents anywhere in the statement."),
-        "since": (STRING, "ISO 8601 timestamp: only what was stored after it."),
-        "until": (STRING, "ISO 8601 timestamp: only what was stored before it."),
+        "since": (TIMESTAMP, "ISO 8601 timestamp: only what was stored after it."),
+        "until": (TIMESTAMP, "ISO 8601 timestamp: only what was stored before it."),
         "limit": ({"type": "integer", "minimum": 0}, "Most statements per page (0: the server's maximum)."),
         "format": ({"type": "string", "enum": ["ids", "exact", "canonical"]}, "How much of agents and activities."),
         "attachments": ({"type": "boolean"}, "Answer multipart/mixed with the attachments' bytes."),
         "ascending": ({"type": "boolean"}, "Oldest first."),
-        "activityId": (STRING, "An activity IRI."),
+        "activityId": (IRI, "An activity IRI."),
         "stateId": (STRING, "The state document's id."),
         "profileId": (STRING, "The profile document's id."),
     }
-    return tuple(Param(n, "query", schemas[n][0], schemas[n][1], n in required) for n in names)
+    return tuple(
+        Param(n, "query", schemas[n][0], schemas[n][1], n in required, "application/json" if n == "agent" else None)
+        for n in names
+    )
 
 
 STATEMENT_QUERY = _xapi_params(
@@ -604,13 +625,15 @@ OPERATIONS: tuple[Operation, ...] = (
     # --- live presence
     Operation("GET", "/ws/halls/{hall_id}", "The hub: presence, tours and live reload (WebSocket)", "hub", {
         101: Reply("Switching to the WebSocket protocol (`halls_contract.hub`)"),
-        400: Reply("Not a WebSocket handshake", TEXT), 404: _error("Unknown hall"),
+        400: Reply("Not a WebSocket handshake", TEXT),
+        404: Reply("Unknown hall", {"application/json": ErrorReply, **ROUTE_MISS}),
     }, "Send `join` first; messages are described by the contract's JSON Schemas "
        "(`python -m halls_contract.schema`).", params=(HALL_ID,), also_head=True),
     # --- pages and their files
     Operation("GET", "/", "The catalog page", "viewer", {200: Reply("The page", HTML)}, also_head=True),
     Operation("GET", "/halls/{hall_id}", "The viewer page for a hall", "viewer", {
-        200: Reply("The page (with a Content-Security-Policy)", HTML), 404: Reply("No such hall", HTML),
+        200: Reply("The page (with a Content-Security-Policy)", HTML),
+        404: Reply("No such hall", {**HTML, **ROUTE_MISS}),
     }, params=(HALL_ID,), also_head=True),
     *(Operation("GET", f"/vendor/three/{part}/{{path}}", f"three.js files (`node_modules/three/{part}/`)", "viewer", {
         200: Reply("The file", {"text/javascript": STRING, "application/wasm": BYTES, "application/json": {},
@@ -618,7 +641,8 @@ OPERATIONS: tuple[Operation, ...] = (
         304: NOT_MODIFIED, 404: PLAIN_NOT_FOUND,
     }, params=(VENDOR_PATH, IF_NONE_MATCH), also_head=True) for part in ("build", "examples/jsm")),
     Operation("GET", "/{path}", "The viewer's own files (`server/web/static/`)", "viewer", {
-        200: Reply("The file", {"*/*": BYTES}), 403: Reply("Not a file", TEXT), 404: PLAIN_NOT_FOUND,
+        200: Reply("The file", {"*/*": BYTES}), 403: Reply("Not a file", TEXT),
+        404: PLAIN_NOT_FOUND,
     }, "Present when the web folder has an `index.html`.", params=(VENDOR_PATH,), also_head=True),
     Operation("GET", "/api/openapi.json", "This description (OpenAPI 3.1)", "docs", {
         200: Reply("The description", _json({"type": "object"})),
@@ -633,7 +657,7 @@ OPERATIONS: tuple[Operation, ...] = (
         also_head=True),
     # --- the embedded LRS (xAPI 1.0.3)
     Operation("GET", "/xapi/statements", "Statements: one by id, or those matching the filters", "xAPI", {
-        200: Reply("One Statement, or a StatementResult", {"application/json": {"oneOf": [XAPI_OBJECT,
+        200: Reply("One Statement, or a StatementResult", {"application/json": {"anyOf": [XAPI_OBJECT,
                    STATEMENT_RESULT]}, "multipart/mixed": BYTES}, XAPI_REPLY_HEADERS | {
                    "X-Experience-API-Consistent-Through": {"schema": STRING, "required": True}}),
         404: _xapi_errors(404)[404], **_xapi_errors(400, 401, 403),
@@ -793,7 +817,11 @@ def _operation_id(method: str, path: str) -> str:
 
 
 def _parameter(param: Param) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": param.name, "in": param.where, "schema": dict(param.schema)}
+    entry: dict[str, Any] = {"name": param.name, "in": param.where}
+    if param.media_type:
+        entry["content"] = {param.media_type: {"schema": dict(param.schema)}}
+    else:
+        entry["schema"] = dict(param.schema)
     if param.description:
         entry["description"] = param.description
     if param.required or param.where == "path":
