@@ -164,6 +164,10 @@ class Page:
     def text(self, selector: str) -> str:
         return self._do("text", selector=selector)
 
+    def set_offline(self, offline: bool) -> None:
+        """Cut (or restore) the network of this page's context, service workers included."""
+        self._do("setOffline", offline=offline)
+
     def errors(self) -> list[str]:
         """Uncaught exceptions and console errors seen so far."""
         return self._do("errors")

@@ -68,6 +68,8 @@ const ops = {
   async check({ page, selector, timeout = 10000 }) { await get(page).page.check(selector, { timeout }); },
   async select({ page, selector, value }) { return get(page).page.selectOption(selector, value); },
   async text({ page, selector, timeout = 10000 }) { return get(page).page.textContent(selector, { timeout }); },
+  // The page's whole network (its service worker's fetches too) off or back on.
+  async setOffline({ page, offline }) { await get(page).context.setOffline(Boolean(offline)); },
   async errors({ page }) { return get(page).errors; },
   async console({ page }) { return get(page).console; },
   async closePage({ page }) {

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import io
+import json
+import re
 
 import pytest
+from PIL import Image
 
+from server.web import icons
 from server.web.viewer import find_three, vendor_file
 from tests.e2e.conftest import ROOT
 
@@ -93,3 +98,59 @@ def test_viewer_text_goes_in_as_text_only():
         source = path.read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
             assert sink not in source, f"{path.relative_to(ROOT)} uses {sink}"
+
+
+# --- the installable, offline viewer -----------------------------------------------------------
+
+STATIC = ROOT / "server" / "web" / "static"
+
+
+def _js_list(source: str, name: str) -> list[str]:
+    block = re.search(rf"export const {name} = Object\.freeze\(\[(.*?)\]\);", source, re.S)
+    assert block, f"offline-caches.js: no {name}"
+    return re.findall(r"'([^']+)'", block.group(1))
+
+
+def test_service_worker_and_app_manifest_are_served_for_scope_root_and_revalidated(halls_server):
+    status, headers, body = fetch(halls_server, "/sw.js")
+    assert status == 200 and headers["Cache-Control"] == "no-cache"
+    assert headers["Content-Type"].startswith("text/javascript") and b"addEventListener('fetch'" in body
+    assert "Service-Worker-Allowed" not in headers  # it lives at /, so its scope is / without asking
+    status, headers, body = fetch(halls_server, "/manifest.webmanifest")
+    assert status == 200 and headers["Content-Type"] == "application/manifest+json"
+    app = json.loads(body)
+    assert app["name"] == "屯兰VR智慧党建展馆" and app["start_url"] == "/" and app["display"] == "standalone"
+    red = re.search(r"--red: (#[0-9a-f]{6});", (STATIC / "css" / "halls.css").read_text(encoding="utf-8"))
+    assert red and app["theme_color"] == red.group(1)  # the catalog header's colour
+    for icon in app["icons"]:
+        status, headers, body = fetch(halls_server, icon["src"])
+        assert status == 200 and headers["Content-Type"] == icon["type"]
+        if icon["type"] == "image/png":
+            assert Image.open(io.BytesIO(body)).size == tuple(int(n) for n in icon["sizes"].split("x"))
+    for page in ("/", "/halls/red"):
+        body = fetch(halls_server, page)[2]
+        assert b'<link rel="manifest" href="/manifest.webmanifest">' in body and b'id="network"' in body
+
+
+def test_the_worker_stores_every_viewer_file_and_three_as_the_viewer_imports_it(halls_server):
+    source = (STATIC / "js" / "offline-caches.js").read_text(encoding="utf-8")
+    shell = _js_list(source, "SHELL_FILES")
+    mine = {f"/js/{p.name}" for p in (STATIC / "js").glob("*.js")}
+    mine |= {f"/css/{p.name}" for p in (STATIC / "css").glob("*.css")}
+    mine |= {f"/icons/{p.name}" for p in (STATIC / "icons").iterdir()} | {"/", "/manifest.webmanifest"}
+    assert sorted(shell) == sorted(mine)
+    vendor = _js_list(source, "VENDOR_FILES")
+    page = (STATIC / "viewer.html").read_text(encoding="utf-8")
+    assert sorted(vendor) == sorted(re.findall(r'<link rel="modulepreload" href="(/vendor/three/[^"]+)">', page))
+    three = json.loads((ROOT / "node_modules" / "three" / "package.json").read_text(encoding="utf-8"))["version"]
+    assert f"vendor: 'halls-vendor-three-{three}'" in source, "three.js moved: rename the vendor cache"
+    for path in shell + vendor:
+        assert fetch(halls_server, path)[0] == 200, path
+
+
+def test_icons_are_the_drawn_shapes():
+    assert (STATIC / "icons" / "icon.svg").read_text(encoding="utf-8") == icons.svg()
+    for size in icons.SIZES:
+        committed = Image.open(STATIC / "icons" / f"icon-{size}.png").convert("RGB")
+        drawn = Image.open(io.BytesIO(icons.png(size))).convert("RGB")
+        assert committed.tobytes() == drawn.tobytes(), f"icon-{size}.png: run python -m server.web.icons"

@@ -27,7 +27,7 @@ export async function fetchRange(url, spec) {
  * Returns {glb: ArrayBuffer to parse, partial: pictures still missing, whenPictures: Promise resolved once they
  * are in, fetchPictures(): starts fetching them, binStart, bytes: the file as far as fetched,
  * fetched: bytes fetched so far, earlyBytes: how many of them came in `early`, onBytes: called with each count
- * fetched here}.
+ * fetched here, whole(): the whole file as a Uint8Array (fetching any bytes still missing)}.
  */
 export async function fetchGlb(url, { early = null, onBytes = () => {} } = {}) {
   let release;
@@ -49,12 +49,17 @@ export async function fetchGlb(url, { early = null, onBytes = () => {} } = {}) {
     return got;
   };
   const head = early && early.head ? take(early.head, true) : await get(`0-${HEAD_BYTES - 1}`);
-  if (head.status !== 206) return Object.assign(parts, { glb: head.bytes });
+  if (head.status !== 206) return Object.assign(parts, { glb: head.bytes, whole: async () => new Uint8Array(head.bytes) });
   if (early && early.tail && early.tail.status === 206) take(early.tail, true);
   const total = head.total;
   const covered = (first, end) => missing(pieces, first, end).length === 0;
   const fill = async (first, end) => {
     for (const [a, b] of missing(pieces, first, end)) await get(`${a}-${b - 1}`);
+  };
+  // The whole file, for keeping offline (js/offline.js): what is still missing after the pictures is padding.
+  parts.whole = async () => {
+    await fill(0, total);
+    return assemble(pieces, total);
   };
   const view = new DataView(head.bytes);
   if (view.getUint32(0, true) !== GLB_MAGIC || view.getUint32(16, true) !== JSON_CHUNK) {

@@ -92,6 +92,7 @@ export class ChunkStreamer {
     this.pictures = [];
     this.drawn = new Promise((resolve) => { this.framed = resolve; }); // the viewer calls framed() after its first frame
     this.chunks = new Map(); // id -> {root, sha, bytes, meshes}
+    this.files = new Map(); // object url -> () => Promise of the whole file (js/offline.js stores it after a visit)
     this.bytesLoaded = 0;
     this.bytesTotal = 0;
     this.done = 0;
@@ -143,7 +144,8 @@ export class ChunkStreamer {
     if (fresh) this.done += 1;
     this.report();
     this.onChunk(chunk, root);
-    this.drawn.then(() => parts.fetchPictures()); // pictures once a frame with the geometry is on screen
+    const pictures = this.drawn.then(() => parts.fetchPictures()); // pictures once a frame with the geometry is on screen
+    this.files.set(new URL(chunk.model.url, location.href).href, () => pictures.then(() => parts.whole()));
     return root;
   }
 

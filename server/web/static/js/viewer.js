@@ -15,6 +15,7 @@ import { applyStatic, bindLanguageButton, onLangChange, pick, t } from './i18n.j
 import { Input } from './input.js';
 import { Presence } from './presence.js';
 import { Quiz } from './quiz.js';
+import { networkBadge, registerWorker, rememberVisit } from './offline.js';
 import { Minimap, RoomList } from './rooms.js';
 import { loadSettings, saveSettings } from './settings.js';
 import { signInForm } from './signin.js';
@@ -42,6 +43,7 @@ class Viewer {
     this.frames = 0;
     this.firstFrameMs = null;
     this.loadedMs = null;
+    this.stored = null;
     this.firstFrameBytes = null;
     this.reloads = 0;
     this.fly = false;
@@ -56,6 +58,8 @@ class Viewer {
     performance.mark('halls:start');
     applyStatic();
     bindLanguageButton($('lang'));
+    networkBadge($('network'));
+    registerWorker();
     this.setupScene();
     this.setupUi();
     const prefetch = window.__hallsPrefetch || {};
@@ -81,8 +85,17 @@ class Viewer {
       performance.mark('halls:loaded');
       this.startLoop();
       $('progress').hidden = true;
+      this.keepVisit(manifest);
     }, (error) => this.fail(error));
     await this.streaming;
+  }
+
+  /** Store the hall just loaded so it opens offline next time (js/offline.js); best effort. */
+  keepVisit(manifest) {
+    this.stored = rememberVisit(this.hallId, manifest, this.streamer.files).then(() => true, (error) => {
+      console.warn('hall not stored for offline:', error.message);
+      return false;
+    });
   }
 
   /** Render from the first chunk on (nothing to draw before it; the progress bar is HTML). */
@@ -685,6 +698,7 @@ window.__hallsViewer = {
       selects: xr.selects, panel: xr.panel.mesh.visible };
   },
   get reloads() { return viewer.reloads; },
+  get stored() { return viewer.stored || null; }, // a Promise: true once the hall is stored for offline
   get travelling() { return Boolean(viewer.travel); },
   /** Stand at hall (x, y) facing `heading` degrees (0 north, counter-clockwise). */
   goTo(x, y, heading = 0) {
