@@ -1,6 +1,6 @@
 """The server's HTTP API described as OpenAPI 3.1, and a page for integrators.
 
-    GET /api/openapi.json                  the description (made once per app)
+    GET /api/openapi.json                  the description (made once per process)
     GET /api/docs                          Swagger UI over it (from npm: `swagger-ui-dist`)
     GET /vendor/swagger-ui/{path}          the renderer's files, from node_modules only
 
@@ -712,7 +712,7 @@ def describe() -> dict[str, Any]:
     schemas = _component_schemas()
     paths: dict[str, dict[str, Any]] = {}
     for method, path, op in operations():
-        paths.setdefault(path, {})[method.lower()] = _operation(op, method, schemas)
+        paths.setdefault(path, {})[method.lower()] = _operation(op, method)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -758,11 +758,10 @@ TAGS = {
 def _component_schemas() -> dict[str, Any]:
     ref = "#/components/schemas/{model}"
     _, top = models_json_schema([(m, "validation") for m in MODELS], ref_template=ref)
-    schemas = top.get("$defs", {})
-    return json.loads(json.dumps(schemas))
+    return copy.deepcopy(top.get("$defs", {}))
 
 
-def _operation(op: Operation, method: str, schemas: dict[str, Any]) -> dict[str, Any]:
+def _operation(op: Operation, method: str) -> dict[str, Any]:
     head = method == "HEAD"
     result: dict[str, Any] = {
         "operationId": _operation_id(method, op.path),
@@ -789,7 +788,7 @@ def _operation(op: Operation, method: str, schemas: dict[str, Any]) -> dict[str,
         if name not in declared:
             parameters.append(_parameter(Param(name, "path", STRING)))
     if op.query is not None:
-        parameters += _query_parameters(op.query, schemas)
+        parameters += _query_parameters(op.query)
     if parameters:
         result["parameters"] = parameters
     if op.body is not None:
@@ -829,7 +828,7 @@ def _parameter(param: Param) -> dict[str, Any]:
     return entry
 
 
-def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     """One query parameter per field of `model` (a list field repeats its name: `branch=a&branch=b`)."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     required = set(schema.get("required", []))

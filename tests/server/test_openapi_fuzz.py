@@ -62,10 +62,15 @@ class Fuzz:
         import requests
         import schemathesis
 
-        schema = schemathesis.openapi.from_dict(describe(), config=schemathesis.Config.from_dict({"generation": {
-            "allow-extra-parameters": False,  # unknown query parameters are ignored, as HTTP APIs do
-            "with-security-parameters": False,  # the test signs in itself (`headers`)
-        }}))  # fmt: skip
+        schema = schemathesis.openapi.from_dict(describe(), config=schemathesis.Config.from_dict({
+            "generation": {
+                "allow-extra-parameters": False,  # unknown query parameters are ignored, as HTTP APIs do
+                "with-security-parameters": False,  # the test signs in itself (`headers`)
+            },
+            # a precondition (If-Match) is judged before the body is read (RFC 9110 13.2.1): 412 rejects too
+            "checks": {"negative_data_rejection": {"expected-statuses": [
+                "400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429"]}},
+        }))  # fmt: skip
         from schemathesis.core.result import Ok
 
         results = list(schema.get_all_operations())
