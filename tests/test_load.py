@@ -37,8 +37,9 @@ def errors_of(path: Path, root: Path, options: LoadOptions = DEFAULTS) -> list[s
 
 
 @contextmanager
-def quick_and_small(seconds: float = 2.0, megabytes: float = 32.0):
-    """Fail when the block takes longer than `seconds` or allocates more than `megabytes` at peak."""
+def quick_and_small(seconds: float = 20.0, megabytes: float = 32.0):
+    """Fail when the block allocates more than `megabytes` at peak, or hangs (`seconds`: a guard, not a speed:
+    timings belong in bench/, and a loaded 2-core CI machine runs this many times slower than a quiet one)."""
     tracemalloc.start()
     started = time.perf_counter()
     try:
@@ -137,7 +138,7 @@ def test_load_reads_a_large_valid_file_quickly(tmp_path):
     assert path.stat().st_size < LoadOptions().max_bytes
     started = time.perf_counter()
     doc = load_document(path, root=tmp_path)
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < 30.0  # a guard against quadratic work, not a speed target
     assert len(doc.data["rooms"]) == 12000
 
 
