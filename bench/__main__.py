@@ -8,6 +8,7 @@
     .venv/bin/python bench/lrs/run.py         embedded LRS vs Ralph statement POSTs
     .venv/bin/python bench/viewer/run.py      browser: first frame, bytes before it, walking with avatars
     .venv/bin/python bench/client/run.py      Panda3D client: first frame, cold/warm cache, bam vs glb loads
+    .venv/bin/python bench/offline/run.py     browser: keeping each hall for offline, visits from the cache
 """
 
 import runpy
