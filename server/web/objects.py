@@ -147,18 +147,28 @@ def parse_range(header: str, size: int) -> tuple[int, int] | Literal["unsatisfia
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or last.isdigit()) or not all(p.isdigit() or p == "" for p in (first, last)):
+    if not dash or not (first or last) or not (_ASCII_DIGITS.fullmatch(first) and _ASCII_DIGITS.fullmatch(last)):
         return None
     if first == "":
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             return "unsatisfiable"
         return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
+    start = _position(first)
+    end = size - 1 if last == "" else min(_position(last), size - 1)
+    if start >= size or (last != "" and _position(last) < start):
         return "unsatisfiable"
     return start, end
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]*")
+"""Byte positions are ASCII digits (str.isdigit also takes '²' and other scripts' digits, which int() refuses)."""
+_FAR = 10**18
+"""Any position past every object: a longer number means the same (and int() refuses over 4,300 digits)."""
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= 18 else _FAR
 
 
 def _etag_listed(header: str, digest: str, weak: bool) -> bool:
