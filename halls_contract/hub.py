@@ -41,14 +41,18 @@ time), x y z i32 centimetres, qx qy qz qw i16 (quaternion x 32767), room u16
 tour leader).  A batch holds the nearest `neighbours` (K) others in the
 member's room and the rooms one doorway away.
 
-Close codes: 1003 binary frame from the client; 1008 malformed JSON, not an
-object, unknown type, wrong version, missing or out-of-range field (NaN,
-|coordinate| > 10 km, non-unit quaternion, unknown room), join errors, rate
-limit; 1009 message over hub_max_message_bytes; 1013 slow consumer (the
-server could not send for a while and its bounded backlog overflowed); 1001
-server shutting down.  The close reason says which field and why, e.g.
-`pose.p[0]: input should be less than or equal to 10000`.  A socket that
-answers no ping within the heartbeat is aborted without a close frame.
+Close codes: 1002 a frame RFC 6455 forbids (reserved opcode or bits, a
+control frame over 125 bytes or fragmented, a stray continuation, a bad close
+code); 1003 binary frame from the client; 1007 a text frame or close reason
+that is not UTF-8; 1008 malformed JSON, not an object, unknown type, wrong or
+missing version, missing or out-of-range field (NaN, |coordinate| > 10 km,
+non-unit quaternion, unknown room), join errors, rate limit; 1009 message over
+hub_max_message_bytes; 1013 slow consumer (the server could not send for a
+while and its bounded backlog overflowed); 1001 server shutting down; 1000
+answers a client's own close.  Every close but 1000 has a reason that says
+which field or frame and why, e.g. `pose.p[0]: input should be less than or
+equal to 10000`.  A socket that answers no ping within the heartbeat is aborted
+without a close frame, as is one that cannot finish the close handshake.
 
 Only numpy users need numpy: `POSE_DTYPE` and `decode_pose_batch` import it
 when first used; `pack_pose_batch` / `unpack_pose_batch` are plain Python.
@@ -61,7 +65,7 @@ import math
 import struct
 from typing import Annotated, Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
 MAX_COORD = 10_000.0
@@ -76,8 +80,12 @@ POSE_KEEPALIVE_S = 2.0
 # Close codes (RFC 6455 section 7.4.1), one per class of failure.
 CLOSE_GOING_AWAY = 1001
 """The server is shutting down."""
+CLOSE_PROTOCOL_ERROR = 1002
+"""A frame RFC 6455 forbids (reserved opcode or bits, an oversized or fragmented control frame, ...)."""
 CLOSE_UNSUPPORTED = 1003
 """A binary frame from a client: the client protocol is JSON text only."""
+CLOSE_INVALID_TEXT = 1007
+"""A text frame (or close reason) that is not UTF-8."""
 CLOSE_POLICY = 1008
 """Malformed JSON, unknown type, missing or out-of-range field, rate limit, join order."""
 CLOSE_TOO_BIG = 1009
@@ -117,10 +125,17 @@ def _type_of(model: type[BaseModel]) -> str:
     return get_args(model.model_fields["type"].annotation)[0]
 
 
+def _not_bool(value: Any) -> Any:
+    """JSON true is not the number 1 (JSON Schema's `const: 1` refuses it; Python's `True == 1` would not)."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a protocol version")
+    return value
+
+
 class _ClientMessage(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, use_attribute_docstrings=True)
 
-    v: Literal[1]
+    v: Annotated[Literal[1], BeforeValidator(_not_bool)]
     """Protocol version."""
 
 
@@ -232,7 +247,9 @@ def _explain(exc: ValidationError) -> str:
         return "message must be a JSON object"
     message_type, *path = loc
     if path == ["v"]:
-        return f"unsupported protocol version {error.get('input')!r}: this server speaks v=1"
+        if kind == "missing":  # the input is then the whole message: not worth repeating
+            return f"missing field 'v' (the protocol version): this server speaks v={PROTOCOL_VERSION}"
+        return f"unsupported protocol version {error.get('input')!r}: this server speaks v={PROTOCOL_VERSION}"
     where = str(message_type) + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
     text = error["msg"]
     return f"{where}: {text[:1].lower()}{text[1:]}"

@@ -93,3 +93,14 @@ def test_message_type_names_cover_every_model_once():
     assert len(set(hub.CLIENT_TYPES)) == len(hub.CLIENT_TYPES) == 9
     assert set(hub.SERVER_TYPES) == {"welcome", "joined", "left", "tour", "reload", "build-error", "error", "pong"}
     assert hub.TOUR_TYPES <= set(hub.CLIENT_TYPES)
+
+
+def test_protocol_version_is_the_number_one_not_true_and_its_absence_is_named():
+    """Found by fuzzing the hub: `"v": true` passed as version 1 (Python's True == 1).  JSON Schema's `const: 1`
+    refuses true and accepts 1.0; so does the contract now.  A missing `v` no longer echoes the whole message."""
+    with pytest.raises(hub.ProtocolError, match=r"^unsupported protocol version True: this server speaks v=1$"):
+        hub.parse_client_message('{"v": true, "type": "ping"}')
+    assert hub.parse_client_message('{"v": 1.0, "type": "ping"}').v == 1
+    with pytest.raises(hub.ProtocolError) as error:
+        hub.parse_client_message('{"type": "ping", "t": 5}')
+    assert error.value.reason == "missing field 'v' (the protocol version): this server speaks v=1"
