@@ -109,12 +109,12 @@ EMBEDDED_LRS = """
 import sys
 from pathlib import Path
 from aiohttp import web
+from server.config import LrsSettings
 from server.lrs.service import LRS_STATE, add_lrs
 
 app = web.Application(client_max_size=64 * 1024 * 1024)
 add_lrs(app, LrsSettings(synchronous="FULL"), var_dir=Path(sys.argv[1]), base_url="http://127.0.0.1")
 state = app[LRS_STATE]
-from server.config import LrsSettings
 state.open()
 if state.writer.credential("bench") is None:
     state.writer.add_credential("bench", "bench-secret-000000", "bench", ("all",))
