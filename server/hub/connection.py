@@ -1,4 +1,4 @@
-"""One WebSocket client of the hub: bounded sending, rate limits.
+"""One WebSocket client of the hub: its socket, bounded sending, rate limits.
 
 Sending is the hub's hot path (one batch per member per tick), so messages
 are framed here and written straight to the socket's transport while its
@@ -17,9 +17,13 @@ import asyncio
 import logging
 import socket
 import struct
-from typing import Callable
+import sys
+from collections.abc import Callable
+from typing import Any
 
-from aiohttp import web
+from aiohttp import WebSocketError, WSCloseCode, web
+
+from halls_contract import hub as msg
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,41 @@ def frame(payload: bytes, first: int) -> bytes:
     return frame_header(len(payload), first) + payload
 
 
+class HubSocket(web.WebSocketResponse):
+    """aiohttp's WebSocket response, whose own closes say why.
+
+    aiohttp refuses some frames itself, before the hub sees a message: a frame RFC 6455 forbids (1002), a
+    text frame or close reason that is not UTF-8 (1007), a message of `max_msg_size` bytes or more (1009).
+    It closes those sockets from inside `receive` with an empty reason; this gives them one, from the
+    `WebSocketError` being handled there.
+    """
+
+    def __init__(self, *, limit: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.limit = limit
+        """The hub's `max_message_bytes` (the socket's own `max_msg_size` is larger)."""
+        self.frame_limit: int = options["max_msg_size"]
+        self.close_reason = ""
+        """The reason this socket was closed with."""
+
+    async def close(self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True) -> bool:
+        if not message and code != WSCloseCode.OK and not self.closed:
+            message = msg.ProtocolError(code, self._explain(code, sys.exception())).reason_bytes
+        if not self.closed:
+            self.close_reason = message.decode(errors="replace")
+        return await super().close(code=code, message=message, drain=drain)
+
+    def _explain(self, code: int, error: BaseException | None) -> str:
+        if code == msg.CLOSE_TOO_BIG:
+            return f"message of more than {self.frame_limit - 1} bytes exceeds the limit of {self.limit}"
+        if code == msg.CLOSE_INVALID_TEXT:
+            return "invalid UTF-8 in a text frame or close reason"
+        detail = str(error) if isinstance(error, WebSocketError) and error.code == code else ""
+        if code == msg.CLOSE_PROTOCOL_ERROR:
+            return f"protocol error: {detail[:1].lower()}{detail[1:]}" if detail else "protocol error"
+        return detail or f"closed with {code}"
+
+
 class RateLimit:
     """A token bucket: `rate` messages a second, bursts up to `burst`."""
 
@@ -69,8 +108,8 @@ class RateLimit:
 class Connection:
     """A client socket: direct writes while it keeps up, a bounded backlog when it does not."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, queue_limit: int,
-                 send_buffer: int, on_overflow: Callable[["Connection"], None]) -> None:
+    def __init__(self, ws: HubSocket, request: web.Request, queue_limit: int,
+                 send_buffer: int, on_overflow: Callable[[Connection], None]) -> None:
         self.ws = ws
         self.transport = request.transport
         self.peer = request.remote

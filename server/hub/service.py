@@ -16,16 +16,17 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 from pydantic import BaseModel
 
 from halls_contract import hub as msg
 from server.config import HubSettings
-from server.hub.connection import PING, Connection, RateLimit, frame
+from server.hub.connection import PING, Connection, HubSocket, RateLimit, frame
 from server.hub.hall import Hall, Member, Tour
 from server.learning.auth import hub_identity
 from server.web.events import BuildNotice
@@ -87,7 +88,7 @@ class LocalBus:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
 
-    async def start(self, hub: "Hub") -> None:
+    async def start(self, hub: Hub) -> None:
         pass
 
     async def stop(self) -> None:
@@ -108,7 +109,7 @@ class LocalBus:
     def publish_poses(self, hall_id: str, records: np.ndarray) -> None:
         pass
 
-    def tick(self, hub: "Hub") -> None:
+    def tick(self, hub: Hub) -> None:
         pass
 
 
@@ -229,12 +230,15 @@ class Hub:
 
     # one connection
 
-    async def serve(self, request: web.Request, hall_id: str) -> web.WebSocketResponse:
+    async def serve(self, request: web.Request, hall_id: str) -> web.StreamResponse:
         settings = self.settings
-        ws = web.WebSocketResponse(
-            autoping=False, timeout=2.0, compress=False,
+        ws = HubSocket(
+            limit=settings.max_message_bytes, autoping=False, timeout=2.0, compress=False,
             max_msg_size=4 * settings.max_message_bytes, writer_limit=max(1024, settings.send_buffer // 4))
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError:  # the client left during the handshake: there is no one to answer
+            return web.Response(status=400, text="the client left during the WebSocket handshake")
         conn = Connection(ws, request, settings.queue_limit, settings.send_buffer, self._overflow)
         self.connections.add(conn)
         member: Member | None = None
@@ -268,7 +272,10 @@ class Hub:
             message = await ws.receive()
             conn.last_heard = clock()
             if message.type is WSMsgType.PING:
-                await ws.pong(message.data)
+                try:
+                    await ws.pong(message.data)
+                except ConnectionError:  # the client left with pings still unanswered
+                    return None
             elif message.type is not WSMsgType.PONG:
                 break
         if message.type is WSMsgType.TEXT:
@@ -281,8 +288,8 @@ class Hub:
         if message.type is WSMsgType.BINARY:
             raise msg.ProtocolError(msg.CLOSE_UNSUPPORTED, "binary frames are not accepted: send JSON text")
         if message.type is WSMsgType.ERROR:
-            if getattr(message.data, "code", None) == msg.CLOSE_TOO_BIG:  # aiohttp refused it and closed
-                raise msg.ProtocolError(msg.CLOSE_TOO_BIG, str(message.data))
+            if isinstance(message.data, WebSocketError):  # aiohttp refused a frame and closed, saying why
+                raise msg.ProtocolError(message.data.code, ws.close_reason)
             log.info("hub socket error peer=%s: %s", conn.peer, message.data)
         return None
 
