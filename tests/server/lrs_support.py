@@ -123,7 +123,8 @@ def statement(**changes) -> dict:
     base = {
         "id": str(uuid.uuid4()),
         "actor": {"objectType": "Agent", "name": "学员", "mbox": "mailto:learner@example.com"},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"zh-CN": "体验", "en-US": "experienced"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced",
+                 "display": {"zh-CN": "体验", "en-US": "experienced"}},
         "object": {"objectType": "Activity", "id": "https://halls.example/xapi/halls/safety"},
     }
     base.update(changes)
