@@ -630,6 +630,8 @@ def add_hub(app: web.Application, settings: HubSettings, *, redis_url: str | Non
         if lookup is None or lookup(hall_id) is None:
             raise web.HTTPNotFound(text=json.dumps({"error": f"no such hall {hall_id!r}"}),
                                    content_type="application/json")
+        if request.method != "GET":  # `add_get` answers HEAD too; aiohttp would upgrade it (RFC 6455 4.1: GET)
+            raise web.HTTPBadRequest(text="a WebSocket handshake is a GET request")
         return await hub.serve(request, hall_id)
 
     async def hub_context(app: web.Application):
