@@ -150,9 +150,9 @@ class Connection:
 
     def send_frame(self, data: bytes) -> bool:
         """Like `send`, for a frame already built with `frame`."""
-        if self.closing or self.ws.closed:
-            return False
         transport = self.transport
+        if self.closing or self.ws.closed or transport is None:  # (None: the connection was lost already)
+            return False
         if not self.backlog and transport.get_write_buffer_size() < self.high_water:
             if transport.is_closing():
                 return False
@@ -171,7 +171,7 @@ class Connection:
         """Write the backlog as the transport empties."""
         transport, backlog = self.transport, self.backlog
         while backlog and not self.closing:
-            if transport.is_closing():
+            if transport is None or transport.is_closing():
                 backlog.clear()
                 return
             if transport.get_write_buffer_size() >= self.high_water:

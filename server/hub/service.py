@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 from aiohttp import WebSocketError, WSMsgType, web
-from pydantic import BaseModel
 
 from halls_contract import hub as msg
 from server.config import HubSettings
@@ -34,11 +33,15 @@ from server.web.events import BuildNotice
 log = logging.getLogger(__name__)
 
 ManifestLookup = Callable[[str], "dict | None"]
+Authenticator = Callable[[web.Application, msg.Join], Awaitable["Identity"]]
 
-MANIFEST_LOOKUP = web.AppKey("hub_manifest_lookup", ManifestLookup)
+MANIFEST_LOOKUP: web.AppKey[ManifestLookup] = web.AppKey("hub_manifest_lookup")
 """`lookup(hall_id) -> manifest dict | None`: the current build's manifest; set by the app."""
-AUTHENTICATOR = web.AppKey("hub_authenticator", Callable[[web.Application, msg.Join], Awaitable["Identity"]])
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("hub_authenticator")
 """Optional override of `authenticate` (accounts arrive with the quiz issue)."""
+
+
+TourMessage = msg.TourStart | msg.TourGoto | msg.TourNarrate | msg.TourGather | msg.TourEnd
 
 
 # --- identity ----------------------------------------------------------------
@@ -326,9 +329,9 @@ class Hub:
         return member
 
     async def _receive(self, conn: Connection, member: Member) -> None:
-        hall: Hall = member.hall
+        hall, poses, control = member.hall, member.poses, member.control
+        assert hall is not None and poses is not None and control is not None  # set by `_admit`
         loop = asyncio.get_running_loop()
-        poses, control = member.poses, member.control
         parse, Pose = msg.parse_client_message, msg.Pose
         while not conn.closing:
             text = await self._next_text(conn)
@@ -358,31 +361,35 @@ class Hub:
         hall.has_pose[slot] = hall.changed[slot] = True
         hall.dirty = True
 
-    async def _dispatch(self, hall: Hall, member: Member, message: BaseModel) -> None:
-        kind = message.type
-        if kind == "ping":
-            member.conn.send(msg.encode("pong", t=message.t))
-        elif kind == "follow":
+    async def _dispatch(self, hall: Hall, member: Member, message: msg.AnyClientMessage) -> None:
+        if isinstance(message, msg.Ping):
+            self._tell(member, msg.encode("pong", t=message.t))
+        elif isinstance(message, msg.Follow):
             self._follow(hall, member, message.on)
-        elif kind == "join":
+        elif isinstance(message, msg.Join):
             raise msg.ProtocolError(msg.CLOSE_POLICY, "join: already joined")
-        elif kind in msg.TOUR_TYPES:
+        elif not isinstance(message, msg.Pose):
             await self._tour_command(hall, member, message)
+
+    @staticmethod
+    def _tell(member: Member, text: str) -> None:
+        if member.conn is not None:
+            member.conn.send(text)
 
     # tours
 
     def _error(self, member: Member, code: str, text: str, ref: str) -> None:
-        member.conn.send(msg.encode("error", code=code, text=text, ref=ref))
+        self._tell(member, msg.encode("error", code=code, text=text, ref=ref))
 
-    async def _tour_command(self, hall: Hall, member: Member, message: BaseModel) -> None:
+    async def _tour_command(self, hall: Hall, member: Member, message: TourMessage) -> None:
         kind = message.type
         if member.role != "trainer":
             return self._error(member, "forbidden", "only trainers may lead tours", kind)
-        if kind == "tour-start":
+        if isinstance(message, msg.TourStart):
             if hall.tour is not None:
                 if hall.tour.leader != member.id:
                     return self._error(member, "tour-active", f"{hall.tour.leader_name} is leading a tour", kind)
-                return member.conn.send(msg.encode("tour", event="start", **hall.tour.describe()))
+                return self._tell(member, msg.encode("tour", event="start", **hall.tour.describe()))
             if not await self.bus.claim_tour(hall.id, member.id) or hall.tour is not None:
                 return self._error(member, "tour-active", "another trainer is leading a tour", kind)
             if member.id not in hall.members:  # left while claiming
@@ -390,19 +397,19 @@ class Hub:
             return self._cue(hall, {"event": "start", "leader": {"id": member.id, "name": member.name}})
         if hall.tour is None or hall.tour.leader != member.id:
             return self._error(member, "not-leader", "start a tour first", kind)
-        if kind == "tour-goto":
+        if isinstance(message, msg.TourGoto):
             exhibit = hall.exhibits.get(message.exhibit)
             if exhibit is None:
                 return self._error(member, "unknown-exhibit", f"no exhibit {message.exhibit!r} in this hall", kind)
             self._cue(hall, {"event": "goto", "exhibit": exhibit["id"], "room": exhibit.get("room"),
                              "p": exhibit.get("position")})
-        elif kind == "tour-narrate":
+        elif isinstance(message, msg.TourNarrate):
             self._cue(hall, {"event": "narrate", "text": message.text})
-        elif kind == "tour-gather":
+        elif isinstance(message, msg.TourGather):
             if message.room not in hall.graph.index:
                 return self._error(member, "unknown-room", f"no room {message.room!r} in this hall", kind)
             self._cue(hall, {"event": "gather", "room": message.room, "p": list(message.p)})
-        elif kind == "tour-end":
+        elif isinstance(message, msg.TourEnd):
             self._cue(hall, {"event": "end", "reason": "leader-ended"})
 
     def _cue(self, hall: Hall, cue: dict) -> None:
@@ -443,7 +450,7 @@ class Hub:
         if tour is None:
             return self._error(member, "no-tour", "no tour is running in this hall", "follow")
         member.following = on
-        member.conn.send(msg.encode("tour", event="following", on=on, **tour.describe()))
+        self._tell(member, msg.encode("tour", event="following", on=on, **tour.describe()))
         self.apply_follow(hall, tour.leader, member.info, on)
         self.bus.publish(hall.id, {"kind": "follow", "leader": tour.leader, "member": member.info, "on": on})
 
@@ -459,7 +466,8 @@ class Hub:
     # leaving
 
     def _leave(self, member: Member) -> None:
-        hall: Hall = member.hall
+        hall = member.hall
+        assert hall is not None  # every member belongs to the hall that added it
         if hall.tour is not None and hall.tour.leader == member.id:
             self._cue(hall, {"event": "end", "reason": "leader-left", "leader": member.id})
         elif member.following and hall.tour is not None:
@@ -536,7 +544,9 @@ class Hub:
             tour = state.get("tour")
             if tour is not None and hall.tour is None:
                 self.apply_cue(hall, {"event": "start", "leader": tour["leader"]})
-                hall.tour.last = tour.get("last")
+                started = self.halls[hall_id].tour  # just set by the cue
+                if started is not None:
+                    started.last = tour.get("last")
         for hall in list(self.halls.values()):
             if hall.id not in halls:
                 self.remote_left(hall.id, [m.id for m in hall.members.values() if m.proc == proc])
