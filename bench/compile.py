@@ -54,18 +54,27 @@ def report(work: Path, jobs: int) -> str:
     for hall in catalog.halls:
         sizes = hall.bytes
         ratio = sizes.glb_meshopt / sizes.glb if sizes.glb else 0
-        lines.append(f"| {hall.id} | {hall.rooms} | {_kb(sizes.glb)} | {_kb(sizes.glb_meshopt)} "
-                     f"| {ratio:.2f} | {_kb(sizes.bam)} |")
+        lines.append(
+            f"| {hall.id} | {hall.rooms} | {_kb(sizes.glb)} | {_kb(sizes.glb_meshopt)} "
+            f"| {ratio:.2f} | {_kb(sizes.bam)} |"
+        )
         manifest = parse_manifest((work / "build/current" / hall.manifest).read_bytes())
         rooms += [(hall.id, c.id, c.triangles, c.draw_calls) for c in manifest.chunks]
-    lines += ["", f"Per room against the headset budget (< {budget.draw_calls} draw calls, "
-              f"< {budget.triangles:,} triangles):", "",
-              "| hall | room | triangles | draw calls |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Per room against the headset budget (< {budget.draw_calls} draw calls, < {budget.triangles:,} triangles):",
+        "",
+        "| hall | room | triangles | draw calls |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {h} | {r} | {t:,} | {d} |" for h, r, t, d in rooms]
     worst_t = max(rooms, key=lambda r: r[2])
     worst_d = max(rooms, key=lambda r: r[3])
-    lines += ["", f"Largest room: {worst_t[0]}/{worst_t[1]} with {worst_t[2]:,} triangles; "
-              f"most draw calls: {worst_d[0]}/{worst_d[1]} with {worst_d[3]}."]
+    lines += [
+        "",
+        f"Largest room: {worst_t[0]}/{worst_t[1]} with {worst_t[2]:,} triangles; "
+        f"most draw calls: {worst_d[0]}/{worst_d[1]} with {worst_d[3]}.",
+    ]
     return "\n".join(lines)
 
 

@@ -50,8 +50,9 @@ class Section:
 
 def parse_args(parser: argparse.ArgumentParser, section: Section) -> argparse.Namespace:
     """The command line, with `--write FILE` for `section` added; logging set up."""
-    parser.add_argument("--write", type=Path, metavar="FILE",
-                        help=f"put the results into FILE's {section.heading!r} section")
+    parser.add_argument(
+        "--write", type=Path, metavar="FILE", help=f"put the results into FILE's {section.heading!r} section"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return args
@@ -75,9 +76,13 @@ def tools_missing(*names: str) -> bool:
 
 def pinned(cpu: int, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start `command` on CPU `cpu` (taskset) in the project folder, the project importable, output discarded."""
-    return subprocess.Popen(["taskset", "-c", str(cpu), *command], cwd=ROOT,
-                            env=os.environ | {"PYTHONPATH": str(ROOT)} | (env or {}),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["taskset", "-c", str(cpu), *command],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)} | (env or {}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def pin(pid: int, cpu: int) -> None:
@@ -131,8 +136,12 @@ def wait_for_http(port: int, path: str, method: str = "GET", expect=(200,), time
     while time.monotonic() < deadline:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            connection.request(method, path, body=b"[]" if method == "POST" else None,
-                               headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"})
+            connection.request(
+                method,
+                path,
+                body=b"[]" if method == "POST" else None,
+                headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
+            )
             if connection.getresponse().status in expect:
                 return
         except OSError:
@@ -169,6 +178,7 @@ def wrk(url: str, seconds: float, connections: int, *options: str, script_args: 
 
 def parse_wrk(output: str) -> WrkResult:
     """The figures of wrk's printed summary."""
+
     def latency(percent: str) -> float | None:
         match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
         if not match:

@@ -457,8 +457,18 @@ class _GltfStructure:
         for name in doc.get("extensionsRequired") or []:
             if name not in SUPPORTED_GLTF_EXTENSIONS:
                 raise _Bad(f"it needs the glTF extension '{name}', which is not supported; export it without")
-        for key in ("buffers", "bufferViews", "accessors", "images", "textures", "materials", "meshes", "nodes",
-                    "scenes", "samplers"):
+        for key in (
+            "buffers",
+            "bufferViews",
+            "accessors",
+            "images",
+            "textures",
+            "materials",
+            "meshes",
+            "nodes",
+            "scenes",
+            "samplers",
+        ):
             items = doc.get(key, [])
             if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
                 raise _Bad(f"its '{key}' is not a list of objects")
@@ -654,8 +664,11 @@ def _mtl_textures(data: bytes) -> list[tuple[int, str]]:
 def _mtl_check(path: str, data: bytes) -> str | None:
     for line, name in _mtl_textures(data):
         if _relative_target(path, name) is None:
-            return _damaged(path, "MTL material library", f"line {line}: the texture '{_shown(name)}' is outside "
-                                                          "the assets folder; keep it next to the model")
+            return _damaged(
+                path,
+                "MTL material library",
+                f"line {line}: the texture '{_shown(name)}' is outside the assets folder; keep it next to the model",
+            )
     return None
 
 
@@ -697,25 +710,29 @@ def _obj_structure(path: str, data: bytes) -> None:
                     try:
                         index = int(text)
                     except ValueError:
-                        raise _Bad(f"line {number}: '{_shown(token.decode('utf-8', 'replace'), 20)}' is not "
-                                   "a vertex number") from None
+                        raise _Bad(
+                            f"line {number}: '{_shown(token.decode('utf-8', 'replace'), 20)}' is not a vertex number"
+                        ) from None
                     if index == 0:
                         raise _Bad(f"line {number}: {names[kind]} numbers start at 1, not 0")
                     if index < 0 and -index > counts[kind]:
-                        raise _Bad(f"line {number}: a face refers to {names[kind]} {index}, but only "
-                                   f"{counts[kind]} come before it")
+                        raise _Bad(
+                            f"line {number}: a face refers to {names[kind]} {index}, but only "
+                            f"{counts[kind]} come before it"
+                        )
                     if index > highest[kind][0]:
                         highest[kind] = (index, number)
         elif key == b"mtllib":
             for name in parts[1:]:
                 uri = name.decode("utf-8", "replace")
                 if _relative_target(path, uri) is None:
-                    raise _Bad(f"line {number}: the material library '{_shown(uri)}' is outside the assets "
-                               "folder; keep it next to the model")
+                    raise _Bad(
+                        f"line {number}: the material library '{_shown(uri)}' is outside the assets "
+                        "folder; keep it next to the model"
+                    )
     for kind, (index, line) in highest.items():
         if index > counts[kind]:
-            raise _Bad(f"line {line}: a face refers to {names[kind]} {index}, but the file has only "
-                       f"{counts[kind]}")
+            raise _Bad(f"line {line}: a face refers to {names[kind]} {index}, but the file has only {counts[kind]}")
     if faces == 0:
         raise _Bad("it has no faces")
 
@@ -749,8 +766,12 @@ def _obj_clearly_fine(data: bytes) -> bool:
         indices = np.array(faces.replace(b"/", b" ").split(), np.bytes_).astype(np.int64).reshape(-1, len(limits))
     except ValueError:
         return False
-    return bool(len(coordinates) == 3 * len(vertices) and np.isfinite(coordinates).all() and indices.min() >= 1
-                and (indices.max(axis=0) <= limits).all())
+    return bool(
+        len(coordinates) == 3 * len(vertices)
+        and np.isfinite(coordinates).all()
+        and indices.min() >= 1
+        and (indices.max(axis=0) <= limits).all()
+    )
 
 
 def _obj_check(path: str, data: bytes) -> str | None:
@@ -759,8 +780,10 @@ def _obj_check(path: str, data: bytes) -> str | None:
     try:
         for line, name in _obj_libraries(data):
             if _relative_target(path, name) is None:
-                raise _Bad(f"line {line}: the material library '{_shown(name)}' is outside the assets folder; "
-                           "keep it next to the model")
+                raise _Bad(
+                    f"line {line}: the material library '{_shown(name)}' is outside the assets folder; "
+                    "keep it next to the model"
+                )
         if not _obj_clearly_fine(data):
             _obj_structure(path, data)
     except _Bad as bad:
@@ -778,14 +801,22 @@ def _stl_check(path: str, data: bytes) -> str | None:
             return _damaged(path, "STL model", str(bad))
         return None
     if count is None or binary_size is None:
-        return _damaged(path, "STL model", f"it is cut short: a binary STL has an 84-byte header, the file has "
-                                           f"{len(data)} bytes")
+        return _damaged(
+            path, "STL model", f"it is cut short: a binary STL has an 84-byte header, the file has {len(data)} bytes"
+        )
     if len(data) < binary_size:
-        return _damaged(path, "STL model", f"it is cut short: its header says {count:,} triangles "
-                                           f"({binary_size:,} bytes), the file has {len(data):,} bytes")
+        return _damaged(
+            path,
+            "STL model",
+            f"it is cut short: its header says {count:,} triangles "
+            f"({binary_size:,} bytes), the file has {len(data):,} bytes",
+        )
     if len(data) > binary_size:
-        return _damaged(path, "STL model", f"its header says {count:,} triangles ({binary_size:,} bytes) "
-                                           f"but the file has {len(data):,} bytes")
+        return _damaged(
+            path,
+            "STL model",
+            f"its header says {count:,} triangles ({binary_size:,} bytes) but the file has {len(data):,} bytes",
+        )
     if count == 0:
         return _damaged(path, "STL model", "it has no triangles")
     import numpy as np
@@ -825,9 +856,22 @@ def _ascii_stl(data: bytes) -> None:
 
 
 _PLY_TYPES = {
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2", "ushort": "u2",
-    "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4", "float": "f4", "float32": "f4",
-    "double": "f8", "float64": "f8",
+    "char": "i1",
+    "int8": "i1",
+    "uchar": "u1",
+    "uint8": "u1",
+    "short": "i2",
+    "int16": "i2",
+    "ushort": "u2",
+    "uint16": "u2",
+    "int": "i4",
+    "int32": "i4",
+    "uint": "u4",
+    "uint32": "u4",
+    "float": "f4",
+    "float32": "f4",
+    "double": "f8",
+    "float64": "f8",
 }
 
 
@@ -861,15 +905,21 @@ def _ply_structure(data: bytes) -> None:
             elements.append((words[1], int(words[2]), []))
         elif words[0] == "property" and elements and len(words) == 3 and words[1] in _PLY_TYPES:
             elements[-1][2].append((words[2], _PLY_TYPES[words[1]]))
-        elif (words[0] == "property" and elements and len(words) == 5 and words[1] == "list"
-              and words[2] in _PLY_TYPES and words[3] in _PLY_TYPES):
+        elif (
+            words[0] == "property"
+            and elements
+            and len(words) == 5
+            and words[1] == "list"
+            and words[2] in _PLY_TYPES
+            and words[3] in _PLY_TYPES
+        ):
             elements[-1][2].append((words[4], _PLY_TYPES[words[2]], _PLY_TYPES[words[3]]))
         else:
             raise _Bad(f"line {number} of its header is not understood: '{_shown(line, 40)}'")
     vertex = next((e for e in elements if e[0] == "vertex"), None)
     if vertex is None or not {"x", "y", "z"} <= {p[0] for p in vertex[2]}:
         raise _Bad("it has no 'vertex' element with x, y and z properties")
-    body = data[end.end():]
+    body = data[end.end() :]
     if fmt[1] == "ascii":
         if sum(1 for line in body.splitlines() if line.strip()) < sum(count for _, count, _ in elements):
             raise _Bad("its data is cut short: it has fewer lines than its header says")
@@ -897,8 +947,11 @@ def _ply_element_end(body: bytes, offset: int, count: int, properties: list[tupl
         row = count_type.itemsize + first * item
         if offset + row * count > len(body):
             return len(body) + 1
-        rows = np.frombuffer(body, np.dtype([("n", count_type), ("rest", "V", row - count_type.itemsize)]),
-                             count, offset) if row > count_type.itemsize else None
+        rows = (
+            np.frombuffer(body, np.dtype([("n", count_type), ("rest", "V", row - count_type.itemsize)]), count, offset)
+            if row > count_type.itemsize
+            else None
+        )
         if rows is None or (rows["n"] == first).all():
             return offset + row * count
     for _ in range(count):  # rows of different lengths: walk them
@@ -921,13 +974,20 @@ _CHECKS: dict[str, Callable[[str, bytes], str | None]] = {
     ".jpg": _image_check("JPEG"),
     ".jpeg": _image_check("JPEG"),
     ".ogg": _header_check(lambda d: d.startswith(b"OggS"), "an Ogg audio file", "it does not start with 'OggS'"),
-    ".wav": _header_check(lambda d: d[:4] == b"RIFF" and d[8:12] == b"WAVE", "a WAV audio file",
-                          "it does not start with 'RIFF....WAVE'"),
-    ".mp3": _header_check(lambda d: d.startswith(b"ID3") or (len(d) > 1 and d[0] == 0xFF and d[1] & 0xE0 == 0xE0),
-                          "an MP3 audio file", "it starts with neither an ID3 tag nor an MP3 frame"),
+    ".wav": _header_check(
+        lambda d: d[:4] == b"RIFF" and d[8:12] == b"WAVE", "a WAV audio file", "it does not start with 'RIFF....WAVE'"
+    ),
+    ".mp3": _header_check(
+        lambda d: d.startswith(b"ID3") or (len(d) > 1 and d[0] == 0xFF and d[1] & 0xE0 == 0xE0),
+        "an MP3 audio file",
+        "it starts with neither an ID3 tag nor an MP3 frame",
+    ),
     ".mp4": _header_check(lambda d: d[4:8] == b"ftyp", "an MP4 video", "it has no 'ftyp' box at its start"),
-    ".webm": _header_check(lambda d: d.startswith(b"\x1a\x45\xdf\xa3"), "a WebM video",
-                           "it does not start with the WebM signature 1A 45 DF A3"),
+    ".webm": _header_check(
+        lambda d: d.startswith(b"\x1a\x45\xdf\xa3"),
+        "a WebM video",
+        "it does not start with the WebM signature 1A 45 DF A3",
+    ),
     ".glb": _gltf_check(glb=True),
     ".gltf": _gltf_check(glb=False),
     ".obj": _obj_check,

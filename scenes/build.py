@@ -105,18 +105,18 @@ class BuildResult:
 def build(options: BuildOptions) -> BuildResult:
     """Compile every hall and publish atomically; raises AuthorErrors and publishes nothing on failure."""
     started = time.perf_counter()
-    compiled = check(options)                                  # load, validate, layout (all errors at once)
+    compiled = check(options)  # load, validate, layout (all errors at once)
     out = options.out_dir
     (out / "objects").mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
-        chunk_results, built = _compile_chunks(compiled, options, staging)   # geometry + emit, cached
-        _check_budgets(compiled, chunk_results, options.budget)             # headset limits per room
-        media = _stage_media(compiled, options.root, staging)               # images, audio, video
+        chunk_results, built = _compile_chunks(compiled, options, staging)  # geometry + emit, cached
+        _check_budgets(compiled, chunk_results, options.budget)  # headset limits per room
+        media = _stage_media(compiled, options.root, staging)  # images, audio, video
         manifests = {c.hall.id: _manifest(c, chunk_results, media) for c in compiled}
         keys = {c.hall.id: _answer_keys(c) for c in compiled}
-        _publish_objects(staging, out / "objects")                          # content-addressed, append-only
-        _add_thumbnails(manifests, out, options.thumbnails)                 # catalog pictures, cached per hall
+        _publish_objects(staging, out / "objects")  # content-addressed, append-only
+        _add_thumbnails(manifests, out, options.thumbnails)  # catalog pictures, cached per hall
         build_id, release, changed = _publish_release(out, manifests, keys)  # atomic switch of build/current
         _save_cache(out, chunk_results, compiler_version())
     finally:
@@ -202,8 +202,9 @@ def _compile_chunks(compiled: list[CompiledHall], options: BuildOptions, staging
                 results[key] = cached
             else:
                 textures = str(options.out_dir / ".cache" / "textures" / version)
-                jobs.append(ChunkJob(key, item.hall.id, chunk, str(options.root), str(staging), options.meshopt,
-                                     textures))
+                jobs.append(
+                    ChunkJob(key, item.hall.id, chunk, str(options.root), str(staging), options.meshopt, textures)
+                )
     total = len(jobs)
     for done, result in enumerate(_run_jobs(jobs, options.jobs), start=1):
         results[result["key"]] = result
@@ -380,13 +381,23 @@ def _check_budgets(compiled: list[CompiledHall], results: dict, budget: Budget) 
         for index, room in enumerate(item.hall.rooms):
             stats = results[(item.hall.id, room.id)]
             file, line, column = item.doc.marks.get(("rooms", index, "id"), item.doc.marks[()])
-            for measure, limit in (("draw_calls", budget.draw_calls), ("triangles", budget.triangles),
-                                   ("texture_bytes", budget.texture_bytes)):
+            for measure, limit in (
+                ("draw_calls", budget.draw_calls),
+                ("triangles", budget.triangles),
+                ("texture_bytes", budget.texture_bytes),
+            ):
                 if stats[measure] > limit:
-                    errors.append(Diagnostic(file, line, column, f"rooms[{index}]",
-                                             f"room '{room.id}' is over the headset budget: "
-                                             f"{stats[measure]:,} {measure.replace('_', ' ')} (limit {limit:,}); "
-                                             "remove exhibits or split the room"))
+                    errors.append(
+                        Diagnostic(
+                            file,
+                            line,
+                            column,
+                            f"rooms[{index}]",
+                            f"room '{room.id}' is over the headset budget: "
+                            f"{stats[measure]:,} {measure.replace('_', ' ')} (limit {limit:,}); "
+                            "remove exhibits or split the room",
+                        )
+                    )
     if errors:
         raise AuthorErrors(errors)
 
@@ -410,33 +421,37 @@ def _manifest(item: CompiledHall, results: dict, media: dict) -> Manifest:
     chunks = []
     for chunk in scene.chunks:
         stats = results[(scene.hall_id, chunk.id)]
-        chunks.append({
-            "id": chunk.id,
-            "room": chunk.room,
-            "bounds": ir.to_jsonable(chunk.bounds),
-            "triangles": stats["triangles"],
-            "draw_calls": stats["draw_calls"],
-            "nodes": stats["nodes"],
-            "objects": stats["objects"],
-        })
+        chunks.append(
+            {
+                "id": chunk.id,
+                "room": chunk.room,
+                "bounds": ir.to_jsonable(chunk.bounds),
+                "triangles": stats["triangles"],
+                "draw_calls": stats["draw_calls"],
+                "nodes": stats["nodes"],
+                "objects": stats["objects"],
+            }
+        )
     exhibits = []
     for exhibit in scene.exhibits:
         entry = ir.to_jsonable(exhibit)
         entry["assets"] = [{"path": path} | media[path] for path in exhibit.assets]
         exhibits.append(entry)
-    return Manifest.model_validate({
-        "id": scene.hall_id,
-        "title": scene.title,
-        "intro": scene.intro,
-        "order": scene.order,
-        "theme": scene.theme,
-        "spawn": ir.to_jsonable(scene.spawn),
-        "rooms": ir.to_jsonable(scene.rooms),
-        "doorways": ir.to_jsonable(scene.doorways),
-        "chunks": chunks,
-        "exhibits": exhibits,
-        "checkpoints": [_keyed(c).public() for c in scene.checkpoints],
-    })
+    return Manifest.model_validate(
+        {
+            "id": scene.hall_id,
+            "title": scene.title,
+            "intro": scene.intro,
+            "order": scene.order,
+            "theme": scene.theme,
+            "spawn": ir.to_jsonable(scene.spawn),
+            "rooms": ir.to_jsonable(scene.rooms),
+            "doorways": ir.to_jsonable(scene.doorways),
+            "chunks": chunks,
+            "exhibits": exhibits,
+            "checkpoints": [_keyed(c).public() for c in scene.checkpoints],
+        }
+    )
 
 
 def _keyed(checkpoint: ir.CheckpointIR) -> KeyedCheckpoint:

@@ -81,8 +81,13 @@ def emit_bam(chunk: ir.ChunkMeshes, options: BamOptions = BamOptions()) -> bytes
     _check_chunk(chunk)
     root = _build_scene(chunk, options)
     data = _write_bam(root)
-    log.debug("emit_bam: chunk %s: %d nodes, %d triangles, %d bytes",
-              chunk.chunk_id, len(chunk.nodes), chunk.triangle_count, len(data))
+    log.debug(
+        "emit_bam: chunk %s: %d nodes, %d triangles, %d bytes",
+        chunk.chunk_id,
+        len(chunk.nodes),
+        chunk.triangle_count,
+        len(data),
+    )
     return data
 
 
@@ -150,8 +155,7 @@ def _build_scene(chunk: ir.ChunkMeshes, options: BamOptions) -> NodePath:
         if node.parts:
             geom_node = GeomNode(GEOMETRY_NODE)
             for part in node.parts:
-                geom_node.addGeom(_make_geom(part.mesh, node.name),
-                                  _make_state(part.material, textures, options))
+                geom_node.addGeom(_make_geom(part.mesh, node.name), _make_state(part.material, textures, options))
             child.attachNewNode(geom_node)
     return root
 
@@ -199,8 +203,7 @@ def _make_triangles(indices: np.ndarray, vertex_count: int) -> GeomTriangles:
 # --- render state ----------------------------------------------------------
 
 
-def _make_state(material: ir.Material, textures: dict[bytes, Texture],
-                options: BamOptions) -> RenderState:
+def _make_state(material: ir.Material, textures: dict[bytes, Texture], options: BamOptions) -> RenderState:
     """Material, texture, culling and transparency attributes for one part."""
     attribs = []
     if material.unlit:
@@ -258,8 +261,7 @@ def _make_texture(material: ir.Material, png: bytes, options: BamOptions) -> Tex
     texture.setWrapU(SamplerState.WM_repeat)
     texture.setWrapV(SamplerState.WM_repeat)
     texture.setMagfilter(SamplerState.FT_linear)
-    texture.setMinfilter(SamplerState.FT_linear_mipmap_linear if options.mipmaps
-                         else SamplerState.FT_linear)
+    texture.setMinfilter(SamplerState.FT_linear_mipmap_linear if options.mipmaps else SamplerState.FT_linear)
     texture.setKeepRamImage(True)
     return texture
 

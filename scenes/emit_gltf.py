@@ -169,8 +169,10 @@ class _GltfWriter:
             if not self.doc["samplers"]:
                 self.doc["samplers"].append(
                     {
-                        "magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR,
-                        "wrapS": CLAMP_TO_EDGE, "wrapT": CLAMP_TO_EDGE,
+                        "magFilter": LINEAR,
+                        "minFilter": LINEAR_MIPMAP_LINEAR,
+                        "wrapS": CLAMP_TO_EDGE,
+                        "wrapT": CLAMP_TO_EDGE,
                     }
                 )
             self.doc["textures"].append({"sampler": 0, "source": len(self.doc["images"]) - 1})

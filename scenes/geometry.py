@@ -306,20 +306,39 @@ class _Params:
 
 
 BOARD_SPEC = {
-    "width": REQUIRED, "height": REQUIRED, "title": REQUIRED, "title_en": None, "text": "", "text_en": None,
-    "frame": "#b22222", "accent": "#f2c14e", "mounted": False,
+    "width": REQUIRED,
+    "height": REQUIRED,
+    "title": REQUIRED,
+    "title_en": None,
+    "text": "",
+    "text_en": None,
+    "frame": "#b22222",
+    "accent": "#f2c14e",
+    "mounted": False,
 }
 SHAPE_SPECS: dict[str, dict[str, Any]] = {
     "room-shell": {
-        "width": REQUIRED, "depth": REQUIRED, "height": REQUIRED, "open": False, "doorways": (),
-        "wall": "#f4efe6", "floor": "#8a6d4b", "ceiling": "#fbfaf7", "trim": "#b22222", "sky": "#9cc3e6",
+        "width": REQUIRED,
+        "depth": REQUIRED,
+        "height": REQUIRED,
+        "open": False,
+        "doorways": (),
+        "wall": "#f4efe6",
+        "floor": "#8a6d4b",
+        "ceiling": "#fbfaf7",
+        "trim": "#b22222",
+        "sky": "#9cc3e6",
     },
     "panel": BOARD_SPEC | {"image": None},
     "media": BOARD_SPEC | {"media": REQUIRED, "asset": REQUIRED},
     "asset": {"path": REQUIRED, "scale": 1.0, "colour": None, "base": 0.0},
     "checkpoint-marker": {"radius": REQUIRED, "title": REQUIRED, "title_en": None, "colour": "#f2c14e"},
     "portal-sign": {
-        "width": REQUIRED, "door_height": REQUIRED, "title": REQUIRED, "title_en": None, "colour": "#b22222"
+        "width": REQUIRED,
+        "door_height": REQUIRED,
+        "title": REQUIRED,
+        "title_en": None,
+        "colour": "#b22222",
     },
 }
 """Params of the built-in shape kinds (generator kinds take `generators.DEFAULTS`)."""
@@ -625,9 +644,18 @@ def _panel(p: _Params, options: GeometryOptions) -> Built:
     frame = p.colour("frame")
     p.colour("accent")
     png = _rendered(
-        options, text.render_panel_png,
-        p.text("title"), p.optional_text("title_en"), p.text("text") or "", p.optional_text("text_en"),
-        width, height, background=PAPER, accent=frame, image_bytes=image_bytes, font_path=options.font_path,
+        options,
+        text.render_panel_png,
+        p.text("title"),
+        p.optional_text("title_en"),
+        p.text("text") or "",
+        p.optional_text("text_en"),
+        width,
+        height,
+        background=PAPER,
+        accent=frame,
+        image_bytes=image_bytes,
+        font_path=options.font_path,
     )
     return _board(width, height, p.flag("mounted"), _material("frame", frame), _face_material(png))
 
@@ -638,12 +666,20 @@ def _media(p: _Params, options: GeometryOptions) -> Built:
     asset = p.text("asset")
     inner_w, inner_h = max(0.05, width - 2 * MEDIA_BORDER), max(0.05, height - 2 * MEDIA_BORDER)
     if kind == "image":
-        png = _rendered(options, text.render_picture_png, _read_asset(asset, p, options), inner_w, inner_h,
-                        background=SCREEN)
+        png = _rendered(
+            options, text.render_picture_png, _read_asset(asset, p, options), inner_w, inner_h, background=SCREEN
+        )
     else:
         png = _rendered(
-            options, text.render_sign_png, p.text("title"), p.optional_text("title_en"), inner_w, inner_h,
-            background=SCREEN, play_symbol=True, font_path=options.font_path,
+            options,
+            text.render_sign_png,
+            p.text("title"),
+            p.optional_text("title_en"),
+            inner_w,
+            inner_h,
+            background=SCREEN,
+            play_symbol=True,
+            font_path=options.font_path,
         )
     p.colour("accent")
     mounted = p.flag("mounted")  # checked before the frame colour, as ever: the first bad param is the one reported
@@ -655,8 +691,16 @@ def _checkpoint_marker(p: _Params, options: GeometryOptions) -> Built:
     radius = p.number("radius", 0.1, 50)
     colour = p.colour("colour")
     sign_w, sign_h, sign_z = 0.56, 0.3, 1.3
-    png = _rendered(options, text.render_sign_png, p.text("title"), p.optional_text("title_en"), sign_w, sign_h,
-                    background=colour, font_path=options.font_path)
+    png = _rendered(
+        options,
+        text.render_sign_png,
+        p.text("title"),
+        p.optional_text("title_en"),
+        sign_w,
+        sign_h,
+        background=colour,
+        font_path=options.font_path,
+    )
     face = _face_material(png)
     post = _material("post", MARKER_POST)
     return [
@@ -682,8 +726,14 @@ def _portal_sign(p: _Params, options: GeometryOptions) -> Built:
     title, title_en = p.text("title"), p.optional_text("title_en")
     colour = p.colour("colour")
     png = _rendered(
-        options, text.render_sign_png, f"前往 {title}", f"To {title_en}" if title_en else None, width, height,
-        background=colour, font_path=options.font_path,
+        options,
+        text.render_sign_png,
+        f"前往 {title}",
+        f"To {title_en}" if title_en else None,
+        width,
+        height,
+        background=colour,
+        font_path=options.font_path,
     )
     back = WALL_THICKNESS + PROUD + 0.005
     bottom = door_height + JAMB + 0.04

@@ -199,7 +199,7 @@ def _length_message(kind: str, ctx: dict) -> str:
 
 def _range_text(field, ctx: dict) -> str:
     bounds = {}
-    for item in (field.metadata if field else []):
+    for item in field.metadata if field else []:
         for name in ("gt", "ge", "lt", "le"):
             if getattr(item, name, None) is not None:
                 bounds[name] = getattr(item, name)

@@ -159,7 +159,7 @@ def _wrap_paragraph(paragraph: str, font: ImageFont.FreeTypeFont, width_px: floa
         while line_width > width_px and len(line) > 1 and _width(font, line.rstrip()) > width_px:
             head = _longest_prefix(line, font, width_px)
             lines.append(head)
-            line = line[len(head):].lstrip()
+            line = line[len(head) :].lstrip()
             line_width = _width(font, line)
     if line.strip():
         lines.append(line.rstrip())
@@ -242,8 +242,17 @@ def layout_panel(
         lines = wrap_text(body.strip(), body_font, wrap_px) if body.strip() else []
         if _lines_height(len(lines), size) <= available:
             return PanelLayout(
-                width_m, height_m, margin, image_box, top, title_lines, subtitle_top, rule_y,
-                body_top, size, tuple(lines),
+                width_m,
+                height_m,
+                margin,
+                image_box,
+                top,
+                title_lines,
+                subtitle_top,
+                rule_y,
+                body_top,
+                size,
+                tuple(lines),
             )
         size -= BODY_STEP_M
     return None
@@ -334,8 +343,9 @@ def _to_png(image: Image.Image, width_m: float, height_m: float, *, palette: boo
     if image.size != size:
         image = image.resize(size, Image.Resampling.LANCZOS)
     if palette:
-        image = image.convert("RGB").quantize(TEXT_PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT,
-                                              dither=Image.Dither.NONE)
+        image = image.convert("RGB").quantize(
+            TEXT_PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=6)
     return out.getvalue()
@@ -410,17 +420,36 @@ def render_panel_png(
     left = layout.margin * ppm
     inner_px = (width_m - 2 * layout.margin) * ppm
     ink = text_colour_on(bg)
-    _draw_lines(draw, layout.title_lines, left, layout.title_top * ppm, TITLE_M, TITLE_SPACING, ppm,
-                _accent_text_colour(acc, bg), font_path)
+    _draw_lines(
+        draw,
+        layout.title_lines,
+        left,
+        layout.title_top * ppm,
+        TITLE_M,
+        TITLE_SPACING,
+        ppm,
+        _accent_text_colour(acc, bg),
+        font_path,
+    )
     if title_en:
         subtitle_font = _font(font_path, _em_px(SUBTITLE_M, ppm))
-        _draw_lines(draw, [_ellipsize(title_en.strip(), subtitle_font, inner_px)], left,
-                    layout.subtitle_top * ppm, SUBTITLE_M, 1.0, ppm, ink, font_path)
+        _draw_lines(
+            draw,
+            [_ellipsize(title_en.strip(), subtitle_font, inner_px)],
+            left,
+            layout.subtitle_top * ppm,
+            SUBTITLE_M,
+            1.0,
+            ppm,
+            ink,
+            font_path,
+        )
     rule_h = max(2, round(0.006 * ppm))
     rule_y = round(layout.rule_y * ppm)
     draw.rectangle((round(left), rule_y, round(left + inner_px * 0.35), rule_y + rule_h), fill=acc)
-    _draw_lines(draw, layout.body_lines, left, layout.body_top * ppm, layout.body_size, LINE_SPACING,
-                ppm, ink, font_path)
+    _draw_lines(
+        draw, layout.body_lines, left, layout.body_top * ppm, layout.body_size, LINE_SPACING, ppm, ink, font_path
+    )
     return _to_png(canvas, width_m, height_m, palette=image_bytes is None)
 
 
@@ -464,8 +493,17 @@ def _cut_layout(
     if kept:
         kept[-1] = _ellipsize(kept[-1] + "…", font, inner_px)
     return PanelLayout(
-        width_m, height_m, empty.margin, empty.image_box, empty.title_top, empty.title_lines,
-        empty.subtitle_top, empty.rule_y, empty.body_top, BODY_MIN_M, tuple(kept),
+        width_m,
+        height_m,
+        empty.margin,
+        empty.image_box,
+        empty.title_top,
+        empty.title_lines,
+        empty.subtitle_top,
+        empty.rule_y,
+        empty.body_top,
+        BODY_MIN_M,
+        tuple(kept),
     )
 
 

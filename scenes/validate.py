@@ -151,9 +151,20 @@ class _HallChecks:
         if oversized:
             return  # pairwise checks on a hall this big could take minutes; the author must split it first
         checks = (
-            self._content_budgets, self._sizes_positive, self._assets_exist, self._rooms_apart, self._doorways,
-            self._doorway_overlaps, self._reachable, self._spawn, self._exhibits_in_rooms, self._exhibits_apart,
-            self._mounted_clear_of_doorways, self._diorama_contents, self._generator_params, self._questions,
+            self._content_budgets,
+            self._sizes_positive,
+            self._assets_exist,
+            self._rooms_apart,
+            self._doorways,
+            self._doorway_overlaps,
+            self._reachable,
+            self._spawn,
+            self._exhibits_in_rooms,
+            self._exhibits_apart,
+            self._mounted_clear_of_doorways,
+            self._diorama_contents,
+            self._generator_params,
+            self._questions,
             self._text_fits,
         )
         for check in checks:
@@ -353,7 +364,7 @@ class _HallChecks:
     def _doorway_target(self, r: int, to: str) -> tuple[int | None, str | None]:
         """(index of the target room or None, problem with the target or None)."""
         if to.startswith("hall:"):
-            hall_id = to[len("hall:"):]
+            hall_id = to[len("hall:") :]
             if not re.fullmatch(SLUG_PATTERN, hall_id):
                 return None, f"'{to}' needs a hall id after 'hall:', like 'hall:lobby'"
             if hall_id == self.hall.id:
@@ -394,7 +405,7 @@ class _HallChecks:
     def _doorway_overlaps(self) -> Iterator[Diagnostic]:
         reported: set[tuple] = set()
         for i, first in enumerate(self.openings):
-            for second in self.openings[i + 1:]:
+            for second in self.openings[i + 1 :]:
                 if (first.room, first.wall) != (second.room, second.wall) or first.door == second.door:
                     continue
                 if min(first.high, second.high) - max(first.low, second.low) <= EPSILON:
@@ -501,7 +512,9 @@ class _HallChecks:
                 continue
             half_x, half_y = exhibit.area[0] / 2, exhibit.area[1] / 2
             placed: tuple[tuple[str, Sequence[Figure | Prop]], ...] = (
-                ("figures", exhibit.figures), ("props", exhibit.props))
+                ("figures", exhibit.figures),
+                ("props", exhibit.props),
+            )
             for name, items in placed:
                 for i, item in enumerate(items):
                     x, y = item.at
@@ -517,8 +530,9 @@ class _HallChecks:
             if isinstance(exhibit, Model) and exhibit.generator is not None:
                 generators = [(path + ("generator", "params"), exhibit.generator)]
             elif isinstance(exhibit, Diorama):
-                generators = [(path + ("props", i, "generator", "params"), prop.generator)
-                              for i, prop in enumerate(exhibit.props)]
+                generators = [
+                    (path + ("props", i, "generator", "params"), prop.generator) for i, prop in enumerate(exhibit.props)
+                ]
             else:
                 continue
             for where, generator in generators:

@@ -168,11 +168,24 @@ def _request_log_middleware(enabled: bool):
             state.served += 1
             if enabled:
                 length = getattr(response, "content_length", None) if response is not None else None
-                fields = {"method": request.method, "path": request.path_qs, "status": status, "bytes": length,
-                          "ms": round((time.perf_counter() - started) * 1000, 1), "remote": request.remote}
-                access_log.info("method=%s path=%s status=%d bytes=%s ms=%.1f remote=%s", fields["method"],
-                                fields["path"], status, "-" if length is None else length, fields["ms"],
-                                fields["remote"], extra={"fields": fields})
+                fields = {
+                    "method": request.method,
+                    "path": request.path_qs,
+                    "status": status,
+                    "bytes": length,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "remote": request.remote,
+                }
+                access_log.info(
+                    "method=%s path=%s status=%d bytes=%s ms=%.1f remote=%s",
+                    fields["method"],
+                    fields["path"],
+                    status,
+                    "-" if length is None else length,
+                    fields["ms"],
+                    fields["remote"],
+                    extra={"fields": fields},
+                )
 
     return request_log
 
@@ -189,4 +202,3 @@ async def _api_errors_middleware(request: web.Request, handler):
         if "Allow" in error.headers:  # a 405 must say what is allowed
             response.headers["Allow"] = error.headers["Allow"]
         return response
-

@@ -29,10 +29,15 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     _config_arguments(parser)
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8080; 0 = any free port)")
-    parser.add_argument("--watch", action="store_true", default=None,
-                        help="rebuild when halls/ or assets/ change and tell open clients")
-    parser.add_argument("--build-first", action="store_true", default=None,
-                        help="run an incremental build before serving (always done when nothing is built)")
+    parser.add_argument(
+        "--watch", action="store_true", default=None, help="rebuild when halls/ or assets/ change and tell open clients"
+    )
+    parser.add_argument(
+        "--build-first",
+        action="store_true",
+        default=None,
+        help="run an incremental build before serving (always done when nothing is built)",
+    )
     parser.add_argument("--workers", type=int, default=None, help="server processes sharing the port (default 1)")
 
 
@@ -47,10 +52,16 @@ def add_nginx_arguments(parser: argparse.ArgumentParser) -> None:
 def serve_command(args) -> int:
     """Build if needed, then serve until interrupted."""
     try:
-        config = _config(args, {
-            "host": args.host, "port": args.port, "watch": args.watch,
-            "build_first": args.build_first, "workers": args.workers,
-        })
+        config = _config(
+            args,
+            {
+                "host": args.host,
+                "port": args.port,
+                "watch": args.watch,
+                "build_first": args.build_first,
+                "workers": args.workers,
+            },
+        )
     except ConfigError as error:
         log.error("%s", error)
         return 2
@@ -95,13 +106,19 @@ def ensure_build(config: ServerConfig) -> bool:
         for diagnostic in errors.diagnostics:
             print(diagnostic, file=sys.stderr)
         if published or config.watch:
-            log.error("build failed; serving %s and waiting for fixes",
-                      "the last good build" if published else "no halls")
+            log.error(
+                "build failed; serving %s and waiting for fixes", "the last good build" if published else "no halls"
+            )
             return True
         log.error("build failed and nothing was built before; fix the errors above and run again")
         return False
-    log.info("build %s ready (%d halls, %d chunks compiled, %d from cache)",
-             result.build_id, len(result.halls), result.chunks_built, result.chunks_cached)
+    log.info(
+        "build %s ready (%d halls, %d chunks compiled, %d from cache)",
+        result.build_id,
+        len(result.halls),
+        result.chunks_built,
+        result.chunks_cached,
+    )
     return True
 
 
@@ -137,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     add_serve_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return serve_command(args)
 
 
@@ -148,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
 def _config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None, help="project folder (default: .)")
     parser.add_argument("--config", type=Path, default=None, help="config file, TOML or YAML (or $HALLS_CONFIG)")
-    parser.add_argument("--set", dest="settings", action="append", default=[], type=_setting, metavar="KEY=VALUE",
-                        help="set any config key (e.g. --set hub_tick_hz=20); repeatable; wins over file and env")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="set any config key (e.g. --set hub_tick_hz=20); repeatable; wins over file and env",
+    )
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -169,12 +194,14 @@ def _run_workers(config: ServerConfig) -> int:
         log.error("workers: several workers need a fixed port, not 0")
         return 2
     if not config.redis_url:
-        log.warning("%d workers without redis_url: members on different workers will not see each other",
-                    config.workers)
+        log.warning(
+            "%d workers without redis_url: members on different workers will not see each other", config.workers
+        )
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
-    workers = [context.Process(target=_worker, args=(config, level), name=f"halls-worker-{n}")
-               for n in range(config.workers)]
+    workers = [
+        context.Process(target=_worker, args=(config, level), name=f"halls-worker-{n}") for n in range(config.workers)
+    ]
     for worker in workers:
         worker.start()
 

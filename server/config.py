@@ -354,7 +354,8 @@ def _keys() -> dict[str, tuple[str | None, str]]:
 _SECTIONS = _sections()
 _KEYS = _keys()
 _HINTS = {None: typing.get_type_hints(ServerConfig)} | {
-    name: typing.get_type_hints(settings) for name, (settings, _) in _SECTIONS.items()}
+    name: typing.get_type_hints(settings) for name, (settings, _) in _SECTIONS.items()
+}
 
 
 def _field_of(key: str) -> dataclasses.Field:
@@ -417,7 +418,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, str]:
     found = {}
     for name, value in env.items():
         if name.startswith(ENV_PREFIX) and name != CONFIG_ENV:
-            key = name[len(ENV_PREFIX):].lower()
+            key = name[len(ENV_PREFIX) :].lower()
             if key in _KEYS:
                 found[key] = value
     return found
@@ -502,26 +503,45 @@ def _check_config(config: ServerConfig) -> None:
         raise ConfigError("watch: rebuilding on edits needs a single worker (workers = 1)")
     if not config.objects_url.endswith("/"):
         raise ConfigError(f"objects_url: must end with '/', got {config.objects_url!r}")
-    _positive(watch_interval=config.watch_interval, reload_interval=config.reload_interval, hub_tick_hz=hub.tick_hz,
-              hub_max_rate_hz=hub.max_rate_hz, hub_control_rate_hz=hub.control_rate_hz, hub_rate_burst=hub.rate_burst,
-              hub_heartbeat=hub.heartbeat, hub_join_timeout=hub.join_timeout)
+    _positive(
+        watch_interval=config.watch_interval,
+        reload_interval=config.reload_interval,
+        hub_tick_hz=hub.tick_hz,
+        hub_max_rate_hz=hub.max_rate_hz,
+        hub_control_rate_hz=hub.control_rate_hz,
+        hub_rate_burst=hub.rate_burst,
+        hub_heartbeat=hub.heartbeat,
+        hub_join_timeout=hub.join_timeout,
+    )
     if auth.enrolment not in ("open", "code", "list"):
         raise ConfigError(f"enrolment: must be open, code or list, got {auth.enrolment!r}")
     if auth.enrolment == "code" and not auth.enrolment_code:
         raise ConfigError("enrolment: 'code' needs enrolment_code")
     if auth.enrolment == "list" and not auth.enrolment_tokens:
         raise ConfigError("enrolment: 'list' needs enrolment_tokens")
-    _positive(session_ttl=auth.session_ttl, signin_window=auth.signin_window, lrs_timeout=forwarding.timeout,
-              lrs_backoff_base=forwarding.backoff_base, lrs_backoff_max=forwarding.backoff_max,
-              lrs_poll_interval=forwarding.poll_interval)
+    _positive(
+        session_ttl=auth.session_ttl,
+        signin_window=auth.signin_window,
+        lrs_timeout=forwarding.timeout,
+        lrs_backoff_base=forwarding.backoff_base,
+        lrs_backoff_max=forwarding.backoff_max,
+        lrs_poll_interval=forwarding.poll_interval,
+    )
     if config.log_format not in LOG_FORMATS:
         raise ConfigError(f"log_format: must be {' or '.join(LOG_FORMATS)}, got {config.log_format!r}")
     if lrs.synchronous not in ("FULL", "NORMAL"):
         raise ConfigError(f"lrs_synchronous: must be FULL or NORMAL, got {lrs.synchronous!r}")
-    counts = dict(signin_failures=auth.signin_failures, max_body_bytes=config.max_body_bytes,
-                  hub_max_message_bytes=hub.max_message_bytes, hub_queue_limit=hub.queue_limit,
-                  hub_neighbours=hub.neighbours, hub_send_buffer=hub.send_buffer, lrs_page_size=lrs.page_size,
-                  lrs_max_body_bytes=lrs.max_body_bytes, lrs_batch_size=forwarding.batch_size)
+    counts = dict(
+        signin_failures=auth.signin_failures,
+        max_body_bytes=config.max_body_bytes,
+        hub_max_message_bytes=hub.max_message_bytes,
+        hub_queue_limit=hub.queue_limit,
+        hub_neighbours=hub.neighbours,
+        hub_send_buffer=hub.send_buffer,
+        lrs_page_size=lrs.page_size,
+        lrs_max_body_bytes=lrs.max_body_bytes,
+        lrs_batch_size=forwarding.batch_size,
+    )
     for key, value in counts.items():
         if value < 1:
             raise ConfigError(f"{key}: must be at least 1")
@@ -540,6 +560,11 @@ def _rooted(config: ServerConfig) -> ServerConfig:
         return config.root / path if path is not None and not path.is_absolute() else path
 
     return dataclasses.replace(
-        config, build_dir=rooted(config.build_dir), tls_cert=rooted(config.tls_cert), tls_key=rooted(config.tls_key),
-        var_dir=rooted(config.var_dir), web_dir=rooted(config.web_dir),
-        auth=dataclasses.replace(config.auth, enrolment_tokens=rooted(config.auth.enrolment_tokens)))
+        config,
+        build_dir=rooted(config.build_dir),
+        tls_cert=rooted(config.tls_cert),
+        tls_key=rooted(config.tls_key),
+        var_dir=rooted(config.var_dir),
+        web_dir=rooted(config.web_dir),
+        auth=dataclasses.replace(config.auth, enrolment_tokens=rooted(config.auth.enrolment_tokens)),
+    )

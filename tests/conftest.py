@@ -30,9 +30,14 @@ SYSTEM_TOOL_TESTS = {
 }
 SLOW_FOLDERS = ("tests/e2e/", "tests/client/")
 """Folders whose tests start servers, browsers or Panda3D windows: together most of the suite's time."""
-SLOW_TESTS = ("tests/server/test_real_build.py", "tests/test_halls.py", "tests/server/test_nginx.py",
-              "tests/server/test_outbox_ralph.py", "tests/server/test_watch.py",
-              "tests/server/test_openapi_fuzz.py")
+SLOW_TESTS = (
+    "tests/server/test_real_build.py",
+    "tests/test_halls.py",
+    "tests/server/test_nginx.py",
+    "tests/server/test_outbox_ralph.py",
+    "tests/server/test_watch.py",
+    "tests/server/test_openapi_fuzz.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -54,11 +59,16 @@ def pytest_runtest_makereport(item, call):
     """In CI (`CI` set), a skipped test fails: set-up installs everything, so a skip means it did not."""
     outcome = yield
     report = outcome.get_result()
-    if report.skipped and os.environ.get("CI") and not item.get_closest_marker("may_skip") \
-            and not hasattr(report, "wasxfail"):
+    if (
+        report.skipped
+        and os.environ.get("CI")
+        and not item.get_closest_marker("may_skip")
+        and not hasattr(report, "wasxfail")
+    ):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI ({reason}): .ci/run must install what this test needs"
+
 
 ALPHA = """\
 id: alpha

@@ -13,7 +13,10 @@ def validate_glb_files(paths: list[Path]) -> list[dict]:
     """One report per file: {'file', 'errors', 'warnings', 'messages'}."""
     run = subprocess.run(
         ["node", str(ROOT / "tools" / "validate_gltf.mjs"), *map(str, paths)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     if not run.stdout.strip():
         raise RuntimeError(f"glTF validator did not run: {run.stderr.strip()}")

@@ -26,5 +26,9 @@ def box_mesh(sx: float, sy: float, sz: float, *, uvs: bool = True) -> ir.MeshDat
                 normals.append(n)
                 coords.append(((a + 1) / 2, (1 - b) / 2))
             indices += [(first, first + 1, first + 2), (first, first + 2, first + 3)]
-    return ir.MeshData(np.array(positions, np.float32), np.array(normals, np.float32),
-                       np.array(indices, np.uint32), np.array(coords, np.float32) if uvs else None)
+    return ir.MeshData(
+        np.array(positions, np.float32),
+        np.array(normals, np.float32),
+        np.array(indices, np.uint32),
+        np.array(coords, np.float32) if uvs else None,
+    )

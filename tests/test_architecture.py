@@ -57,7 +57,7 @@ def _cycle() -> list[str] | None:
         stack.append(module)
         for target in sorted(GRAPH[module]):
             if state.get(target) == 1:
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state:
                 found = visit(target)
                 if found:

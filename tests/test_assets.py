@@ -112,8 +112,10 @@ def triangle() -> tuple[dict, bytes]:
         "nodes": [{"mesh": 0}],
         "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
         "buffers": [{"byteLength": len(binary)}],
-        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36}, {"buffer": 0, "byteOffset": 36,
-                                                                           "byteLength": 6}],
+        "bufferViews": [
+            {"buffer": 0, "byteOffset": 0, "byteLength": 36},
+            {"buffer": 0, "byteOffset": 36, "byteLength": 6},
+        ],
         "accessors": [
             {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0], "max": [1, 1, 0]},
             {"bufferView": 1, "componentType": 5123, "count": 3, "type": "SCALAR"},
@@ -160,9 +162,13 @@ def stl(triangles: int = 12) -> bytes:
 
 
 OBJ = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"
-PLY = (b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
-       b"property float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n"
-       + np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], "<f4").tobytes() + b"\x03" + np.array([0, 1, 2], "<i4").tobytes())
+PLY = (
+    b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+    b"property float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n"
+    + np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], "<f4").tobytes()
+    + b"\x03"
+    + np.array([0, 1, 2], "<i4").tobytes()
+)
 OGG = b"OggS\0\x02" + bytes(58)
 
 
@@ -245,9 +251,11 @@ class Case:
 
 def files(**contents: bytes) -> Callable[[Path], None]:
     """Write each `name=bytes` (name with '__' for '/' and '_' before the extension as '.')."""
+
     def make(root: Path) -> None:
         for name, data in contents.items():
             put(root, name.replace("__", "/").replace("_dot_", "."), data)
+
     return make
 
 
@@ -260,6 +268,7 @@ def symlink(path: str, target: str) -> Callable[[Path], None]:
         link = root / path
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(target)
+
     return make
 
 
@@ -268,6 +277,7 @@ def sparse(path: str, size: int) -> Callable[[Path], None]:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         with open(root / path, "wb") as stream:
             stream.truncate(size)
+
     return make
 
 
@@ -294,6 +304,7 @@ def _spoil(key: str, value) -> Callable[[dict], None]:
         for part in path:
             target = target[int(part) if part.isdigit() else part]
         target[int(last) if last.isdigit() else last] = value
+
     return change
 
 
@@ -329,234 +340,412 @@ def _obj_texture(texture: str, data: bytes | None = None) -> Callable[[Path], No
         put(root, M + "lamp.mtl", f"newmtl paint\nmap_Kd -s 1 1 1 {texture}\n".encode())
         if data is not None:
             put(root, M + texture, data)
+
     return make
 
 
 CASES = {
     # paths that climb out, absolute paths, backslashes, web addresses, control characters
     "climbing_dot_dot_to_etc_passwd": Case(
-        "model", "../../etc/passwd", nothing, "asset path '../../etc/passwd' must not contain '..'"),
+        "model", "../../etc/passwd", nothing, "asset path '../../etc/passwd' must not contain '..'"
+    ),
     "dot_dot_inside_assets_path": Case(
-        "model", "assets/../../x.glb", nothing, "asset path 'assets/../../x.glb' must not contain '..'"),
+        "model", "assets/../../x.glb", nothing, "asset path 'assets/../../x.glb' must not contain '..'"
+    ),
     "absolute_path_to_etc_passwd": Case(
-        "image", "/etc/passwd", nothing,
-        "asset path '/etc/passwd' must be relative to the project folder, like 'assets/lamp.glb'"),
+        "image",
+        "/etc/passwd",
+        nothing,
+        "asset path '/etc/passwd' must be relative to the project folder, like 'assets/lamp.glb'",
+    ),
     "windows_drive_path": Case(
-        "image", "C:\\x.png", nothing,
-        "asset path 'C:\\x.png' must be relative to the project folder, like 'assets/lamp.glb'"),
+        "image",
+        "C:\\x.png",
+        nothing,
+        "asset path 'C:\\x.png' must be relative to the project folder, like 'assets/lamp.glb'",
+    ),
     "backslashes": Case(
-        "model", "assets\\models\\lamp.glb", nothing, "use '/' in asset paths, not '\\': 'assets\\models\\lamp.glb'"),
+        "model", "assets\\models\\lamp.glb", nothing, "use '/' in asset paths, not '\\': 'assets\\models\\lamp.glb'"
+    ),
     "http_url": Case(
-        "model", "http://example.com/lamp.glb", nothing,
+        "model",
+        "http://example.com/lamp.glb",
+        nothing,
         "asset path 'http://example.com/lamp.glb' is a web address; put the file in 'assets/' and write its path, "
-        "like 'assets/lamp.glb'"),
+        "like 'assets/lamp.glb'",
+    ),
     "file_url": Case(
-        "image", "file:///etc/passwd", nothing,
+        "image",
+        "file:///etc/passwd",
+        nothing,
         "asset path 'file:///etc/passwd' is a web address; put the file in 'assets/' and write its path, "
-        "like 'assets/lamp.glb'"),
+        "like 'assets/lamp.glb'",
+    ),
     "data_url": Case(
-        "image", "data:image/png;base64," + "A" * 200, nothing,
+        "image",
+        "data:image/png;base64," + "A" * 200,
+        nothing,
         "asset path 'data:image/png;base64,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA...' is a web address; put the "
-        "file in 'assets/' and write its path, like 'assets/lamp.glb'"),
+        "file in 'assets/' and write its path, like 'assets/lamp.glb'",
+    ),
     "path_with_doubled_slashes": Case(
-        "image", "assets//images/flag.png", nothing,
-        "no such asset 'assets//images/flag.png' (did you mean 'assets/images/flag.png'?)"),
+        "image",
+        "assets//images/flag.png",
+        nothing,
+        "no such asset 'assets//images/flag.png' (did you mean 'assets/images/flag.png'?)",
+    ),
     "nul_byte": Case(
-        "model", "assets/models/lamp.glb\0.png", nothing,
-        "control character U+0000 is not allowed in asset paths; delete it"),
+        "model",
+        "assets/models/lamp.glb\0.png",
+        nothing,
+        "control character U+0000 is not allowed in asset paths; delete it",
+    ),
     "escape_character": Case(
-        "image", "assets/images/\x1b[31mflag.png", nothing,
-        "control character U+001B is not allowed in asset paths; delete it"),
+        "image",
+        "assets/images/\x1b[31mflag.png",
+        nothing,
+        "control character U+001B is not allowed in asset paths; delete it",
+    ),
     # where the path leads on disk
     "symlink_to_etc_passwd": Case(
-        "image", I + "passwd.png", symlink(I + "passwd.png", "/etc/passwd"),
-        "asset path 'assets/images/passwd.png' leads outside the assets folder; put the file itself in 'assets/'"),
+        "image",
+        I + "passwd.png",
+        symlink(I + "passwd.png", "/etc/passwd"),
+        "asset path 'assets/images/passwd.png' leads outside the assets folder; put the file itself in 'assets/'",
+    ),
     "symlink_to_the_halls_folder": Case(
-        "image", "assets/halls/shared/logo.png", link_to_halls,
-        "asset path 'assets/halls/shared/logo.png' leads outside the assets folder; put the file itself in "
-        "'assets/'"),
+        "image",
+        "assets/halls/shared/logo.png",
+        link_to_halls,
+        "asset path 'assets/halls/shared/logo.png' leads outside the assets folder; put the file itself in 'assets/'",
+    ),
     "broken_symlink": Case(
-        "image", I + "gone.png", symlink(I + "gone.png", "missing.png"),
-        "asset 'assets/images/gone.png' is a link to a file that does not exist"),
+        "image",
+        I + "gone.png",
+        symlink(I + "gone.png", "missing.png"),
+        "asset 'assets/images/gone.png' is a link to a file that does not exist",
+    ),
     "symlink_loop": Case(
-        "image", I + "loop.png", symlink(I + "loop.png", "loop.png"),
-        "asset 'assets/images/loop.png' is a link that leads back to itself"),
+        "image",
+        I + "loop.png",
+        symlink(I + "loop.png", "loop.png"),
+        "asset 'assets/images/loop.png' is a link that leads back to itself",
+    ),
     "folder_given_as_a_file": Case(
-        "model", M + "folder.glb", folder(M + "folder.glb"),
-        "asset 'assets/models/folder.glb' is a folder, not a file"),
+        "model", M + "folder.glb", folder(M + "folder.glb"), "asset 'assets/models/folder.glb' is a folder, not a file"
+    ),
     # size limits
     "oversized_model": Case(
-        "model", M + "big.glb", sparse(M + "big.glb", 65 * MB),
-        "asset 'assets/models/big.glb' is too large: 65.0 MB (the limit for models is 64 MB)"),
+        "model",
+        M + "big.glb",
+        sparse(M + "big.glb", 65 * MB),
+        "asset 'assets/models/big.glb' is too large: 65.0 MB (the limit for models is 64 MB)",
+    ),
     "oversized_image": Case(
-        "image", I + "big.png", sparse(I + "big.png", 33 * MB),
-        "asset 'assets/images/big.png' is too large: 33.0 MB (the limit for images is 32 MB)"),
+        "image",
+        I + "big.png",
+        sparse(I + "big.png", 33 * MB),
+        "asset 'assets/images/big.png' is too large: 33.0 MB (the limit for images is 32 MB)",
+    ),
     "oversized_audio": Case(
-        "media", A + "big.wav", sparse(A + "big.wav", 65 * MB),
-        "asset 'assets/media/big.wav' is too large: 65.0 MB (the limit for audio files is 64 MB)"),
+        "media",
+        A + "big.wav",
+        sparse(A + "big.wav", 65 * MB),
+        "asset 'assets/media/big.wav' is too large: 65.0 MB (the limit for audio files is 64 MB)",
+    ),
     "oversized_video": Case(
-        "media", A + "big.mp4", sparse(A + "big.mp4", 513 * MB),
-        "asset 'assets/media/big.mp4' is too large: 513.0 MB (the limit for videos is 512 MB)"),
+        "media",
+        A + "big.mp4",
+        sparse(A + "big.mp4", 513 * MB),
+        "asset 'assets/media/big.mp4' is too large: 513.0 MB (the limit for videos is 512 MB)",
+    ),
     # images
     "png_decompression_bomb": Case(
-        "image", I + "bomb.png", files(assets__images__bomb_dot_png=png_bomb()),
+        "image",
+        I + "bomb.png",
+        files(assets__images__bomb_dot_png=png_bomb()),
         "'assets/images/bomb.png' has too many pixels: 20000 x 20000 (the limit is 67,108,864, like 8192 x 8192); "
-        "scale it down"),
+        "scale it down",
+    ),
     "jpeg_claiming_a_huge_size": Case(
-        "media", A + "huge.jpg", files(assets__media__huge_dot_jpg=jpeg_claiming(30000, 30000)),
+        "media",
+        A + "huge.jpg",
+        files(assets__media__huge_dot_jpg=jpeg_claiming(30000, 30000)),
         "'assets/media/huge.jpg' has too many pixels: 30000 x 30000 (the limit is 67,108,864, like 8192 x 8192); "
-        "scale it down"),
+        "scale it down",
+    ),
     "png_with_a_bad_header": Case(
-        "image", I + "bad.png", files(assets__images__bad_dot_png=b"\x89PNG\r\n\x1a\n" + b"\0" * 40),
-        "'assets/images/bad.png' is a damaged PNG image: its header is cut short or wrong"),
+        "image",
+        I + "bad.png",
+        files(assets__images__bad_dot_png=b"\x89PNG\r\n\x1a\n" + b"\0" * 40),
+        "'assets/images/bad.png' is a damaged PNG image: its header is cut short or wrong",
+    ),
     "png_cut_short": Case(
-        "image", I + "cut.png", files(assets__images__cut_dot_png=png(64, 64)[:60]),
-        "'assets/images/cut.png' is a damaged PNG image: its pixel data is cut short or corrupt"),
+        "image",
+        I + "cut.png",
+        files(assets__images__cut_dot_png=png(64, 64)[:60]),
+        "'assets/images/cut.png' is a damaged PNG image: its pixel data is cut short or corrupt",
+    ),
     "jpeg_named_png": Case(
-        "image", I + "photo.png", files(assets__images__photo_dot_png=jpeg()),
-        "'assets/images/photo.png' is not a PNG image: it looks like a JPEG image"),
+        "image",
+        I + "photo.png",
+        files(assets__images__photo_dot_png=jpeg()),
+        "'assets/images/photo.png' is not a PNG image: it looks like a JPEG image",
+    ),
     "jpeg_with_a_bad_header": Case(
-        "image", I + "photo.jpg", files(assets__images__photo_dot_jpg=b"\xff\xd8\xff\xe0\x00"),
-        "'assets/images/photo.jpg' is a damaged JPEG image: its header is cut short or wrong"),
+        "image",
+        I + "photo.jpg",
+        files(assets__images__photo_dot_jpg=b"\xff\xd8\xff\xe0\x00"),
+        "'assets/images/photo.jpg' is a damaged JPEG image: its header is cut short or wrong",
+    ),
     "text_named_jpeg": Case(
-        "image", I + "notes.jpeg", files(assets__images__notes_dot_jpeg="这不是图片".encode()),
-        "'assets/images/notes.jpeg' is not a JPEG image: it does not start with the JPEG signature"),
+        "image",
+        I + "notes.jpeg",
+        files(assets__images__notes_dot_jpeg="这不是图片".encode()),
+        "'assets/images/notes.jpeg' is not a JPEG image: it does not start with the JPEG signature",
+    ),
     "empty_image": Case(
-        "image", I + "empty.png", files(assets__images__empty_dot_png=b""), "'assets/images/empty.png' is empty"),
+        "image", I + "empty.png", files(assets__images__empty_dot_png=b""), "'assets/images/empty.png' is empty"
+    ),
     # audio and video: the header must match the extension
     "mp3_named_ogg": Case(
-        "media", A + "song2.ogg", files(assets__media__song2_dot_ogg=b"ID3\x04\0\0" + bytes(100)),
-        "'assets/media/song2.ogg' is not an Ogg audio file: it looks like an MP3 audio file"),
+        "media",
+        A + "song2.ogg",
+        files(assets__media__song2_dot_ogg=b"ID3\x04\0\0" + bytes(100)),
+        "'assets/media/song2.ogg' is not an Ogg audio file: it looks like an MP3 audio file",
+    ),
     "junk_wav": Case(
-        "media", A + "march.wav", files(assets__media__march_dot_wav=b"RIFF\0\0\0\0AVI LIST" + bytes(50)),
-        "'assets/media/march.wav' is not a WAV audio file: it does not start with 'RIFF....WAVE'"),
+        "media",
+        A + "march.wav",
+        files(assets__media__march_dot_wav=b"RIFF\0\0\0\0AVI LIST" + bytes(50)),
+        "'assets/media/march.wav' is not a WAV audio file: it does not start with 'RIFF....WAVE'",
+    ),
     "junk_mp3": Case(
-        "media", A + "song.mp3", files(assets__media__song_dot_mp3=b"not an mp3 at all"),
-        "'assets/media/song.mp3' is not an MP3 audio file: it starts with neither an ID3 tag nor an MP3 frame"),
+        "media",
+        A + "song.mp3",
+        files(assets__media__song_dot_mp3=b"not an mp3 at all"),
+        "'assets/media/song.mp3' is not an MP3 audio file: it starts with neither an ID3 tag nor an MP3 frame",
+    ),
     "webm_named_mp4": Case(
-        "media", A + "clip.mp4", files(assets__media__clip_dot_mp4=b"\x1a\x45\xdf\xa3" + bytes(60)),
-        "'assets/media/clip.mp4' is not an MP4 video: it looks like a WebM video"),
+        "media",
+        A + "clip.mp4",
+        files(assets__media__clip_dot_mp4=b"\x1a\x45\xdf\xa3" + bytes(60)),
+        "'assets/media/clip.mp4' is not an MP4 video: it looks like a WebM video",
+    ),
     "web_page_named_webm": Case(
-        "media", A + "clip.webm", files(assets__media__clip_dot_webm=b"<!DOCTYPE html><html></html>"),
-        "'assets/media/clip.webm' is not a WebM video: it looks like a web page or other markup"),
+        "media",
+        A + "clip.webm",
+        files(assets__media__clip_dot_webm=b"<!DOCTYPE html><html></html>"),
+        "'assets/media/clip.webm' is not a WebM video: it looks like a web page or other markup",
+    ),
     # glTF and GLB
     "glb_with_a_bad_magic": Case(
-        "model", M + "bad.glb", files(assets__models__bad_dot_glb=b"GLTF" + bytes(40)),
-        "'assets/models/bad.glb' is not a GLB model: it does not start with 'glTF'"),
+        "model",
+        M + "bad.glb",
+        files(assets__models__bad_dot_glb=b"GLTF" + bytes(40)),
+        "'assets/models/bad.glb' is not a GLB model: it does not start with 'glTF'",
+    ),
     "glb_cut_short": Case(
-        "model", M + "cut.glb", files(assets__models__cut_dot_glb=triangle_glb()[:-20]),
+        "model",
+        M + "cut.glb",
+        files(assets__models__cut_dot_glb=triangle_glb()[:-20]),
         f"'assets/models/cut.glb' is a damaged GLB model: it is cut short: its header says {len(triangle_glb())} "
-        f"bytes, the file has {len(triangle_glb()) - 20}"),
+        f"bytes, the file has {len(triangle_glb()) - 20}",
+    ),
     "glb_with_a_chunk_past_its_end": Case(
-        "model", M + "chunk.glb",
+        "model",
+        M + "chunk.glb",
         files(assets__models__chunk_dot_glb=b"glTF" + struct.pack("<IIII", 2, 24, 999, 0x4E4F534A) + b"{}  "),
-        "'assets/models/chunk.glb' is a damaged GLB model: it is cut short: chunk 0 runs past the end of the file"),
+        "'assets/models/chunk.glb' is a damaged GLB model: it is cut short: chunk 0 runs past the end of the file",
+    ),
     "glb_of_gltf_version_1": Case(
-        "model", M + "old.glb", files(assets__models__old_dot_glb=glb({"asset": {"version": "1.0"}}, None, version=1)),
-        "'assets/models/old.glb' is a damaged GLB model: it is glTF version 1; export it as glTF 2.0"),
+        "model",
+        M + "old.glb",
+        files(assets__models__old_dot_glb=glb({"asset": {"version": "1.0"}}, None, version=1)),
+        "'assets/models/old.glb' is a damaged GLB model: it is glTF version 1; export it as glTF 2.0",
+    ),
     "glb_whose_json_is_not_json": Case(
-        "model", M + "json.glb", files(assets__models__json_dot_glb=glb(b'{"asset": ')),
-        "'assets/models/json.glb' is a damaged GLB model: its JSON is not valid (line 1, column 13: Expecting "
-        "value)"),
+        "model",
+        M + "json.glb",
+        files(assets__models__json_dot_glb=glb(b'{"asset": ')),
+        "'assets/models/json.glb' is a damaged GLB model: its JSON is not valid (line 1, column 13: Expecting value)",
+    ),
     "glb_whose_json_is_not_gltf": Case(
-        "model", M + "other.glb", files(assets__models__other_dot_glb=glb({"hello": "world"})),
-        "'assets/models/other.glb' is a damaged GLB model: its JSON is not glTF: there is no 'asset' with a "
-        "'version'"),
+        "model",
+        M + "other.glb",
+        files(assets__models__other_dot_glb=glb({"hello": "world"})),
+        "'assets/models/other.glb' is a damaged GLB model: its JSON is not glTF: there is no 'asset' with a 'version'",
+    ),
     "glb_buffer_longer_than_its_bin_chunk": Case(
-        "model", M + "long.glb", files(assets__models__long_dot_glb=triangle_glb(_spoil("buffers.0.byteLength", 4096))),
-        "'assets/models/long.glb' is a damaged GLB model: buffer 0 is 4,096 bytes but the file's BIN chunk holds 44"),
+        "model",
+        M + "long.glb",
+        files(assets__models__long_dot_glb=triangle_glb(_spoil("buffers.0.byteLength", 4096))),
+        "'assets/models/long.glb' is a damaged GLB model: buffer 0 is 4,096 bytes but the file's BIN chunk holds 44",
+    ),
     "glb_buffer_view_past_its_buffer": Case(
-        "model", M + "view.glb", files(assets__models__view_dot_glb=triangle_glb(_spoil("bufferViews.1.byteLength",
-                                                                                           600))),
-        "'assets/models/view.glb' is a damaged GLB model: bufferView 1 runs past the end of buffer 0"),
+        "model",
+        M + "view.glb",
+        files(assets__models__view_dot_glb=triangle_glb(_spoil("bufferViews.1.byteLength", 600))),
+        "'assets/models/view.glb' is a damaged GLB model: bufferView 1 runs past the end of buffer 0",
+    ),
     "glb_accessor_past_its_buffer_view": Case(
-        "model", M + "acc.glb", files(assets__models__acc_dot_glb=triangle_glb(_spoil("accessors.0.count", 1000000))),
-        "'assets/models/acc.glb' is a damaged GLB model: accessor 0 runs past the end of bufferView 0"),
+        "model",
+        M + "acc.glb",
+        files(assets__models__acc_dot_glb=triangle_glb(_spoil("accessors.0.count", 1000000))),
+        "'assets/models/acc.glb' is a damaged GLB model: accessor 0 runs past the end of bufferView 0",
+    ),
     "glb_buffer_at_a_web_address": Case(
-        "model", M + "web.glb",
+        "model",
+        M + "web.glb",
         files(assets__models__web_dot_glb=triangle_glb(_spoil("buffers.0.uri", "http://evil.example/x.bin"))),
-        f"'assets/models/web.glb' is a damaged GLB model: buffer 0 refers to 'http://evil.example/x.bin', {OUTSIDE}"),
+        f"'assets/models/web.glb' is a damaged GLB model: buffer 0 refers to 'http://evil.example/x.bin', {OUTSIDE}",
+    ),
     "glb_buffer_climbing_to_etc_passwd": Case(
-        "model", M + "up.glb",
+        "model",
+        M + "up.glb",
         files(assets__models__up_dot_glb=triangle_glb(_spoil("buffers.0.uri", "../../../etc/passwd"))),
-        f"'assets/models/up.glb' is a damaged GLB model: buffer 0 refers to '../../../etc/passwd', {OUTSIDE}"),
+        f"'assets/models/up.glb' is a damaged GLB model: buffer 0 refers to '../../../etc/passwd', {OUTSIDE}",
+    ),
     "glb_buffer_at_an_absolute_path": Case(
-        "model", M + "abs.glb", files(assets__models__abs_dot_glb=triangle_glb(_spoil("buffers.0.uri", "/etc/passwd"))),
-        f"'assets/models/abs.glb' is a damaged GLB model: buffer 0 refers to '/etc/passwd', {OUTSIDE}"),
+        "model",
+        M + "abs.glb",
+        files(assets__models__abs_dot_glb=triangle_glb(_spoil("buffers.0.uri", "/etc/passwd"))),
+        f"'assets/models/abs.glb' is a damaged GLB model: buffer 0 refers to '/etc/passwd', {OUTSIDE}",
+    ),
     "glb_node_cycle": Case(
-        "model", M + "cycle.glb", files(assets__models__cycle_dot_glb=triangle_glb(_cycle)),
-        "'assets/models/cycle.glb' is a damaged GLB model: node 0 is its own ancestor"),
+        "model",
+        M + "cycle.glb",
+        files(assets__models__cycle_dot_glb=triangle_glb(_cycle)),
+        "'assets/models/cycle.glb' is a damaged GLB model: node 0 is its own ancestor",
+    ),
     "glb_mesh_with_a_missing_accessor": Case(
-        "model", M + "ref.glb",
+        "model",
+        M + "ref.glb",
         files(assets__models__ref_dot_glb=triangle_glb(_spoil("meshes.0.primitives.0.indices", 7))),
-        "'assets/models/ref.glb' is a damaged GLB model: mesh 0 primitive 0 refers to accessor 7, which does not "
-        "exist"),
+        "'assets/models/ref.glb' is a damaged GLB model: mesh 0 primitive 0 refers to accessor 7, which does not exist",
+    ),
     "glb_with_a_png_bomb_inside": Case(
-        "model", M + "lamp.glb", _bomb_inside,
+        "model",
+        M + "lamp.glb",
+        _bomb_inside,
         "'assets/models/lamp.glb' is a damaged GLB model: image 0 has too many pixels: 20000 x 20000 (the limit "
-        "is 67,108,864, like 8192 x 8192); scale it down"),
+        "is 67,108,864, like 8192 x 8192); scale it down",
+    ),
     "gltf_that_is_a_list": Case(
-        "model", M + "list.gltf", files(assets__models__list_dot_gltf=b"[1, 2, 3]"),
-        "'assets/models/list.gltf' is a damaged glTF model: its JSON is not glTF: there is no 'asset' with a "
-        "'version'"),
+        "model",
+        M + "list.gltf",
+        files(assets__models__list_dot_gltf=b"[1, 2, 3]"),
+        "'assets/models/list.gltf' is a damaged glTF model: its JSON is not glTF: there is no 'asset' with a 'version'",
+    ),
     "gltf_that_is_nested_too_deeply": Case(
-        "model", M + "deep.gltf", files(assets__models__deep_dot_gltf=b"[" * 100000 + b"]" * 100000),
-        "'assets/models/deep.gltf' is a damaged glTF model: its JSON is nested too deeply"),
+        "model",
+        M + "deep.gltf",
+        files(assets__models__deep_dot_gltf=b"[" * 100000 + b"]" * 100000),
+        "'assets/models/deep.gltf' is a damaged glTF model: its JSON is nested too deeply",
+    ),
     "gltf_buffer_that_is_a_folder": Case(
-        "model", M + "lamp.gltf", _gltf_bin_folder,
-        "asset 'assets/models/parts' is a folder, not a file (used by 'assets/models/lamp.gltf')"),
+        "model",
+        M + "lamp.gltf",
+        _gltf_bin_folder,
+        "asset 'assets/models/parts' is a folder, not a file (used by 'assets/models/lamp.gltf')",
+    ),
     "glb_index_past_its_vertices": Case(
-        "model", M + "lamp.glb", _index_past_the_vertices,
-        "'assets/models/lamp.glb' is a damaged GLB model: a face refers to a vertex that does not exist"),
+        "model",
+        M + "lamp.glb",
+        _index_past_the_vertices,
+        "'assets/models/lamp.glb' is a damaged GLB model: a face refers to a vertex that does not exist",
+    ),
     "gltf_with_its_bin_missing": Case(
-        "model", M + "lamp.gltf", _gltf_missing_bin,
-        "no such asset 'assets/models/lamp.bin' (used by 'assets/models/lamp.gltf')"),
+        "model",
+        M + "lamp.gltf",
+        _gltf_missing_bin,
+        "no such asset 'assets/models/lamp.bin' (used by 'assets/models/lamp.gltf')",
+    ),
     # OBJ, STL, PLY
     "obj_face_pointing_to_a_missing_vertex": Case(
-        "model", M + "lamp.obj", files(assets__models__lamp_dot_obj=OBJ.replace(b"f 1 2 3", b"f 1 2 9")),
-        "'assets/models/lamp.obj' is a damaged OBJ model: line 4: a face refers to vertex 9, but the file has only 3"),
+        "model",
+        M + "lamp.obj",
+        files(assets__models__lamp_dot_obj=OBJ.replace(b"f 1 2 3", b"f 1 2 9")),
+        "'assets/models/lamp.obj' is a damaged OBJ model: line 4: a face refers to vertex 9, but the file has only 3",
+    ),
     "obj_face_with_vertex_zero": Case(
-        "model", M + "zero.obj", files(assets__models__zero_dot_obj=OBJ.replace(b"f 1 2 3", b"f 0 1 2")),
-        "'assets/models/zero.obj' is a damaged OBJ model: line 4: vertex numbers start at 1, not 0"),
+        "model",
+        M + "zero.obj",
+        files(assets__models__zero_dot_obj=OBJ.replace(b"f 1 2 3", b"f 0 1 2")),
+        "'assets/models/zero.obj' is a damaged OBJ model: line 4: vertex numbers start at 1, not 0",
+    ),
     "obj_with_no_faces": Case(
-        "model", M + "dots.obj", files(assets__models__dots_dot_obj=b"v 0 0 0\n"),
-        "'assets/models/dots.obj' is a damaged OBJ model: it has no faces"),
+        "model",
+        M + "dots.obj",
+        files(assets__models__dots_dot_obj=b"v 0 0 0\n"),
+        "'assets/models/dots.obj' is a damaged OBJ model: it has no faces",
+    ),
     "obj_material_library_outside_assets": Case(
-        "model", M + "mtl.obj", files(assets__models__mtl_dot_obj=b"mtllib ../../../etc/passwd\n" + OBJ),
+        "model",
+        M + "mtl.obj",
+        files(assets__models__mtl_dot_obj=b"mtllib ../../../etc/passwd\n" + OBJ),
         "'assets/models/mtl.obj' is a damaged OBJ model: line 1: the material library '../../../etc/passwd' is "
-        "outside the assets folder; keep it next to the model"),
+        "outside the assets folder; keep it next to the model",
+    ),
     "obj_material_texture_outside_assets": Case(
-        "model", M + "lamp.obj", _obj_texture("../../../etc/passwd"),
+        "model",
+        M + "lamp.obj",
+        _obj_texture("../../../etc/passwd"),
         "'assets/models/lamp.mtl' is a damaged MTL material library: line 2: the texture '../../../etc/passwd' is "
-        "outside the assets folder; keep it next to the model (used by 'assets/models/lamp.obj')"),
+        "outside the assets folder; keep it next to the model (used by 'assets/models/lamp.obj')",
+    ),
     "obj_material_texture_that_is_a_png_bomb": Case(
-        "model", M + "lamp.obj", _obj_texture("bomb.png", png_bomb()),
+        "model",
+        M + "lamp.obj",
+        _obj_texture("bomb.png", png_bomb()),
         "'assets/models/bomb.png' has too many pixels: 20000 x 20000 (the limit is 67,108,864, like 8192 x 8192); "
-        "scale it down (used by 'assets/models/lamp.mtl')"),
+        "scale it down (used by 'assets/models/lamp.mtl')",
+    ),
     "obj_material_library_missing": Case(
-        "model", M + "mtl.obj", files(assets__models__mtl_dot_obj=b"mtllib gone.mtl\n" + OBJ),
-        "no such asset 'assets/models/gone.mtl' (used by 'assets/models/mtl.obj')"),
+        "model",
+        M + "mtl.obj",
+        files(assets__models__mtl_dot_obj=b"mtllib gone.mtl\n" + OBJ),
+        "no such asset 'assets/models/gone.mtl' (used by 'assets/models/mtl.obj')",
+    ),
     "stl_binary_cut_short": Case(
-        "model", M + "box.stl", files(assets__models__box_dot_stl=stl()[:600]),
+        "model",
+        M + "box.stl",
+        files(assets__models__box_dot_stl=stl()[:600]),
         "'assets/models/box.stl' is a damaged STL model: it is cut short: its header says 12 triangles (684 bytes), "
-        "the file has 600 bytes"),
+        "the file has 600 bytes",
+    ),
     "stl_smaller_than_its_header": Case(
-        "model", M + "tiny.stl", files(assets__models__tiny_dot_stl=b"\0" * 20),
+        "model",
+        M + "tiny.stl",
+        files(assets__models__tiny_dot_stl=b"\0" * 20),
         "'assets/models/tiny.stl' is a damaged STL model: it is cut short: a binary STL has an 84-byte header, "
-        "the file has 20 bytes"),
+        "the file has 20 bytes",
+    ),
     "ply_with_a_wrong_header": Case(
-        "model", M + "lamp.ply", files(assets__models__lamp_dot_ply=b"plx\nformat ascii 1.0\nend_header\n"),
-        "'assets/models/lamp.ply' is not a PLY model: it does not start with 'ply'"),
+        "model",
+        M + "lamp.ply",
+        files(assets__models__lamp_dot_ply=b"plx\nformat ascii 1.0\nend_header\n"),
+        "'assets/models/lamp.ply' is not a PLY model: it does not start with 'ply'",
+    ),
     "ply_with_an_unknown_format": Case(
-        "model", M + "fmt.ply", files(assets__models__fmt_dot_ply=PLY.replace(b"binary_little_endian", b"zip")),
+        "model",
+        M + "fmt.ply",
+        files(assets__models__fmt_dot_ply=PLY.replace(b"binary_little_endian", b"zip")),
         "'assets/models/fmt.ply' is a damaged PLY model: the second line of its header must be 'format ascii 1.0' "
-        "or 'format binary_little_endian 1.0'"),
+        "or 'format binary_little_endian 1.0'",
+    ),
     "ply_with_data_cut_short": Case(
-        "model", M + "cut.ply", files(assets__models__cut_dot_ply=PLY[:-6]),
-        "'assets/models/cut.ply' is a damaged PLY model: its data is cut short in the 'face' element"),
+        "model",
+        M + "cut.ply",
+        files(assets__models__cut_dot_ply=PLY[:-6]),
+        "'assets/models/cut.ply' is a damaged PLY model: its data is cut short in the 'face' element",
+    ),
     "ply_claiming_a_billion_vertices": Case(
-        "model", M + "many.ply", files(assets__models__many_dot_ply=PLY.replace(b"vertex 3", b"vertex 1000000000")),
-        "'assets/models/many.ply' is a damaged PLY model: its data is cut short in the 'vertex' element"),
+        "model",
+        M + "many.ply",
+        files(assets__models__many_dot_ply=PLY.replace(b"vertex 3", b"vertex 1000000000")),
+        "'assets/models/many.ply' is a damaged PLY model: its data is cut short in the 'vertex' element",
+    ),
 }
 
 
@@ -578,8 +767,14 @@ def test_every_hostile_asset_message_is_in_the_guide_table(name):
 
 
 def _halls(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tools.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "tools.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def _assert_rejected_by_a_real_process(root: Path, expected: str) -> None:
@@ -614,8 +809,10 @@ def test_build_rejects_a_pipe_named_like_audio_without_hanging_and_publishes_not
 def test_build_rejects_a_broken_model_that_used_to_crash_it_with_a_traceback(project):
     put(project, M + "lamp.glb", b"glTFjunk")
     _assert_rejected_by_a_real_process(
-        project, WHERE["model"] + "'assets/models/lamp.glb' is a damaged GLB model: it is cut short: a GLB header is "
-        "12 bytes, the file has 8")
+        project,
+        WHERE["model"] + "'assets/models/lamp.glb' is a damaged GLB model: it is cut short: a GLB header is "
+        "12 bytes, the file has 8",
+    )
 
 
 # --- files that cannot be read ---------------------------------------------------------------------
@@ -652,8 +849,24 @@ def test_check_accepts_the_good_assets_of_the_built_project(project, capsys):
     assert (status, lines) == (0, [])
 
 
-@pytest.mark.parametrize("name", ["gltf_with_its_bin", "obj", "textured_obj", "ascii_stl", "binary_stl", "binary_ply",
-                                  "ascii_ply", "jpeg", "mp3_frame", "wav", "mp4", "webm", "link_inside_assets"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gltf_with_its_bin",
+        "obj",
+        "textured_obj",
+        "ascii_stl",
+        "binary_stl",
+        "binary_ply",
+        "ascii_ply",
+        "jpeg",
+        "mp3_frame",
+        "wav",
+        "mp4",
+        "webm",
+        "link_inside_assets",
+    ],
+)
 def test_check_accepts_well_formed_assets_of_every_kind(project, capsys, name):
     field, path, data = {
         "gltf_with_its_bin": ("model", M + "lamp.gltf", gltf_with_bin()[0]),
@@ -696,7 +909,9 @@ def test_references_lists_the_files_a_gltf_or_obj_uses_as_project_paths():
     doc["buffers"][0]["uri"] = "../shared/lamp%20data.bin"
     doc["images"] = [{"uri": "data:image/png;base64,AAAA"}, {"uri": "tex/wood.png"}]
     assert references("assets/models/lamp.gltf", json.dumps(doc).encode()) == [
-        "assets/shared/lamp data.bin", "assets/models/tex/wood.png"]
+        "assets/shared/lamp data.bin",
+        "assets/models/tex/wood.png",
+    ]
     assert references("assets/models/lamp.obj", b"mtllib lamp.mtl\n" + OBJ) == ["assets/models/lamp.mtl"]
 
 
@@ -713,12 +928,25 @@ def test_size_limits_are_named_constants_in_the_guide():
 
 
 OBJ_SAMPLES = [
-    OBJ, OBJ.replace(b"f 1 2 3", b"f 1 2 9"), OBJ.replace(b"f 1 2 3", b"f 0 1 2"), OBJ.replace(b"f 1 2 3", b"f 1 2"),
-    OBJ.replace(b"f 1 2 3", b"f -1 -2 -3"), OBJ.replace(b"f 1 2 3", b"f -1 -2 -4"), OBJ.replace(b"v 1 0 0", b"v 1 0"),
-    OBJ.replace(b"v 1 0 0", b"v 1 nan 0"), OBJ.replace(b"f 1 2 3", b"f\t1 2 9"), OBJ.replace(b"f 1 2 3", b" f 1 2 9"),
-    OBJ.replace(b"\n", b"\r\n"), OBJ + b"f 1/1 2/1 3/1\n", OBJ + b"vt 0 0\nf 1/1 2/1 3/2\n",
-    OBJ + b"vn 0 0 1\nf 1//1 2//1 3//1\n", OBJ + b"vn 0 0 1\nf 1//1 2//1 3//2\n", OBJ + b"f 1/1/7 2 3\n",
-    OBJ + b"vt 0 0\nvn 0 0 1\nf 1/1/1 2/1/1 3/1/1 # a comment\n", OBJ + b"f 1 2 3 4\n", OBJ + b"f 1 2 3\\\n 4\n",
+    OBJ,
+    OBJ.replace(b"f 1 2 3", b"f 1 2 9"),
+    OBJ.replace(b"f 1 2 3", b"f 0 1 2"),
+    OBJ.replace(b"f 1 2 3", b"f 1 2"),
+    OBJ.replace(b"f 1 2 3", b"f -1 -2 -3"),
+    OBJ.replace(b"f 1 2 3", b"f -1 -2 -4"),
+    OBJ.replace(b"v 1 0 0", b"v 1 0"),
+    OBJ.replace(b"v 1 0 0", b"v 1 nan 0"),
+    OBJ.replace(b"f 1 2 3", b"f\t1 2 9"),
+    OBJ.replace(b"f 1 2 3", b" f 1 2 9"),
+    OBJ.replace(b"\n", b"\r\n"),
+    OBJ + b"f 1/1 2/1 3/1\n",
+    OBJ + b"vt 0 0\nf 1/1 2/1 3/2\n",
+    OBJ + b"vn 0 0 1\nf 1//1 2//1 3//1\n",
+    OBJ + b"vn 0 0 1\nf 1//1 2//1 3//2\n",
+    OBJ + b"f 1/1/7 2 3\n",
+    OBJ + b"vt 0 0\nvn 0 0 1\nf 1/1/1 2/1/1 3/1/1 # a comment\n",
+    OBJ + b"f 1 2 3 4\n",
+    OBJ + b"f 1 2 3\\\n 4\n",
     trimesh.creation.box().export(file_type="obj").encode(),
 ]
 

@@ -73,8 +73,9 @@ def test_rebuild_after_text_edit_recompiles_only_that_room(project):
     build(_options(project))
     old = _manifest(project, "alpha")
     hall = project / "halls/alpha.yaml"
-    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"),
-                    encoding="utf-8")
+    hall.write_text(
+        hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"), encoding="utf-8"
+    )
     result = build(_options(project))
     new = _manifest(project, "alpha")
     assert result.chunks_built == 1 and result.changed
@@ -95,8 +96,9 @@ def test_build_reports_room_over_headset_budget_at_the_room(project):
     with pytest.raises(AuthorErrors) as raised:
         build(_options(project, budget=Budget(draw_calls=3)))
     messages = [str(d) for d in raised.value.diagnostics]
-    assert any(m.startswith("halls/alpha.yaml:6:9: rooms[0]: room 'entrance' is over the headset budget:")
-               for m in messages), messages
+    assert any(
+        m.startswith("halls/alpha.yaml:6:9: rooms[0]: room 'entrance' is over the headset budget:") for m in messages
+    ), messages
     assert not (project / "build/current").exists()
 
 
@@ -121,8 +123,9 @@ def test_thumbnails_render_once_per_look_and_survive_builds_without_renderer(pro
     build(_options(project, thumbnails=render))
     assert sorted(calls) == ["alpha", "beta"]  # nothing changed: no new renders
     hall = project / "halls/alpha.yaml"
-    hall.write_text(hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"),
-                    encoding="utf-8")
+    hall.write_text(
+        hall.read_text(encoding="utf-8").replace("这是一块测试展板。", "展板的文字改了。"), encoding="utf-8"
+    )
     build(_options(project))  # no renderer (watch mode): alpha keeps its old picture
     assert _manifest(project, "alpha")["thumbnail"] == thumbnail
     build(_options(project, thumbnails=render))
@@ -130,7 +133,8 @@ def test_thumbnails_render_once_per_look_and_survive_builds_without_renderer(pro
 
 
 def test_gltfpack_files_of_chunks_with_the_same_room_id_in_two_halls_do_not_collide(
-        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # beta's room gets alpha's first room id: parallel jobs used to share gltfpack's temporary files
     beta = project / "halls" / "beta.yaml"
     beta.write_text(beta.read_text(encoding="utf-8").replace("  - id: only", "  - id: entrance"), encoding="utf-8")

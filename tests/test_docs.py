@@ -81,10 +81,9 @@ def test_every_schema_choice_is_documented(value):
 # --- generators -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("generator", "param"),
-                         [(g, p) for g, params in DEFAULTS.items() for p in [None, *params]])
+@pytest.mark.parametrize(("generator", "param"), [(g, p) for g, params in DEFAULTS.items() for p in [None, *params]])
 def test_every_generator_and_param_is_in_the_generator_table(generator, param):
-    table = GUIDE[GUIDE.index("### 生成器一览"):GUIDE.index("## 7.")]
+    table = GUIDE[GUIDE.index("### 生成器一览") : GUIDE.index("## 7.")]
     [row] = [line for line in table.splitlines() if line.startswith(f"| `{generator}` |")]
     if param is not None:
         assert f"`{param}`" in row
@@ -158,7 +157,7 @@ def messages_in_tests() -> set[str]:
 
 def documented_patterns() -> list[re.Pattern]:
     """The guide's error table: each first-column message as a pattern (`<...>` matches anything)."""
-    table = GUIDE[GUIDE.index("## 17."):]
+    table = GUIDE[GUIDE.index("## 17.") :]
     patterns = []
     for line in table.splitlines():
         match = re.match(r"\| `(.+?)` \|", line)
@@ -167,8 +166,9 @@ def documented_patterns() -> list[re.Pattern]:
         text = match.group(1).replace("\\|", "|")
         parts = re.split(r"(<[^>]+>)", text)
         regex = "".join(".*?" if p.startswith("<") and p.endswith(">") else re.escape(p) for p in parts)
-        regex = regex.replace(re.escape(" (did you mean '") + ".*?" + re.escape("'?)"),
-                              "(?: \\(did you mean '.*?'\\?\\))?")
+        regex = regex.replace(
+            re.escape(" (did you mean '") + ".*?" + re.escape("'?)"), "(?: \\(did you mean '.*?'\\?\\))?"
+        )
         patterns.append(re.compile(regex))
     return patterns
 
@@ -182,7 +182,7 @@ def test_every_error_message_is_in_the_guide_table(message):
 
 
 def example_section() -> str:
-    return GUIDE[GUIDE.index("## 16."):GUIDE.index("## 17.")]
+    return GUIDE[GUIDE.index("## 16.") : GUIDE.index("## 17.")]
 
 
 def code_blocks(text: str, language: str | None = None) -> list[str]:
@@ -229,10 +229,13 @@ def test_the_worked_example_checks_after_every_step_and_ends_as_the_finished_fil
     assert hall.read_text(encoding="utf-8") == (EXAMPLES / "finished" / "example.yaml").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("wrong", "right"), [
-    ('en: Safety first, every shift', 'en: "Safety first, every shift"'),
-    ("answer: E", "answer: D"),
-])
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [
+        ("en: Safety first, every shift", 'en: "Safety first, every shift"'),
+        ("answer: E", "answer: D"),
+    ],
+)
 def test_the_worked_example_mistakes_give_the_messages_the_guide_shows(practice, capsys, wrong, right):
     hall = practice / "halls" / "example.yaml"
     finished = (EXAMPLES / "finished" / "example.yaml").read_text(encoding="utf-8")
@@ -279,7 +282,9 @@ def test_architecture_page_names_every_package(package):
     assert f"`{package}`" in ARCHITECTURE or f"`{short}`" in ARCHITECTURE, f"docs/architecture.md misses {package}"
 
 
-@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "server").rglob("*.py")
-                                          if p.stem != "__init__" and "static" not in p.parts))
+@pytest.mark.parametrize(
+    "module",
+    sorted(p.stem for p in (ROOT / "server").rglob("*.py") if p.stem != "__init__" and "static" not in p.parts),
+)
 def test_architecture_page_names_every_server_module(module):
     assert f"`{module}`" in ARCHITECTURE, f"docs/architecture.md does not say what server module {module!r} is for"

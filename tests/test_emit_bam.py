@@ -46,16 +46,42 @@ def two_band_png(top=(240, 200, 0, 255), bottom=(0, 60, 220, 255), size=16) -> b
 
 def sample_chunk() -> ir.ChunkMeshes:
     """A floor, a turned red box and a textured, double-sided quad."""
-    return ir.ChunkMeshes("hall-a/room-1", [
-        ir.NodeMeshes("room-1/shell", (0.0, 0.0, -0.1), 0.0,
-                      [ir.Part(box_mesh(10, 10, 0.1), ir.Material("floor", (0.5, 0.5, 0.5, 1.0)))]),
-        ir.NodeMeshes("room-1/exhibit/red-box", (1.0, 2.0, 0.0), 30.0,
-                      [ir.Part(box_mesh(1, 1, 1), ir.Material("red", (0.9, 0.1, 0.1, 1.0)))]),
-        ir.NodeMeshes("room-1/exhibit/poster", (-2.0, 2.0, 0.0), -90.0,
-                      [ir.Part(quad_mesh(2, 1.5), ir.Material("poster", (1, 1, 1, 1), texture_png=two_band_png(),
-                                                              double_sided=True, roughness=0.5, metallic=0.25))]),
-        ir.NodeMeshes("room-1/empty", (0.0, 0.0, 0.0), 0.0, []),
-    ])
+    return ir.ChunkMeshes(
+        "hall-a/room-1",
+        [
+            ir.NodeMeshes(
+                "room-1/shell",
+                (0.0, 0.0, -0.1),
+                0.0,
+                [ir.Part(box_mesh(10, 10, 0.1), ir.Material("floor", (0.5, 0.5, 0.5, 1.0)))],
+            ),
+            ir.NodeMeshes(
+                "room-1/exhibit/red-box",
+                (1.0, 2.0, 0.0),
+                30.0,
+                [ir.Part(box_mesh(1, 1, 1), ir.Material("red", (0.9, 0.1, 0.1, 1.0)))],
+            ),
+            ir.NodeMeshes(
+                "room-1/exhibit/poster",
+                (-2.0, 2.0, 0.0),
+                -90.0,
+                [
+                    ir.Part(
+                        quad_mesh(2, 1.5),
+                        ir.Material(
+                            "poster",
+                            (1, 1, 1, 1),
+                            texture_png=two_band_png(),
+                            double_sided=True,
+                            roughness=0.5,
+                            metallic=0.25,
+                        ),
+                    )
+                ],
+            ),
+            ir.NodeMeshes("room-1/empty", (0.0, 0.0, 0.0), 0.0, []),
+        ],
+    )
 
 
 def world_bounds(chunk: ir.ChunkMeshes) -> tuple[list[float], list[float]]:
@@ -118,8 +144,9 @@ def reloaded(bam, tmp_path_factory) -> dict:
     """The bam as a fresh Python process sees it, run in a directory holding only the bam."""
     folder = tmp_path_factory.mktemp("fresh")
     (folder / "chunk.bam").write_bytes(bam)
-    done = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, "chunk.bam"], cwd=folder,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_SCRIPT, "chunk.bam"], cwd=folder, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -149,7 +176,8 @@ def test_bam_round_trip_keeps_node_names_and_triangles(chunk, reloaded):
     assert reloaded["root"] == chunk.chunk_id
     assert [c["name"] for c in reloaded["children"]] == [n.name for n in chunk.nodes]
     assert [c["triangles"] for c in reloaded["children"]] == [
-        sum(p.mesh.triangle_count for p in n.parts) for n in chunk.nodes]
+        sum(p.mesh.triangle_count for p in n.parts) for n in chunk.nodes
+    ]
 
 
 def test_bam_round_trip_keeps_positions_and_headings(chunk, reloaded):
@@ -178,12 +206,18 @@ def test_bam_embeds_texture_and_loads_without_other_files(reloaded):
 
 def test_bam_bytes_are_identical_across_calls_and_processes(bam):
     assert emit_bam(sample_chunk()) == bam
-    script = ("import hashlib, sys; sys.path[:0] = sys.argv[1:3];"
-              f"from {Path(__file__).stem} import sample_chunk; from scenes.emit_bam import emit_bam;"
-              "print(hashlib.sha256(emit_bam(sample_chunk())).hexdigest())")
-    done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent), str(REPO)],
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONHASHSEED": "12345"})
+    script = (
+        "import hashlib, sys; sys.path[:0] = sys.argv[1:3];"
+        f"from {Path(__file__).stem} import sample_chunk; from scenes.emit_bam import emit_bam;"
+        "print(hashlib.sha256(emit_bam(sample_chunk())).hexdigest())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == hashlib.sha256(bam).hexdigest()
 
@@ -243,7 +277,8 @@ def test_bam_linear_workflow_linearises_colour_and_marks_textures_srgb(chunk):
     root = load_in_process(emit_bam(chunk, BamOptions(linear_workflow=True)))
     _, red = first_geom_state(root, "room-1/exhibit/red-box")
     assert tuple(red.getAttrib(MaterialAttrib).getMaterial().getBaseColor()) == pytest.approx(
-        (0.7874, 0.0100, 0.0100, 1.0), abs=1e-3)
+        (0.7874, 0.0100, 0.0100, 1.0), abs=1e-3
+    )
     _, poster = first_geom_state(root, "room-1/exhibit/poster")
     assert poster.getAttrib(TextureAttrib).getTexture().getFormat() == Texture.F_srgb_alpha
 

@@ -35,7 +35,9 @@ def _chunk() -> ir.ChunkMeshes:
         "hall-room",
         [
             ir.NodeMeshes(
-                "hall-room/exhibit/box", (2.0, 3.0, 0.0), 90.0,
+                "hall-room/exhibit/box",
+                (2.0, 3.0, 0.0),
+                90.0,
                 [ir.Part(box_mesh(1.0, 2.0, 3.0, uvs=False), red), ir.Part(_quad(), textured)],
             ),
             ir.NodeMeshes("hall-room/shell", (0.0, 0.0, 0.0), 0.0, [ir.Part(box_mesh(4, 4, 0.1, uvs=False), red)]),

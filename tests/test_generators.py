@@ -97,8 +97,11 @@ def test_box_has_flat_outward_faces():
 
 
 def test_solid_shapes_are_wound_outward():
-    solids = (generators.cylinder(0.5, 0, 1), generators.sphere(1.0),
-              generators.segment_box((0, 0, 0), (1, 1, 1), 0.2, 0.1))
+    solids = (
+        generators.cylinder(0.5, 0, 1),
+        generators.sphere(1.0),
+        generators.segment_box((0, 0, 0), (1, 1, 1), 0.2, 0.1),
+    )
     for m in solids:
         assert m.volume > 0
     rock = generators.generate("rock", {})[0].mesh

@@ -26,8 +26,16 @@ def door(wall="east", along=0.0, width=1.6, height=2.6) -> dict:
 
 def panel(**changes) -> ir.Shape:
     params = {
-        "width": 1.6, "height": 1.1, "title": "前言", "title_en": "Foreword", "text": "这是一块测试展板。",
-        "text_en": None, "image": None, "frame": "#b22222", "accent": "#f2c14e", "mounted": True,
+        "width": 1.6,
+        "height": 1.1,
+        "title": "前言",
+        "title_en": "Foreword",
+        "text": "这是一块测试展板。",
+        "text_en": None,
+        "image": None,
+        "frame": "#b22222",
+        "accent": "#f2c14e",
+        "mounted": True,
     }
     return ir.Shape("panel", params | changes)
 
@@ -88,8 +96,10 @@ def test_unknown_shape_kind_is_rejected_naming_the_node():
         (panel(depth=2), "geometry: panel: unknown param 'depth'"),
         (ir.Shape("plinth", {"width": -1}), "geometry: plinth: param 'width' must be between"),
         (ir.Shape("portal-sign", {"width": 2}), "geometry: portal-sign: missing param 'door_height' in node 'n'"),
-        (shell(doorways=[door(along=4.5)]),
-         "geometry: room-shell: doorways[0] (3.70..5.30 m along the east wall) does not fit the 8 m wall"),
+        (
+            shell(doorways=[door(along=4.5)]),
+            "geometry: room-shell: doorways[0] (3.70..5.30 m along the east wall) does not fit the 8 m wall",
+        ),
     ],
 )
 def test_bad_params_are_rejected_naming_stage_shape_and_node(shape, message):
@@ -113,7 +123,9 @@ def test_chunk_keeps_node_names_transforms_and_order():
     meshes = build_chunk_meshes(ir.ChunkIR("r", "r", ir.Bounds((0, 0, 0), (1, 1, 1)), nodes))
     assert meshes.chunk_id == "r"
     assert [(n.name, n.position, n.heading) for n in meshes.nodes] == [
-        ("r/shell", (1.0, 2.0, 0.0), 0.0), ("r/exhibit/rock", (3.0, 4.0, 0.0), 90.0)]
+        ("r/shell", (1.0, 2.0, 0.0), 0.0),
+        ("r/exhibit/rock", (3.0, 4.0, 0.0), 90.0),
+    ]
 
 
 def test_mesh_data_has_the_ir_types_and_unit_normals():
@@ -461,9 +473,14 @@ def test_diorama_room_stays_within_headset_budget():
         ir.Shape("grass", {"count": 60, "seed": i, "ground": True}, offset=(-5.0 + i, -5.0, 0)) for i in range(5)
     ]
     shapes += [ir.Shape("mountain", {"ground": True}, offset=(-6.0, 5.0, 0)), ir.Shape("flag", {"ground": True})]
-    chunk = ir.ChunkIR("d", "d", ir.Bounds((0, 0, 0), (1, 1, 1)), (
-        ir.Node("d/shell", (0, 0, 0), 0, (shell(width=22, depth=18, open=True),)),
-        ir.Node("d/exhibit/scene", (0, 0, 0), 0, tuple(shapes)),
-    ))
+    chunk = ir.ChunkIR(
+        "d",
+        "d",
+        ir.Bounds((0, 0, 0), (1, 1, 1)),
+        (
+            ir.Node("d/shell", (0, 0, 0), 0, (shell(width=22, depth=18, open=True),)),
+            ir.Node("d/exhibit/scene", (0, 0, 0), 0, tuple(shapes)),
+        ),
+    )
     meshes = build_chunk_meshes(chunk)
     assert meshes.draw_calls <= 20 and meshes.triangle_count < 750_000

@@ -36,8 +36,7 @@ def hall_graph(built: BuiltHalls) -> dict[str, set[str]]:
     result = built.result
     assert isinstance(result, BuildResult)  # conftest's BuiltHalls.result is typed `object`
     return {
-        hall_id: {d["to_hall"] for d in built.manifest(hall_id)["doorways"] if d["to_hall"]}
-        for hall_id in result.halls
+        hall_id: {d["to_hall"] for d in built.manifest(hall_id)["doorways"] if d["to_hall"]} for hall_id in result.halls
     }
 
 
@@ -108,8 +107,9 @@ def test_every_doorway_to_another_hall_has_one_leading_back(built):
 
 def test_every_chunk_glb_passes_the_khronos_validator(built):
     objects = built.root / "build" / "objects"
-    files = [objects / chunk["objects"]["glb"]["name"] for hall_id in HALL_IDS
-             for chunk in built.manifest(hall_id)["chunks"]]
+    files = [
+        objects / chunk["objects"]["glb"]["name"] for hall_id in HALL_IDS for chunk in built.manifest(hall_id)["chunks"]
+    ]
     reports = validate_glb_files(files)
     assert len(reports) == len(files)
     assert [(r["file"], r["messages"]) for r in reports if r["errors"]] == []

@@ -19,12 +19,22 @@ def _hall(**overrides) -> Hall:
                 "doorways": [{"to": "gallery", "wall": "east"}, {"to": "hall:lobby", "wall": "west"}],
                 "exhibits": [
                     {"kind": "panel", "id": "intro", "title": "前言", "text": "欢迎", "wall": "north", "along": 1},
-                    {"kind": "checkpoint", "id": "quiz", "title": "小测验", "at": [0, -2], "radius": 1,
-                     "questions": [{"id": "q1", "type": "true-false", "prompt": "对吗？", "answer": True}]},
+                    {
+                        "kind": "checkpoint",
+                        "id": "quiz",
+                        "title": "小测验",
+                        "at": [0, -2],
+                        "radius": 1,
+                        "questions": [{"id": "q1", "type": "true-false", "prompt": "对吗？", "answer": True}],
+                    },
                 ],
             },
-            {"id": "gallery", "title": "展厅", "size": [12, 8, 4],
-             "doorways": [{"to": "annex", "wall": "north", "along": 4}]},
+            {
+                "id": "gallery",
+                "title": "展厅",
+                "size": [12, 8, 4],
+                "doorways": [{"to": "annex", "wall": "north", "along": 4}],
+            },
             {"id": "annex", "title": "附厅", "size": [6, 6, 4], "position": [16, 7]},
             {"id": "store", "title": "库房", "size": [4, 4, 3], "position": [-20, 0]},
         ],
@@ -89,12 +99,27 @@ def test_layout_keeps_answer_keys_in_checkpoint_ir_only():
 
 
 def test_layout_marches_figure_column_behind_leader():
-    hall = _hall(rooms=[{
-        "id": "pass", "title": "雪山", "shape": "open", "size": [20, 20, 6],
-        "exhibits": [{"kind": "diorama", "id": "snow", "title": "爬雪山", "narration": "1935年6月",
-                      "area": [16, 16], "terrain": {"kind": "snow-mountain"},
-                      "figures": [{"at": [0, 0], "pose": "march", "facing": 90, "count": 3, "spacing": 2}]}],
-    }])
+    hall = _hall(
+        rooms=[
+            {
+                "id": "pass",
+                "title": "雪山",
+                "shape": "open",
+                "size": [20, 20, 6],
+                "exhibits": [
+                    {
+                        "kind": "diorama",
+                        "id": "snow",
+                        "title": "爬雪山",
+                        "narration": "1935年6月",
+                        "area": [16, 16],
+                        "terrain": {"kind": "snow-mountain"},
+                        "figures": [{"at": [0, 0], "pose": "march", "facing": 90, "count": 3, "spacing": 2}],
+                    }
+                ],
+            }
+        ]
+    )
     node = layout_hall(hall).chunks[0].nodes[1]
     figures = [s for s in node.shapes if s.kind == "figure"]
     assert [s.offset[0] for s in figures] == pytest.approx([0, -2, -4])  # facing east: followers to the west

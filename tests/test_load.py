@@ -68,15 +68,24 @@ def case(case_id: str, files: dict[str, str | bytes], *expected: str, options: L
 
 
 def test_diagnostic_renders_like_a_compiler_error():
-    diagnostic = Diagnostic("halls/red.yaml", 12, 7, "rooms[0].exhibits[2].asset",
-                            "no such asset 'assets/lamp.glb' (did you mean 'assets/lamp.gltf'?)")
+    diagnostic = Diagnostic(
+        "halls/red.yaml",
+        12,
+        7,
+        "rooms[0].exhibits[2].asset",
+        "no such asset 'assets/lamp.glb' (did you mean 'assets/lamp.gltf'?)",
+    )
     assert str(diagnostic) == (
         "halls/red.yaml:12:7: rooms[0].exhibits[2].asset: no such asset 'assets/lamp.glb' "
         "(did you mean 'assets/lamp.gltf'?)"
     )
     assert diagnostic.to_json() == {
-        "file": "halls/red.yaml", "line": 12, "column": 7, "path": "rooms[0].exhibits[2].asset",
-        "message": "no such asset 'assets/lamp.glb' (did you mean 'assets/lamp.gltf'?)", "severity": "error",
+        "file": "halls/red.yaml",
+        "line": 12,
+        "column": 7,
+        "path": "rooms[0].exhibits[2].asset",
+        "message": "no such asset 'assets/lamp.glb' (did you mean 'assets/lamp.gltf'?)",
+        "severity": "error",
     }
 
 
@@ -113,7 +122,9 @@ def test_load_builds_plain_data_with_marks_for_values_and_keys(tmp_path):
     assert isinstance(doc, Document)
     assert doc.file == "halls/red.yaml"
     assert doc.data == {
-        "id": "red", "title": "红色屯兰", "order": 10,
+        "id": "red",
+        "title": "红色屯兰",
+        "order": 10,
         "rooms": [
             {"id": "foyer", "size": [12, 10.5, 4], "open": True, "note": None, "when": "2021-07-01", "quoted": "10"}
         ],

@@ -43,10 +43,13 @@ def yellow_over_blue_png() -> bytes:
 def red_box_chunk() -> ir.ChunkMeshes:
     grey = ir.Material("floor", (0.5, 0.5, 0.5, 1.0))
     red = ir.Material("red", (0.9, 0.1, 0.1, 1.0))
-    return ir.ChunkMeshes("boxes", [
-        ir.NodeMeshes("floor", (0, 0, -0.1), 0, [ir.Part(box_mesh(10, 10, 0.1, uvs=False), grey)]),
-        ir.NodeMeshes("red-box", (0, 0, 0), 30, [ir.Part(box_mesh(1, 1, 1, uvs=False), red)]),
-    ])
+    return ir.ChunkMeshes(
+        "boxes",
+        [
+            ir.NodeMeshes("floor", (0, 0, -0.1), 0, [ir.Part(box_mesh(10, 10, 0.1, uvs=False), grey)]),
+            ir.NodeMeshes("red-box", (0, 0, 0), 30, [ir.Part(box_mesh(1, 1, 1, uvs=False), red)]),
+        ],
+    )
 
 
 def poster_chunk() -> ir.ChunkMeshes:
@@ -59,8 +62,15 @@ def poster_chunk() -> ir.ChunkMeshes:
 
 @pytest.mark.parametrize("display", DISPLAYS)
 def test_preview_of_red_box_under_light_is_not_blank_and_shows_red(tmp_path, display):
-    out = render_preview([emit_bam(red_box_chunk())], camera_pos=(0, -5, 2.5), look_at=(0, 0, 0.5),
-                         theme=THEME, size=(160, 100), out=tmp_path / "red.png", display=display)
+    out = render_preview(
+        [emit_bam(red_box_chunk())],
+        camera_pos=(0, -5, 2.5),
+        look_at=(0, 0, 0.5),
+        theme=THEME,
+        size=(160, 100),
+        out=tmp_path / "red.png",
+        display=display,
+    )
     report = inspect_image(out, [RED, SKY, "#00ff00"])
     assert report.size == (160, 100)
     assert not report.blank
@@ -69,8 +79,14 @@ def test_preview_of_red_box_under_light_is_not_blank_and_shows_red(tmp_path, dis
 
 
 def test_preview_of_textured_quad_shows_texture_colours_right_way_up(tmp_path):
-    out = render_preview([emit_bam(poster_chunk())], camera_pos=(0, -3, 1), look_at=(0, 0, 1),
-                         theme=THEME, size=(120, 120), out=tmp_path / "poster.png")
+    out = render_preview(
+        [emit_bam(poster_chunk())],
+        camera_pos=(0, -3, 1),
+        look_at=(0, 0, 1),
+        theme=THEME,
+        size=(120, 120),
+        out=tmp_path / "poster.png",
+    )
     with Image.open(out) as image:
         upper = image.crop((40, 35, 80, 55))
         lower = image.crop((40, 65, 80, 85))
@@ -83,33 +99,45 @@ def test_preview_of_textured_quad_shows_texture_colours_right_way_up(tmp_path):
 def test_render_preview_twice_in_one_process_accepts_paths_and_bytes(tmp_path):
     bam_path = tmp_path / "boxes.bam"
     bam_path.write_bytes(emit_bam(red_box_chunk()))
-    first = render_preview([bam_path], camera_pos=(0, -5, 2.5), look_at=(0, 0, 0.5), theme=THEME,
-                           size=(64, 40), out=tmp_path / "a" / "first.png")
-    second = render_preview([bam_path, emit_bam(poster_chunk())], camera_pos=(0, -5, 2.5),
-                            look_at=(0, 0, 0.5), theme={"sky": "#202020"}, size=(64, 40),
-                            out=tmp_path / "second.png")
+    first = render_preview(
+        [bam_path],
+        camera_pos=(0, -5, 2.5),
+        look_at=(0, 0, 0.5),
+        theme=THEME,
+        size=(64, 40),
+        out=tmp_path / "a" / "first.png",
+    )
+    second = render_preview(
+        [bam_path, emit_bam(poster_chunk())],
+        camera_pos=(0, -5, 2.5),
+        look_at=(0, 0, 0.5),
+        theme={"sky": "#202020"},
+        size=(64, 40),
+        out=tmp_path / "second.png",
+    )
     assert first.is_file() and second.is_file()
     assert inspect_image(second, ["#202020"]).colours["#202020"] > 0.1
 
 
 def test_render_preview_rejects_ambient_out_of_range(tmp_path):
     with pytest.raises(ValueError) as info:
-        render_preview([b"bam"], camera_pos=(0, -5, 2), look_at=(0, 0, 0), theme={"ambient": 3},
-                       out=tmp_path / "x.png")
+        render_preview([b"bam"], camera_pos=(0, -5, 2), look_at=(0, 0, 0), theme={"ambient": 3}, out=tmp_path / "x.png")
     assert str(info.value) == "preview: theme ambient must be in 0..1, got 3"
 
 
 def test_render_preview_rejects_missing_bam_file(tmp_path):
     with pytest.raises(ValueError) as info:
-        render_preview([tmp_path / "gone.bam"], camera_pos=(0, -5, 2), look_at=(0, 0, 0), theme={},
-                       out=tmp_path / "x.png")
+        render_preview(
+            [tmp_path / "gone.bam"], camera_pos=(0, -5, 2), look_at=(0, 0, 0), theme={}, out=tmp_path / "x.png"
+        )
     assert str(info.value) == f"preview: bam_files[0]: no such file {tmp_path / 'gone.bam'}"
 
 
 def test_render_preview_reports_renderer_failure_for_corrupt_bam(tmp_path):
     with pytest.raises(RuntimeError, match="^preview: the renderer failed"):
-        render_preview([b"not a bam"], camera_pos=(0, -5, 2), look_at=(0, 0, 0), theme={},
-                       size=(32, 32), out=tmp_path / "x.png")
+        render_preview(
+            [b"not a bam"], camera_pos=(0, -5, 2), look_at=(0, 0, 0), theme={}, size=(32, 32), out=tmp_path / "x.png"
+        )
 
 
 # --- the image check -------------------------------------------------------
@@ -144,6 +172,12 @@ def test_render_preview_accepts_negative_camera_coordinates(tmp_path):
     box = NodePath("empty")
     path = tmp_path / "empty.bam"
     box.writeBamFile(str(path))
-    out = render_preview([path], camera_pos=(-8.0, -3.5, 1.6), look_at=(-1.0, 2.0, 1.0), theme={}, size=(64, 40),
-                         out=tmp_path / "neg.png")
+    out = render_preview(
+        [path],
+        camera_pos=(-8.0, -3.5, 1.6),
+        look_at=(-1.0, 2.0, 1.0),
+        theme={},
+        size=(64, 40),
+        out=tmp_path / "neg.png",
+    )
     assert out.is_file()

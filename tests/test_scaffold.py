@@ -131,8 +131,20 @@ def test_new_checkpoint_command_adds_a_checkpoint(project):
 
 
 def test_new_exhibit_command_takes_a_title_that_needs_quotes(project):
-    argv = ["exhibit", "alpha", "--kind", "panel", "--room", "gallery", "--id", "note",
-            "--title", "Safety: first, always", "--root", str(project)]
+    argv = [
+        "exhibit",
+        "alpha",
+        "--kind",
+        "panel",
+        "--room",
+        "gallery",
+        "--id",
+        "note",
+        "--title",
+        "Safety: first, always",
+        "--root",
+        str(project),
+    ]
     assert run(argv) == 0
     assert 'title: "Safety: first, always"' in (project / "halls" / "alpha.yaml").read_text(encoding="utf-8")
     assert passes_check(project)
@@ -151,11 +163,12 @@ def test_appending_keeps_every_line_and_comment_of_the_file(demo):
     path = demo / "halls" / "demo.yaml"
     new_exhibit(demo, "demo", "hall", "pledge", "panel")
     new_lines = path.read_text(encoding="utf-8").splitlines()
-    changes = [op for op in difflib.SequenceMatcher(None, COMMENTED.splitlines(), new_lines).get_opcodes()
-               if op[0] != "equal"]
+    changes = [
+        op for op in difflib.SequenceMatcher(None, COMMENTED.splitlines(), new_lines).get_opcodes() if op[0] != "equal"
+    ]
     [(what, _, _, start, end)] = changes  # one block of added lines, nothing else touched
     assert what == "insert"
-    assert new_lines[start:start + 2] == ["      - kind: panel", "        id: pledge"]
+    assert new_lines[start : start + 2] == ["      - kind: panel", "        id: pledge"]
     assert passes_check(demo)
 
 
@@ -256,9 +269,11 @@ def test_a_hall_with_errors_must_be_fixed_first(project):
 
 
 def test_a_full_room_is_an_error_and_leaves_no_placeholder(project, capsys):
-    hall = ("id: tiny\ntitle: 小馆\nrooms:\n  - id: box\n    title: 小屋\n    size: [2, 2, 3]\n"
-            "    exhibits:\n      - {kind: model, id: m, title: 模型, generator: {name: rock}, at: [0, 0], "
-            "footprint: [1, 1]}\n")
+    hall = (
+        "id: tiny\ntitle: 小馆\nrooms:\n  - id: box\n    title: 小屋\n    size: [2, 2, 3]\n"
+        "    exhibits:\n      - {kind: model, id: m, title: 模型, generator: {name: rock}, at: [0, 0], "
+        "footprint: [1, 1]}\n"
+    )
     (project / "halls" / "tiny.yaml").write_text(hall, encoding="utf-8")
     for kind in ("diorama", "media"):
         assert run(["exhibit", "tiny", "--kind", kind, "--room", "box", "--id", "x", "--root", str(project)]) == 1

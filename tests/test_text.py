@@ -81,13 +81,24 @@ def test_wrap_text_keeps_paragraphs():
 
 def render_panel(**changes: Any) -> bytes:
     args: dict[str, Any] = dict(
-        title="本安屯兰", title_en="Intrinsic Safety", text=SHORT * 3, text_en="Safety first.",
-        width_m=1.6, height_m=1.1, background="#f7f3ea", accent="#b22222",
+        title="本安屯兰",
+        title_en="Intrinsic Safety",
+        text=SHORT * 3,
+        text_en="Safety first.",
+        width_m=1.6,
+        height_m=1.1,
+        background="#f7f3ea",
+        accent="#b22222",
     )
     args.update(changes)
     return text.render_panel_png(
-        args.pop("title"), args.pop("title_en"), args.pop("text"), args.pop("text_en"),
-        args.pop("width_m"), args.pop("height_m"), **args,
+        args.pop("title"),
+        args.pop("title_en"),
+        args.pop("text"),
+        args.pop("text_en"),
+        args.pop("width_m"),
+        args.pop("height_m"),
+        **args,
     )
 
 

@@ -20,9 +20,7 @@ from scenes.validate import ValidateOptions, check_file, list_assets, validate_h
 HALLS = Path(__file__).parent / "halls"
 
 
-def check(
-    tmp_path: Path, text: str, *, name: str = "demo", assets=(), known_halls=frozenset(), **limits
-) -> list[str]:
+def check(tmp_path: Path, text: str, *, name: str = "demo", assets=(), known_halls=frozenset(), **limits) -> list[str]:
     """Rendered diagnostics for a hall file written from `text` (dedented) to halls/<name>.yaml.
 
     Also checks that a hall comes back exactly when no diagnostic is an error. `limits` are other
@@ -675,14 +673,17 @@ PANEL_TEXT_CASES = [
     ),
     case(
         "panel_text_over_the_character_limit",
-        one_exhibit(f"""\
+        one_exhibit(
+            f"""\
             - kind: panel
               id: intro
               title: 前言
               text: {"长" * 1501}
               size: [20, 3]
               wall: north
-        """, size="[24, 8, 4]"),
+        """,
+            size="[24, 8, 4]",
+        ),
         "halls/demo.yaml:11:15: rooms[0].exhibits[0].text: text is too long for one panel: 1501 characters "
         "(the limit is 1500); split it over several panels",
     ),
@@ -718,9 +719,7 @@ def test_check_reports_budget_overruns(tmp_path):
 
 
 def test_check_reports_too_much_panel_text_in_a_hall(tmp_path):
-    panels = "".join(
-        f"  - {{kind: panel, id: p{i}, title: 题, text: {'字' * 1000}, wall: north}}\n" for i in range(31)
-    )
+    panels = "".join(f"  - {{kind: panel, id: p{i}, title: 题, text: {'字' * 1000}, wall: north}}\n" for i in range(31))
     text = "id: demo\ntitle: 演示\nrooms:\n" + "".join(
         f"  - id: r{i}\n    title: 厅\n    position: [{i * 20}, 0]\n    exhibits:\n  {panels.splitlines()[i]}\n"
         for i in range(31)
@@ -783,8 +782,9 @@ def test_check_reports_unknown_generator_param_with_known_list(tmp_path):
         "        generator: {name: flag, params: {wdth: 2}}\n",
         encoding="utf-8",
     )
-    hall, diagnostics = validate_hall(load_document(path, root=tmp_path),
-                                      ValidateOptions(root=tmp_path, assets_dir=tmp_path / "assets"))
+    hall, diagnostics = validate_hall(
+        load_document(path, root=tmp_path), ValidateOptions(root=tmp_path, assets_dir=tmp_path / "assets")
+    )
     assert hall is None
     assert [str(d) for d in diagnostics] == [
         "halls/gen.yaml:11:41: rooms[0].exhibits[0].generator.params: flag: unknown param 'wdth' "

@@ -14,36 +14,43 @@ log = logging.getLogger("halls")
 
 def _serve_command():
     from server import cli
+
     return cli.add_serve_arguments, cli.serve_command
 
 
 def _nginx_command():
     from server import cli
+
     return cli.add_nginx_arguments, cli.nginx_command
 
 
 def _cert_command():
     from server.web import tls
+
     return tls.add_cert_arguments, tls.cert_command
 
 
 def _client_command():
     from tools.client import command
+
     return command.add_client_arguments, command.client_command
 
 
 def _new_command():
     from tools import scaffold
+
     return scaffold.add_new_arguments, scaffold.new_command
 
 
 def _report_command():
     from server.learning import progress
+
     return progress.add_report_arguments, progress.report_command
 
 
 def _lrs_user_command():
     from server.lrs import cli
+
     return cli.add_lrs_arguments, cli.lrs_command
 
 
@@ -133,8 +140,14 @@ def cmd_build(args) -> int:
         from tools.preview_hall import render_thumbnail
 
         thumbnails = render_thumbnail
-    options = BuildOptions(root=args.root, out=args.out, jobs=args.jobs, meshopt=not args.no_meshopt,
-                           progress=None if args.json else _progress_bar(), thumbnails=thumbnails)
+    options = BuildOptions(
+        root=args.root,
+        out=args.out,
+        jobs=args.jobs,
+        meshopt=not args.no_meshopt,
+        progress=None if args.json else _progress_bar(),
+        thumbnails=thumbnails,
+    )
     try:
         result = build(options)
     except AuthorErrors as errors:
@@ -154,8 +167,15 @@ def cmd_build(args) -> int:
         print(json.dumps(summary))
     else:
         state = "published" if result.changed else "unchanged"
-        log.info("built %d halls (%d chunks compiled, %d from cache) in %.2f s; build %s %s",
-                 len(result.halls), result.chunks_built, result.chunks_cached, result.seconds, result.build_id, state)
+        log.info(
+            "built %d halls (%d chunks compiled, %d from cache) in %.2f s; build %s %s",
+            len(result.halls),
+            result.chunks_built,
+            result.chunks_cached,
+            result.seconds,
+            result.build_id,
+            state,
+        )
     return 0
 
 

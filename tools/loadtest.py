@@ -128,8 +128,10 @@ class Walker:
 
     def pose_text(self, t: int) -> str:
         half = self.heading / 2
-        return (f'{{"v":1,"type":"pose","room":"{self.room}","p":[{self.x:.3f},{self.y:.3f},{EYE_HEIGHT:.2f}],'
-                f'"q":[0,0,{math.sin(half):.5f},{math.cos(half):.5f}],"t":{t:d}}}')
+        return (
+            f'{{"v":1,"type":"pose","room":"{self.room}","p":[{self.x:.3f},{self.y:.3f},{EYE_HEIGHT:.2f}],'
+            f'"q":[0,0,{math.sin(half):.5f},{math.cos(half):.5f}],"t":{t:d}}}'
+        )
 
 
 # --- the run -----------------------------------------------------------------------
@@ -199,15 +201,22 @@ class TimedConnection(ClientConnection):
         super().process_event(event)
 
 
-async def _member(run: Run, index: int, walking: list[Simulated], stop: asyncio.Event,
-                  joined: list[int]) -> None:
+async def _member(run: Run, index: int, walking: list[Simulated], stop: asyncio.Event, joined: list[int]) -> None:
     """Connect and join, hand the member to the pacer, then read until the socket closes."""
     entry = MemberLog()
     run.logs.append(entry)
     rng = random.Random(run.seed * 100_003 + index)
     try:
-        async with connect(run.url, compression=None, proxy=None, open_timeout=60, max_size=2**22,
-                           max_queue=64, ping_interval=None, create_connection=TimedConnection) as ws:
+        async with connect(
+            run.url,
+            compression=None,
+            proxy=None,
+            open_timeout=60,
+            max_size=2**22,
+            max_queue=64,
+            ping_interval=None,
+            create_connection=TimedConnection,
+        ) as ws:
             await ws.send(json.dumps({"v": 1, "type": "join", "name": f"sim-{index:04d}"}))
             while True:
                 first = await ws.recv()
@@ -295,16 +304,26 @@ async def execute(run: Run) -> dict:
     tool_cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / run.seconds
     report = summarise(run.logs, run.window, run.tick_hz)
     wall = time.time() - (time.monotonic() - run.epoch)  # wall clock at the epoch
-    report.update(members=run.members, rate_hz=run.rate, seconds=run.seconds, tool_cpu=round(tool_cpu, 3),
-                  window_unix=[round(wall + start / 1000, 3), round(wall + (start / 1000 + run.seconds), 3)])
+    report.update(
+        members=run.members,
+        rate_hz=run.rate,
+        seconds=run.seconds,
+        tool_cpu=round(tool_cpu, 3),
+        window_unix=[round(wall + start / 1000, 3), round(wall + (start / 1000 + run.seconds), 3)],
+    )
     return report
 
 
 # --- the analysis --------------------------------------------------------------------
 
 
-def summarise(logs: list[MemberLog], window: tuple[float, float], tick_hz: float,
-              deadline_ms: float = 1000.0, gap_ms: float = 1000.0) -> dict:
+def summarise(
+    logs: list[MemberLog],
+    window: tuple[float, float],
+    tick_hz: float,
+    deadline_ms: float = 1000.0,
+    gap_ms: float = 1000.0,
+) -> dict:
     """Latency percentiles, delivered and exact fractions, batches, drops (see the module doc)."""
     start, end = window
     ids = np.array(sorted(e.id for e in logs if e.id), dtype=np.int64)
@@ -324,7 +343,7 @@ def summarise(logs: list[MemberLog], window: tuple[float, float], tick_hz: float
         if not entry.batches:
             continue
         counts = [BATCH_HEADER.unpack_from(d)[2] for _, d in entry.batches]
-        records = np.frombuffer(b"".join(d[BATCH_HEADER.size:] for _, d in entry.batches), POSE_DTYPE)
+        records = np.frombuffer(b"".join(d[BATCH_HEADER.size :] for _, d in entry.batches), POSE_DTYPE)
         arrived = np.repeat(np.array([a for a, _ in entry.batches]), counts)
         known = np.isin(records["id"], ids)
         sender = np.searchsorted(ids, records["id"][known]).astype(np.int64)
@@ -371,8 +390,12 @@ def summarise(logs: list[MemberLog], window: tuple[float, float], tick_hz: float
         return round(float(np.percentile(latency, q)), 1) if len(latency) else None
 
     return {
-        "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99),
-                       "max": round(float(latency.max()), 1) if len(latency) else None},
+        "latency_ms": {
+            "p50": pct(50),
+            "p90": pct(90),
+            "p99": pct(99),
+            "max": round(float(latency.max()), 1) if len(latency) else None,
+        },
         "receipts": int(len(latency)),
         "delivered": round(on_time / covered, 5) if covered else None,
         "exact": round(exact / covered, 5) if covered else None,
@@ -425,8 +448,16 @@ def main(argv: list[str] | None = None) -> int:
         floor = Floor.from_manifest(manifest)
     except (OSError, ValueError, KeyError) as exc:
         parser.exit(1, f"loadtest: no usable manifest for hall {args.hall!r}: {exc}\n")
-    run = Run(hub_url(args.url, args.hall), args.members, args.rate, args.seconds, args.warmup,
-              floor, args.connect_rate, args.seed)
+    run = Run(
+        hub_url(args.url, args.hall),
+        args.members,
+        args.rate,
+        args.seconds,
+        args.warmup,
+        floor,
+        args.connect_rate,
+        args.seed,
+    )
     report = asyncio.run(execute(run))
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
@@ -438,12 +469,14 @@ def main(argv: list[str] | None = None) -> int:
 def format_report(report: dict) -> str:
     latency = report["latency_ms"]
     drops = report["drops"]
-    return (f"members {report['members']}  rate {report['rate_hz']:g} Hz  measured {report['seconds']:g} s\n"
-            f"latency ms  p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  max {latency['max']}\n"
-            f"delivered {report['delivered']}  exact {report['exact']}  receipts {report['receipts']}\n"
-            f"batches/s per member {report['batches_per_s']} (tick {report['tick_hz']:g} Hz)\n"
-            f"drops: {drops['members_closed']} members closed {drops['closed']}\n"
-            f"load tool CPU {report['tool_cpu']:.0%} of one core\n")
+    return (
+        f"members {report['members']}  rate {report['rate_hz']:g} Hz  measured {report['seconds']:g} s\n"
+        f"latency ms  p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  max {latency['max']}\n"
+        f"delivered {report['delivered']}  exact {report['exact']}  receipts {report['receipts']}\n"
+        f"batches/s per member {report['batches_per_s']} (tick {report['tick_hz']:g} Hz)\n"
+        f"drops: {drops['members_closed']} members closed {drops['closed']}\n"
+        f"load tool CPU {report['tool_cpu']:.0%} of one core\n"
+    )
 
 
 if __name__ == "__main__":

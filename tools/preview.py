@@ -122,10 +122,22 @@ def _bam_paths(bam_files: Sequence[bytes | Path], tmp: Path) -> list[Path]:
 
 def _child_argv(paths, camera_pos, look_at, light, size, out: Path, display: str) -> list[str]:
     vec = lambda v: ",".join(repr(float(x)) for x in v)  # noqa: E731
-    return [sys.executable, "-m", "tools.preview", *map(str, paths),
-            f"--camera={vec(camera_pos)}", f"--look-at={vec(look_at)}",  # '=' keeps '-8,..' from reading as a flag
-            "--theme", json.dumps(light), "--size", f"{size[0]}x{size[1]}",
-            "--display", display, "--out", str(out.resolve())]
+    return [
+        sys.executable,
+        "-m",
+        "tools.preview",
+        *map(str, paths),
+        f"--camera={vec(camera_pos)}",
+        f"--look-at={vec(look_at)}",  # '=' keeps '-8,..' from reading as a flag
+        "--theme",
+        json.dumps(light),
+        "--size",
+        f"{size[0]}x{size[1]}",
+        "--display",
+        display,
+        "--out",
+        str(out.resolve()),
+    ]
 
 
 def _run_child(argv: list[str], timeout: float) -> None:
@@ -146,8 +158,9 @@ def _run_child(argv: list[str], timeout: float) -> None:
 # --- the renderer (child process) ------------------------------------------
 
 
-def _render(paths: list[Path], camera_pos: Vec3, look_at: Vec3, light: dict,
-            size: tuple[int, int], out: Path, display: str) -> None:
+def _render(
+    paths: list[Path], camera_pos: Vec3, look_at: Vec3, light: dict, size: tuple[int, int], out: Path, display: str
+) -> None:
     """Load the chunks, light them, render a few frames and save a PNG (this process only)."""
     from panda3d.core import Filename, NodePath, PNMImage
 
@@ -177,10 +190,20 @@ def _open_buffer(size: tuple[int, int], display: str):
         loadPrcFileData,
     )
 
-    loadPrcFileData("preview", "\n".join([
-        "window-type offscreen", f"load-display {display}", "aux-display",
-        "audio-library-name null", "sync-video false", "model-cache-dir",
-        "notify-level-display error"]))
+    loadPrcFileData(
+        "preview",
+        "\n".join(
+            [
+                "window-type offscreen",
+                f"load-display {display}",
+                "aux-display",
+                "audio-library-name null",
+                "sync-video false",
+                "model-cache-dir",
+                "notify-level-display error",
+            ]
+        ),
+    )
     selection = GraphicsPipeSelection.getGlobalPtr()
     selection.loadAuxModules()
     pipe = selection.makeModulePipe(display)
@@ -192,8 +215,7 @@ def _open_buffer(size: tuple[int, int], display: str):
     fbprops.setColorBits(24)
     fbprops.setAlphaBits(8)
     fbprops.setDepthBits(24)
-    buffer = engine.makeOutput(pipe, "preview", 0, fbprops, WindowProperties.size(*size),
-                               GraphicsPipe.BF_refuse_window)
+    buffer = engine.makeOutput(pipe, "preview", 0, fbprops, WindowProperties.size(*size), GraphicsPipe.BF_refuse_window)
     if buffer is None:
         raise RuntimeError(f"preview: {display} could not make a {size[0]}x{size[1]} offscreen buffer")
     return engine, buffer
@@ -278,11 +300,14 @@ def inspect_image(image, expected: Sequence[Colour] = (), tolerance: float = 40.
     packed = (pixels[:, 0].astype(np.int64) << 16) | (pixels[:, 1].astype(np.int64) << 8) | pixels[:, 2]
     distinct = int(len(np.unique(packed)))
     values = pixels.astype(np.float32)
-    colours = {_hex(c): float(np.mean(_shaded_distance(values, hex_to_rgb(c)) <= tolerance))
-               for c in expected}
-    return ImageReport(size=(width, height), distinct_colours=distinct,
-                       distinct_fraction=distinct / max(len(pixels), 1),
-                       std_dev=float(values.std()), colours=colours)
+    colours = {_hex(c): float(np.mean(_shaded_distance(values, hex_to_rgb(c)) <= tolerance)) for c in expected}
+    return ImageReport(
+        size=(width, height),
+        distinct_colours=distinct,
+        distinct_fraction=distinct / max(len(pixels), 1),
+        std_dev=float(values.std()),
+        colours=colours,
+    )
 
 
 def _as_rgb_array(image) -> np.ndarray:
@@ -320,8 +345,9 @@ def _hex(colour: Colour) -> str:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     vec = lambda text: tuple(float(x) for x in text.split(","))  # noqa: E731
-    parser = argparse.ArgumentParser(prog="python -m tools.preview",
-                                     description="Render .bam chunks offscreen to a PNG.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.preview", description="Render .bam chunks offscreen to a PNG."
+    )
     parser.add_argument("bams", nargs="+", type=Path, help="chunk .bam files")
     parser.add_argument("--camera", type=vec, required=True, help="camera position x,y,z")
     parser.add_argument("--look-at", type=vec, required=True, help="point looked at x,y,z")

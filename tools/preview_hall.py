@@ -13,8 +13,9 @@ EYE_HEIGHT = 1.6
 THUMBNAIL_SIZE = (480, 300)
 
 
-def preview_hall(root: Path, hall_id: str, out: Path, *, room: str | None = None,
-                 size: tuple[int, int] = (960, 600)) -> Path:
+def preview_hall(
+    root: Path, hall_id: str, out: Path, *, room: str | None = None, size: tuple[int, int] = (960, 600)
+) -> Path:
     """Render the published hall `hall_id` from inside `room` (default: the spawn room)."""
     build = Path(root) / "build"
     return render_room(load_manifest(build, hall_id), build / "objects", out, room=room, size=size)
@@ -26,8 +27,9 @@ def render_thumbnail(manifest: dict, objects_dir: Path, out: Path) -> Path:
     return render_room(manifest, objects_dir, out, room=dioramas[0] if dioramas else None, size=THUMBNAIL_SIZE)
 
 
-def render_room(manifest: dict, objects_dir: Path, out: Path, *, room: str | None = None,
-                size: tuple[int, int] = (960, 600)) -> Path:
+def render_room(
+    manifest: dict, objects_dir: Path, out: Path, *, room: str | None = None, size: tuple[int, int] = (960, 600)
+) -> Path:
     """Render a hall's chunks from a camera placed in `room` (default: the spawn room)."""
     room_id = room or manifest["spawn"]["room"]
     rooms = {r["id"]: r for r in manifest["rooms"]}

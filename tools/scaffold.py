@@ -93,8 +93,9 @@ def new_command(args) -> int:
             path = new_hall(args.root, args.id, args.title, args.en)
             log.info("wrote %s", path)
         else:
-            path, spot = new_exhibit(args.root, args.hall, args.room, args.id, args.kind,
-                                     title=args.title, asset=args.asset)
+            path, spot = new_exhibit(
+                args.root, args.hall, args.room, args.id, args.kind, title=args.title, asset=args.asset
+            )
             log.info("added %s '%s' to room '%s' of %s (%s)", args.kind, args.id, args.room, path, spot)
     except ScaffoldError as error:
         print(f"halls new: {error}", file=sys.stderr)
@@ -179,8 +180,16 @@ class Slot:
     """(line, start column, end column) of an empty `[]` to remove."""
 
 
-def new_exhibit(root: Path, hall_id: str, room_id: str, exhibit_id: str, kind: str, *,
-                title: str | None = None, asset: str | None = None) -> tuple[Path, str]:
+def new_exhibit(
+    root: Path,
+    hall_id: str,
+    room_id: str,
+    exhibit_id: str,
+    kind: str,
+    *,
+    title: str | None = None,
+    asset: str | None = None,
+) -> tuple[Path, str]:
     """Append an exhibit of `kind` to a room; return the file and where the exhibit was put."""
     root = Path(root)
     if kind not in KINDS:
@@ -208,8 +217,16 @@ def new_exhibit(root: Path, hall_id: str, room_id: str, exhibit_id: str, kind: s
     return path, spot
 
 
-def _place(root: Path, path: Path, text: str, slot: Slot, lines: Callable[[dict], list[str]],
-           spots: Iterator[dict], kind: str, room_id: str) -> str:
+def _place(
+    root: Path,
+    path: Path,
+    text: str,
+    slot: Slot,
+    lines: Callable[[dict], list[str]],
+    spots: Iterator[dict],
+    kind: str,
+    room_id: str,
+) -> str:
     """Write the exhibit at the first spot where the hall passes the checker; describe the spot."""
     problems: list[Diagnostic] = []
     for spot in itertools.islice(spots, CANDIDATES_CHECKED):
@@ -219,8 +236,9 @@ def _place(root: Path, path: Path, text: str, slot: Slot, lines: Callable[[dict]
             path.write_text(candidate, encoding="utf-8")
             return describe_spot(spot)
     detail = "".join(f"\n  {d}" for d in problems[:5])
-    raise ScaffoldError(f"no free spot for a {kind} in room '{room_id}'; enlarge the room ('size') "
-                        f"or move exhibits apart{detail}")
+    raise ScaffoldError(
+        f"no free spot for a {kind} in room '{room_id}'; enlarge the room ('size') or move exhibits apart{detail}"
+    )
 
 
 def _hall_path(root: Path, hall_id: str) -> Path:
@@ -284,8 +302,9 @@ def _problems(root: Path, path: Path, text: str) -> list[Diagnostic]:
             diagnostics = errors.diagnostics
         probe_file = display_path(probe, root)
     shown = _shown(path, root)
-    return [dataclasses.replace(d, file=shown) if d.file == probe_file else d
-            for d in diagnostics if d.severity == "error"]
+    return [
+        dataclasses.replace(d, file=shown) if d.file == probe_file else d for d in diagnostics if d.severity == "error"
+    ]
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -417,7 +436,7 @@ def insert_lines(text: str, slot: Slot, exhibit: list[str]) -> str:
         line, start, end = slot.replace
         lines[line] = (lines[line][:start].rstrip() + " " + lines[line][end:].lstrip()).rstrip()
     added = ([slot.header] if slot.header else []) + _indent(exhibit, slot.indent)
-    lines[slot.line:slot.line] = added
+    lines[slot.line : slot.line] = added
     return "\n".join(lines) + "\n"
 
 
@@ -505,6 +524,7 @@ def _spawn_zone(hall: Hall, room_index: int) -> list[Box]:
 
 def _overlaps(box: Box, others: list[Box], margin: float) -> bool:
     """Whether `box` comes closer than `margin` to any of `others`."""
+
     def gap(o: Box, lo: int, hi: int) -> float:
         return max(box[lo], o[lo]) - min(box[hi], o[hi])
 
@@ -624,23 +644,36 @@ def _placement_lines(spot: dict) -> list[str]:
 
 
 def panel_lines(exhibit_id: str, title: str, spot: dict) -> list[str]:
-    body = ["kind: panel", f"id: {exhibit_id}", f"title: {yaml_text(title)}",
-            "text: 请在这里填写展板正文。文字多时把 size 调大，例如改成 [2.4, 1.5]。"]
+    body = [
+        "kind: panel",
+        f"id: {exhibit_id}",
+        f"title: {yaml_text(title)}",
+        "text: 请在这里填写展板正文。文字多时把 size 调大，例如改成 [2.4, 1.5]。",
+    ]
     return _item(body + _placement_lines(spot))
 
 
 def media_lines(exhibit_id: str, title: str, spot: dict, asset: str) -> list[str]:
-    body = ["kind: media", f"id: {exhibit_id}", f"title: {yaml_text(title)}",
-            _note(f"asset: {yaml_text(asset)}", "图片 PNG/JPEG、视频 MP4/WebM 或音频 OGG/MP3/WAV，放在 assets/ 下"),
-            "text: 请在这里填写说明。"]
+    body = [
+        "kind: media",
+        f"id: {exhibit_id}",
+        f"title: {yaml_text(title)}",
+        _note(f"asset: {yaml_text(asset)}", "图片 PNG/JPEG、视频 MP4/WebM 或音频 OGG/MP3/WAV，放在 assets/ 下"),
+        "text: 请在这里填写说明。",
+    ]
     return _item(body + _placement_lines(spot))
 
 
 def model_lines(exhibit_id: str, title: str, spot: dict) -> list[str]:
-    body = ["kind: model", f"id: {exhibit_id}", f"title: {yaml_text(title)}", "text: 请在这里填写模型说明。",
-            "# 程序生成的形状（见指南的生成器表）；也可以改用 asset: assets/模型.glb",
-            "generator: {name: figure, params: {pose: salute}}",
-            "footprint: [1.0, 1.0]"]
+    body = [
+        "kind: model",
+        f"id: {exhibit_id}",
+        f"title: {yaml_text(title)}",
+        "text: 请在这里填写模型说明。",
+        "# 程序生成的形状（见指南的生成器表）；也可以改用 asset: assets/模型.glb",
+        "generator: {name: figure, params: {pose: salute}}",
+        "footprint: [1.0, 1.0]",
+    ]
     return _item(body + _placement_lines(spot))
 
 
@@ -648,7 +681,9 @@ def diorama_lines(exhibit_id: str, title: str, spot: dict) -> list[str]:
     width, depth = spot["area"]
     qx, qy = _num(width / 4), _num(depth / 4)
     body = [
-        "kind: diorama", f"id: {exhibit_id}", f"title: {yaml_text(title)}",
+        "kind: diorama",
+        f"id: {exhibit_id}",
+        f"title: {yaml_text(title)}",
         "narration: 请在这里填写解说词，参观者走进场景时显示。",
         _note("# audio: assets/audio/解说.ogg", "解说音频（可选）"),
         *_placement_lines(spot),
@@ -666,7 +701,9 @@ def diorama_lines(exhibit_id: str, title: str, spot: dict) -> list[str]:
 def checkpoint_lines(exhibit_id: str, title: str, spot: dict) -> list[str]:
     radius = spot.get("radius", 1.5)
     body = [
-        "kind: checkpoint", f"id: {exhibit_id}", f"title: {yaml_text(title)}",
+        "kind: checkpoint",
+        f"id: {exhibit_id}",
+        f"title: {yaml_text(title)}",
         *_placement_lines(spot),
         _note(f"radius: {_num(radius)}", "走进这个半径（米）的圆圈就开始答题"),
         _note("pass_mark: 0.6", "答对 60% 即通过"),
@@ -717,4 +754,3 @@ def yaml_text(value: str) -> str:
         except yaml.YAMLError:
             pass
     return json.dumps(value, ensure_ascii=False)
-

@@ -109,28 +109,52 @@ def visit_twice(url: str, hall: str, times: int) -> dict:
             cache = Path(tmp) / "cache"
             runs["cold"].append(visit(url, hall, cache, Path(tmp) / "cold.json"))
             runs["warm"].append(visit(url, hall, cache, Path(tmp) / "warm.json"))
-    result = {kind: {key: statistics.median(r[key] for r in items) for key in items[0]}
-              for kind, items in runs.items()}
+    result = {kind: {key: statistics.median(r[key] for r in items) for key in items[0]} for kind, items in runs.items()}
     cold, warm = result["cold"], result["warm"]
-    log.info("%s: first frame %.2f/%.2f s, loaded %.2f/%.2f s (cold/warm)", hall, cold["first_frame"],
-             warm["first_frame"], cold["loaded"], warm["loaded"])
+    log.info(
+        "%s: first frame %.2f/%.2f s, loaded %.2f/%.2f s (cold/warm)",
+        hall,
+        cold["first_frame"],
+        warm["first_frame"],
+        cold["loaded"],
+        warm["loaded"],
+    )
     return result
 
 
 def visit(url: str, hall: str, cache: Path, report: Path) -> dict:
-    argv = [sys.executable, "-m", "tools.client", url, "--hall", hall, "--offscreen", "--size", "640x400",
-            "--no-presence", "--cache", str(cache), "--report", str(report)]
+    argv = [
+        sys.executable,
+        "-m",
+        "tools.client",
+        url,
+        "--hall",
+        hall,
+        "--offscreen",
+        "--size",
+        "640x400",
+        "--no-presence",
+        "--cache",
+        str(cache),
+        "--report",
+        str(report),
+    ]
     started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        argv, capture_output=True, text=True, cwd=ROOT, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"client run for {hall} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     data = json.loads(report.read_text(encoding="utf-8"))
     timeline = data["timeline"]
-    return {"first_frame": timeline["first_frame"], "loaded": timeline["loaded"], "wall": wall,
-            "network": sum(r["bytes"] for r in data["fetched"] if r["source"] == "network"),
-            "chunks": data["total"]}
+    return {
+        "first_frame": timeline["first_frame"],
+        "loaded": timeline["loaded"],
+        "wall": wall,
+        "network": sum(r["bytes"] for r in data["fetched"] if r["source"] == "network"),
+        "chunks": data["total"],
+    }
 
 
 # --- loading one chunk in three forms -----------------------------------------------
@@ -192,21 +216,31 @@ def markdown(visits: dict, loads: dict, build_id: str, times: int, load_average:
     ]
     for hall, v in visits.items():
         cold, warm = v["cold"], v["warm"]
-        lines.append(f"| {hall} | {cold['chunks']:.0f} | {cold['network'] / 1e6:.2f} | {cold['first_frame']:.2f} | "
-                     f"{warm['first_frame']:.2f} | {cold['loaded']:.2f} | {warm['loaded']:.2f} | "
-                     f"{cold['wall']:.2f} | {warm['wall']:.2f} |")
-    lines += ["", "Chunk loads in one process (Panda3D loader, no model cache; median per chunk, summed per hall):", "",
-              "| hall | chunks | .bam.pz ms | .bam ms | .glb (panda3d-gltf) ms | .bam.pz MB | .bam MB | .glb MB |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {hall} | {cold['chunks']:.0f} | {cold['network'] / 1e6:.2f} | {cold['first_frame']:.2f} | "
+            f"{warm['first_frame']:.2f} | {cold['loaded']:.2f} | {warm['loaded']:.2f} | "
+            f"{cold['wall']:.2f} | {warm['wall']:.2f} |"
+        )
+    lines += [
+        "",
+        "Chunk loads in one process (Panda3D loader, no model cache; median per chunk, summed per hall):",
+        "",
+        "| hall | chunks | .bam.pz ms | .bam ms | .glb (panda3d-gltf) ms | .bam.pz MB | .bam MB | .glb MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     total = {"bam.pz": 0.0, "bam": 0.0, "glb": 0.0}
     for hall, load in loads.items():
         s, b = load["seconds"], load["bytes"]
         for key in total:
             total[key] += s[key]
-        lines.append(f"| {hall} | {load['chunks']} | {s['bam.pz'] * 1000:.0f} | {s['bam'] * 1000:.0f} | "
-                     f"{s['glb'] * 1000:.0f} | {b['bam.pz'] / 1e6:.2f} | {b['bam'] / 1e6:.2f} | {b['glb'] / 1e6:.2f} |")
-    lines.append(f"| **all** | | **{total['bam.pz'] * 1000:.0f}** | **{total['bam'] * 1000:.0f}** | "
-                 f"**{total['glb'] * 1000:.0f}** | | | |")
+        lines.append(
+            f"| {hall} | {load['chunks']} | {s['bam.pz'] * 1000:.0f} | {s['bam'] * 1000:.0f} | "
+            f"{s['glb'] * 1000:.0f} | {b['bam.pz'] / 1e6:.2f} | {b['bam'] / 1e6:.2f} | {b['glb'] / 1e6:.2f} |"
+        )
+    lines.append(
+        f"| **all** | | **{total['bam.pz'] * 1000:.0f}** | **{total['bam'] * 1000:.0f}** | "
+        f"**{total['glb'] * 1000:.0f}** | | | |"
+    )
     return "\n".join(lines)
 
 

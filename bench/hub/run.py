@@ -40,9 +40,11 @@ def cpu_use(pid: int) -> tuple[float, float]:
 
 def idle_fraction(seconds: float = 1.0) -> float:
     """How idle the machine is, measured over `seconds` (other benchmarks skew the numbers)."""
+
     def sample():
         values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         return values[3] + values[4], sum(values)
+
     idle0, total0 = sample()
     time.sleep(seconds)
     idle1, total1 = sample()
@@ -97,15 +99,34 @@ def pinned(cpu: int, nice: int) -> list[str]:
 
 def one_run(mode: str, members: int, seconds: float, manifest: Path, timeout: float, nice: int) -> dict:
     port = free_port()
-    server = subprocess.Popen([*pinned(0, nice), sys.executable, "-m", "bench.hub.server", "--mode", mode,
-                               "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [*pinned(0, nice), sys.executable, "-m", "bench.hub.server", "--mode", mode, "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for_port(port, server, timeout=15)
         sampler = CpuSampler(server.pid)
         sampler.start()
-        command = [*pinned(1, nice), sys.executable, "-m", "tools.loadtest", f"ws://127.0.0.1:{port}",
-                   "--hall", "bench", "--manifest", str(manifest), "--members", str(members), "--rate", "10",
-                   "--seconds", str(seconds), "--json"]
+        command = [
+            *pinned(1, nice),
+            sys.executable,
+            "-m",
+            "tools.loadtest",
+            f"ws://127.0.0.1:{port}",
+            "--hall",
+            "bench",
+            "--manifest",
+            str(manifest),
+            "--members",
+            str(members),
+            "--rate",
+            "10",
+            "--seconds",
+            str(seconds),
+            "--json",
+        ]
         try:
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -137,9 +158,11 @@ def row(report: dict) -> str:
         cpu += f" (+{report['server_cpu_wait']:.0%} waiting)"
     late = report["server"].get("ticks", {}).get("late") if report["mode"] == "hub" else None
     batches = f"{report['batches_per_s']:.2f}" if report.get("batches_per_s") is not None else "–"
-    return (f"| {report['members']} | {name} | {latency['p50']} | {latency['p99']} | {delivered} "
-            f"| {batches} | {cpu} | {report['tool_cpu']:.0%} | {drops}"
-            f"{'' if late is None else f' / {late} late ticks'} |")
+    return (
+        f"| {report['members']} | {name} | {latency['p50']} | {latency['p99']} | {delivered} "
+        f"| {batches} | {cpu} | {report['tool_cpu']:.0%} | {drops}"
+        f"{'' if late is None else f' / {late} late ticks'} |"
+    )
 
 
 def main() -> None:
@@ -147,14 +170,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="24,250,1000")
     parser.add_argument("--modes", default="hub,naive")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--runs", type=int, default=1,
-                        help="runs per case; the one where the server waited least for its CPU is kept (default 1)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="runs per case; the one where the server waited least for its CPU is kept (default 1)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw reports here")
-    parser.add_argument("--patience", type=float, default=60.0,
-                        help="seconds to wait for a quiet machine before each run (default 60)")
-    parser.add_argument("--nice", type=int, default=-10,
-                        help="niceness of server and load tool, so other work on a shared machine skews less "
-                             "(default -10 when root)")
+    parser.add_argument(
+        "--patience", type=float, default=60.0, help="seconds to wait for a quiet machine before each run (default 60)"
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=-10,
+        help="niceness of server and load tool, so other work on a shared machine skews less (default -10 when root)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     reports = []
@@ -177,8 +208,10 @@ def main() -> None:
                 reports.append(best)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))
-    lines = ["| members | server | p50 ms | p99 ms | delivered | batches/s | server CPU | load-tool CPU "
-             "| drops |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| members | server | p50 ms | p99 ms | delivered | batches/s | server CPU | load-tool CPU | drops |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     sys.stdout.write("\n".join(lines + [row(r) for r in reports]) + "\n")
 
 

@@ -63,11 +63,23 @@ class NaiveFanout:
                 data = json.loads(message.data)
                 if data["type"] == "join":
                     self.sockets[member_id] = ws
-                    await ws.send_str(msg.encode("welcome", id=member_id, name=data["name"], role="member",
-                                                 hall="bench", tick_hz=0, neighbours=None, members=[], tour=None))
+                    await ws.send_str(
+                        msg.encode(
+                            "welcome",
+                            id=member_id,
+                            name=data["name"],
+                            role="member",
+                            hall="bench",
+                            tick_hz=0,
+                            neighbours=None,
+                            members=[],
+                            tour=None,
+                        )
+                    )
                 elif data["type"] == "pose":
-                    record = msg.pose_record(member_id, data.get("t", 0), data["p"], data["q"],
-                                             self.rooms.get(data["room"], msg.NO_ROOM), 0)
+                    record = msg.pose_record(
+                        member_id, data.get("t", 0), data["p"], data["q"], self.rooms.get(data["room"], msg.NO_ROOM), 0
+                    )
                     frame = msg.encode_batch_header(1, 0) + np.array([record], msg.POSE_DTYPE).tobytes()
                     for other_id, other in list(self.sockets.items()):
                         if other_id != member_id and not other.closed:
@@ -109,8 +121,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = HubSettings(tick_hz=args.tick_hz, neighbours=args.neighbours)
-    web.run_app(make_app(args.mode, settings, args.redis_url), host="127.0.0.1", port=args.port, print=None,
-                backlog=2048, access_log=None)
+    web.run_app(
+        make_app(args.mode, settings, args.redis_url),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        backlog=2048,
+        access_log=None,
+    )
 
 
 if __name__ == "__main__":

@@ -63,12 +63,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="halls-bench-lrs-") as tmp:
         for synchronous in ("FULL", "NORMAL"):
             port = free_port()
-            process = pinned(0, [sys.executable, "-c", EMBEDDED_APP, str(Path(tmp) / f"var-{synchronous}"), str(port),
-                                 synchronous])
+            process = pinned(
+                0, [sys.executable, "-c", EMBEDDED_APP, str(Path(tmp) / f"var-{synchronous}"), str(port), synchronous]
+            )
             try:
                 wait_for_http(port, "/xapi/about")
-                target = Target(f"embedded LRS (synchronous={synchronous})", f"http://127.0.0.1:{port}/xapi/",
-                                ("bench", "bench-secret-000000"))
+                target = Target(
+                    f"embedded LRS (synchronous={synchronous})",
+                    f"http://127.0.0.1:{port}/xapi/",
+                    ("bench", "bench-secret-000000"),
+                )
                 rows += _measure(target, args)
             finally:
                 stop(process)
@@ -94,16 +98,29 @@ class Target:
 def _statement(index: int) -> dict:
     return {
         "id": str(uuid.uuid4()),
-        "actor": {"objectType": "Agent", "name": "学员", "account": {"homePage": "https://halls.example",
-                                                                      "name": f"m-{index % 500}"}},
+        "actor": {
+            "objectType": "Agent",
+            "name": "学员",
+            "account": {"homePage": "https://halls.example", "name": f"m-{index % 500}"},
+        },
         "verb": {"id": "http://adlnet.gov/expapi/verbs/answered", "display": {"zh-CN": "回答"}},
-        "object": {"objectType": "Activity", "id": f"https://halls.example/xapi/checkpoints/safety-1/q{index % 7}",
-                   "definition": {"type": "http://adlnet.gov/expapi/activities/cmi.interaction",
-                                  "interactionType": "choice", "correctResponsesPattern": ["B"],
-                                  "choices": [{"id": "A"}, {"id": "B"}]}},
+        "object": {
+            "objectType": "Activity",
+            "id": f"https://halls.example/xapi/checkpoints/safety-1/q{index % 7}",
+            "definition": {
+                "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                "interactionType": "choice",
+                "correctResponsesPattern": ["B"],
+                "choices": [{"id": "A"}, {"id": "B"}],
+            },
+        },
         "result": {"response": "B", "success": True},
-        "context": {"registration": str(uuid.uuid4()), "platform": "browser", "language": "zh-CN",
-                    "contextActivities": {"parent": [{"id": "https://halls.example/xapi/checkpoints/safety-1"}]}},
+        "context": {
+            "registration": str(uuid.uuid4()),
+            "platform": "browser",
+            "language": "zh-CN",
+            "contextActivities": {"parent": [{"id": "https://halls.example/xapi/checkpoints/safety-1"}]},
+        },
         "timestamp": "2026-03-01T08:00:00.000Z",
     }
 
@@ -118,14 +135,18 @@ def _measure(target: Target, args) -> list[dict]:
 
 
 async def _load(target: Target, batch: int, args) -> dict:
-    headers = {"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json",
-               "Authorization": aiohttp.encode_basic_auth(*target.credentials)}
+    headers = {
+        "X-Experience-API-Version": "1.0.3",
+        "Content-Type": "application/json",
+        "Authorization": aiohttp.encode_basic_auth(*target.credentials),
+    }
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     counter = iter(range(10**9))
     deadline = time.perf_counter() + args.seconds
     connector = aiohttp.TCPConnector(limit=args.connections)
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 body = [_statement(next(counter)) for _ in range(batch)]
@@ -164,8 +185,10 @@ def _table(rows: list[dict], args) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
-        lines.append(f"| {row['target']} | {row['batch']} | {row['requests_s']:,.0f} | {row['statements_s']:,.0f} | "
-                     f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |")
+        lines.append(
+            f"| {row['target']} | {row['batch']} | {row['requests_s']:,.0f} | {row['statements_s']:,.0f} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |"
+        )
     return "\n".join(lines)
 
 

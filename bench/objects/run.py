@@ -80,8 +80,11 @@ def _make_objects(folder: Path) -> dict[str, str]:
 
 def _start_halls(root: Path):
     port = free_port()
-    process = pinned(0, [sys.executable, "-m", "server.cli", "--root", str(root), "--port", str(port)],
-                     env={"HALLS_ACCESS_LOG": "false"})
+    process = pinned(
+        0,
+        [sys.executable, "-m", "server.cli", "--root", str(root), "--port", str(port)],
+        env={"HALLS_ACCESS_LOG": "false"},
+    )
     return _ready(port, process)
 
 
@@ -90,8 +93,9 @@ def _start_nginx(root: Path):
     prefix = root / "nginx"
     prefix.mkdir()
     config = ServerConfig(root=root, port=1)
-    options = NginxOptions(listen=f"127.0.0.1:{port}", upstream="127.0.0.1:1", full=True, prefix=prefix,
-                           foreground=True, access_log=False)
+    options = NginxOptions(
+        listen=f"127.0.0.1:{port}", upstream="127.0.0.1:1", full=True, prefix=prefix, foreground=True, access_log=False
+    )
     (prefix / "nginx.conf").write_text(nginx_config(config, options))
     nginx = find_tool("nginx")
     assert nginx is not None  # main() stops first when nginx is missing
@@ -122,8 +126,9 @@ def _measure(servers: dict, objects: dict[str, str], args) -> list[tuple[str, di
             _wrk(f"http://127.0.0.1:{port}/objects/{name}", header, 1, args.connections)  # warm up
         for _ in range(args.rounds):
             for server, (port, _) in servers.items():
-                samples[server].append(_wrk(f"http://127.0.0.1:{port}/objects/{name}", header, args.seconds,
-                                            args.connections))
+                samples[server].append(
+                    _wrk(f"http://127.0.0.1:{port}/objects/{name}", header, args.seconds, args.connections)
+                )
         results = {server: tuple(statistics.median(v) for v in zip(*runs)) for server, runs in samples.items()}
         for server, (rate, mbps) in results.items():
             log.info("%-18s %-22s %10.0f req/s %9.1f MB/s", label, server, rate, mbps)
@@ -156,7 +161,8 @@ def _table(rows, args) -> str:
     return "\n".join(lines) + (
         f"\n\nMedians of {args.rounds} interleaved rounds of wrk -t1 -c{args.connections} -d{args.seconds}s on CPU 1; "
         f"each server alone on CPU 0 (one process; nginx with one worker, sendfile on; access logs off); "
-        f"{machine}; load average at the end {load}.")
+        f"{machine}; load average at the end {load}."
+    )
 
 
 if __name__ == "__main__":

@@ -219,9 +219,11 @@ class Bench:
         null_lrs = pinned(1, [sys.executable, "-c", NULL_LRS, str(null_port)])
         try:
             wait_for_http(null_port, "/xapi/statements", method="POST", expect=(200, 400, 500))
-            cases = [("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/", 1),
-                     ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/", 1),
-                     ("2 workers on both CPUs (wrk shares CPU 1), queue only", "http://127.0.0.1:9/xapi/", 2)]
+            cases = [
+                ("queue only (LRS unreachable)", "http://127.0.0.1:9/xapi/", 1),
+                ("queue + forward to a null LRS", f"http://127.0.0.1:{null_port}/xapi/", 1),
+                ("2 workers on both CPUs (wrk shares CPU 1), queue only", "http://127.0.0.1:9/xapi/", 2),
+            ]
             results: dict[str, list[dict]] = {name: [] for name, _, _ in cases}
             for round_ in range(self.args.rounds):
                 for name, lrs_url, workers in cases:
@@ -229,9 +231,16 @@ class Bench:
                     log.info("round %d %s: %.0f attempts/s", round_ + 1, name, results[name][-1]["rps"])
             for name, _, _ in cases:
                 runs = results[name]
-                rows.append({"case": name, **{k: statistics.median(r[k] for r in runs)
-                                              for k in ("rps", "p50", "p99", "errors", "checked", "cpu_us")},
-                             "runs": [round(r["rps"]) for r in runs]})
+                rows.append(
+                    {
+                        "case": name,
+                        **{
+                            k: statistics.median(r[k] for r in runs)
+                            for k in ("rps", "p50", "p99", "errors", "checked", "cpu_us")
+                        },
+                        "runs": [round(r["rps"]) for r in runs],
+                    }
+                )
         finally:
             stop(null_lrs)
         return rows
@@ -247,8 +256,15 @@ class Bench:
             script = self.root / "attempts.lua"
             script.write_text(WRK_SCRIPT)
             cpu_before = sum(cpu_seconds(p.pid) for p in servers)
-            load = wrk(f"http://127.0.0.1:{port}", self.args.seconds, self.args.connections, "--latency", "-s",
-                       str(script), script_args=(str(requests),))
+            load = wrk(
+                f"http://127.0.0.1:{port}",
+                self.args.seconds,
+                self.args.connections,
+                "--latency",
+                "-s",
+                str(script),
+                script_args=(str(requests),),
+            )
             cpu = sum(cpu_seconds(p.pid) for p in servers) - cpu_before
         finally:
             for process in servers:
@@ -257,8 +273,15 @@ class Bench:
         attempts, statements = _counts(self.var / "halls.sqlite")
         # wrk counts requests whose responses arrived; every 200 must be a stored attempt with its statements
         checked = attempts >= load.completed - errors and statements == attempts * STATEMENTS_PER_ATTEMPT
-        return {"rps": load.requests_s, "p50": load.p50_ms, "p99": load.p99_ms, "completed": load.completed,
-                "errors": errors, "cpu_us": cpu / max(1, load.completed) * 1e6, "checked": int(checked)}
+        return {
+            "rps": load.requests_s,
+            "p50": load.p50_ms,
+            "p99": load.p99_ms,
+            "completed": load.completed,
+            "errors": errors,
+            "cpu_us": cpu / max(1, load.completed) * 1e6,
+            "checked": int(checked),
+        }
 
     def _sign_in(self, port: int) -> list[str]:
         lines = []
@@ -272,10 +295,20 @@ class Bench:
         return lines
 
     def _server(self, port: int, lrs_url: str, poll: float = 1.0, cpu: int = 0, **extra) -> subprocess.Popen:
-        values = {"root": str(self.root), "build_dir": str(self.root / "build"), "var_dir": str(self.var),
-                  "web_dir": str(self.root / "no-web"), "port": port, "access_log": False,
-                  "base_url": "https://halls.example", "lrs_url": lrs_url, "lrs_poll_interval": poll,
-                  "lrs_backoff_base": 0.2, "lrs_backoff_max": 1.0, **extra}
+        values = {
+            "root": str(self.root),
+            "build_dir": str(self.root / "build"),
+            "var_dir": str(self.var),
+            "web_dir": str(self.root / "no-web"),
+            "port": port,
+            "access_log": False,
+            "base_url": "https://halls.example",
+            "lrs_url": lrs_url,
+            "lrs_poll_interval": poll,
+            "lrs_backoff_base": 0.2,
+            "lrs_backoff_max": 1.0,
+            **extra,
+        }
         process = pinned(cpu, [sys.executable, "-c", SERVER, json.dumps(values), str(port), self.args.log_level])
         wait_for_http(port, "/api/health")
         return process
@@ -286,14 +319,34 @@ class Bench:
         runs, cpus = [], []
         for _ in range(self.args.rounds):
             folder = Path(tempfile.mkdtemp(dir=self.root))
-            output = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", PIPELINE, str(self.release),
-                                     str(folder), "5", json.dumps(RESPONSES)], cwd=ROOT, check=True,
-                                    capture_output=True, text=True).stdout
+            output = subprocess.run(
+                [
+                    "taskset",
+                    "-c",
+                    "0",
+                    sys.executable,
+                    "-c",
+                    PIPELINE,
+                    str(self.release),
+                    str(folder),
+                    "5",
+                    json.dumps(RESPONSES),
+                ],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             result = json.loads(output)
             runs.append(result["attempts"] / result["seconds"])
             cpus.append(result["cpu"] / result["attempts"] * 1e6)
-            log.info("in process: %.0f attempts/s, %.0f us CPU each (%d attempts, %d commits)", runs[-1], cpus[-1],
-                     result["attempts"], result["commits"])
+            log.info(
+                "in process: %.0f attempts/s, %.0f us CPU each (%d attempts, %d commits)",
+                runs[-1],
+                cpus[-1],
+                result["attempts"],
+                result["commits"],
+            )
         return {"rps": statistics.median(runs), "cpu_us": statistics.median(cpus), "runs": [round(r) for r in runs]}
 
     # forwarding
@@ -320,8 +373,12 @@ class Bench:
             count = FORWARD_COUNTS[name]
             halt, url, key, secret = start()
             try:
-                wait_for_http(int(url.split(":")[2].split("/")[0]), "/xapi/statements", method="POST",
-                              expect=(200, 204, 400, 401, 404, 405, 500))
+                wait_for_http(
+                    int(url.split(":")[2].split("/")[0]),
+                    "/xapi/statements",
+                    method="POST",
+                    expect=(200, 204, 400, 401, 404, 405, 500),
+                )
                 shutil.rmtree(self.var, ignore_errors=True)
                 self.var.mkdir()
                 _copy_queue(source, self.var / "halls.sqlite", count)
@@ -337,8 +394,9 @@ class Bench:
                 finally:
                     stop(server)
                 dead = _dead(self.var / "halls.sqlite")
-                rows.append({"case": name, "statements": count, "seconds": elapsed, "rate": count / elapsed,
-                             "dead": dead})
+                rows.append(
+                    {"case": name, "statements": count, "seconds": elapsed, "rate": count / elapsed, "dead": dead}
+                )
                 log.info("forward to %s: %d statements in %.1f s (%.0f/s)", name, count, elapsed, count / elapsed)
             finally:
                 halt()
@@ -355,8 +413,12 @@ class Bench:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for n in range(needed):
                 path, token, body = lines[n % len(lines)].rstrip("\n").split("\t")
-                connection.request("POST", path, body=body.encode(), headers={
-                    "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+                connection.request(
+                    "POST",
+                    path,
+                    body=body.encode(),
+                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                )
                 reply = connection.getresponse()
                 reply.read()
                 if reply.status != 200:
@@ -380,27 +442,72 @@ def _publish(build: Path) -> Path:
     (release / "private" / "answers").mkdir(parents=True)
     options = [{"id": letter, "text": {"zh": f"选项{letter}", "en": None}} for letter in "ABCD"]
     questions = [
-        {"id": "s1", "type": "single", "prompt": {"zh": "“两个务必”是在哪次会议上提出的？", "en": None},
-         "options": options, "answer": "B", "explanation": {"zh": "七届二中全会。", "en": None}},
-        {"id": "m1", "type": "multiple", "prompt": {"zh": "哪些属于“四风”？", "en": None}, "options": options,
-         "answer": ["A", "C"], "explanation": None},
-        {"id": "t1", "type": "true-false", "prompt": {"zh": "于成龙被誉为“天下廉吏第一”。", "en": None},
-         "options": [], "answer": True, "explanation": None},
-        {"id": "s2", "type": "single", "prompt": {"zh": "在狱中写下《清贫》的是谁？", "en": None},
-         "options": options, "answer": "C", "explanation": None},
+        {
+            "id": "s1",
+            "type": "single",
+            "prompt": {"zh": "“两个务必”是在哪次会议上提出的？", "en": None},
+            "options": options,
+            "answer": "B",
+            "explanation": {"zh": "七届二中全会。", "en": None},
+        },
+        {
+            "id": "m1",
+            "type": "multiple",
+            "prompt": {"zh": "哪些属于“四风”？", "en": None},
+            "options": options,
+            "answer": ["A", "C"],
+            "explanation": None,
+        },
+        {
+            "id": "t1",
+            "type": "true-false",
+            "prompt": {"zh": "于成龙被誉为“天下廉吏第一”。", "en": None},
+            "options": [],
+            "answer": True,
+            "explanation": None,
+        },
+        {
+            "id": "s2",
+            "type": "single",
+            "prompt": {"zh": "在狱中写下《清贫》的是谁？", "en": None},
+            "options": options,
+            "answer": "C",
+            "explanation": None,
+        },
     ]
     checkpoints = tuple(
-        KeyedCheckpoint.model_validate({"id": f"cp{c}", "room": "hall", "title": {"zh": f"答题{c}"},
-                                        "position": [0.0, 0.0, 0.0], "radius": 1.5, "pass_mark": 1.0,
-                                        "attempts": 1000, "cooldown": 0, "questions": questions})
-        for c in range(CHECKPOINTS))
-    manifest = Manifest(id="bench", title=Text(zh="测试馆"), intro=None, order=0, theme=Theme(),
-                        spawn=Spawn(room="hall", position=(0.0, 0.0, 0.0), heading=0.0), rooms=(), doorways=(),
-                        chunks=(), exhibits=(), checkpoints=tuple(c.public() for c in checkpoints))
-    (release / "halls" / "bench" / "manifest.json").write_text(
-        json.dumps(dump_manifest(manifest), ensure_ascii=False))
+        KeyedCheckpoint.model_validate(
+            {
+                "id": f"cp{c}",
+                "room": "hall",
+                "title": {"zh": f"答题{c}"},
+                "position": [0.0, 0.0, 0.0],
+                "radius": 1.5,
+                "pass_mark": 1.0,
+                "attempts": 1000,
+                "cooldown": 0,
+                "questions": questions,
+            }
+        )
+        for c in range(CHECKPOINTS)
+    )
+    manifest = Manifest(
+        id="bench",
+        title=Text(zh="测试馆"),
+        intro=None,
+        order=0,
+        theme=Theme(),
+        spawn=Spawn(room="hall", position=(0.0, 0.0, 0.0), heading=0.0),
+        rooms=(),
+        doorways=(),
+        chunks=(),
+        exhibits=(),
+        checkpoints=tuple(c.public() for c in checkpoints),
+    )
+    (release / "halls" / "bench" / "manifest.json").write_text(json.dumps(dump_manifest(manifest), ensure_ascii=False))
     (release / "private" / "answers" / "bench.json").write_text(
-        json.dumps(dump_answer_keys(AnswerKeys(hall="bench", checkpoints=checkpoints)), ensure_ascii=False))
+        json.dumps(dump_answer_keys(AnswerKeys(hall="bench", checkpoints=checkpoints)), ensure_ascii=False)
+    )
     catalog = catalog_of([manifest], "bench")
     (release / "catalog.json").write_text(json.dumps(dump_catalog(catalog), ensure_ascii=False))
     os.symlink("releases/bench", build / "current")
@@ -440,8 +547,10 @@ def _copy_queue(source: Path, target: Path, count: int) -> None:
 
 def _counts(path: Path) -> tuple[int, int]:
     with sqlite3.connect(path) as db:
-        return (db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0],
-                db.execute("SELECT COUNT(*) FROM statements").fetchone()[0])
+        return (
+            db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0],
+            db.execute("SELECT COUNT(*) FROM statements").fetchone()[0],
+        )
 
 
 def _queued(path: Path) -> int:
@@ -479,19 +588,28 @@ def _report(http_rows: list[dict], pipeline: dict, forward_rows: list[dict], arg
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | --- |",
     ]
     for row in http_rows:
-        lines.append(f"| HTTP: {row['case']} | {row['rps']:,.0f} | {row['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | "
-                     f"{row['cpu_us']:,.0f} | {1e6 / row['cpu_us']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | "
-                     f"{row['errors']:.0f} | {'yes' if row['checked'] else 'NO'} "
-                     f"| {', '.join(map(str, row['runs']))} |")
-    lines.append(f"| in process (no HTTP), 64 tasks | {pipeline['rps']:,.0f} | "
-                 f"{pipeline['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | {pipeline['cpu_us']:,.0f} | "
-                 f"{1e6 / pipeline['cpu_us']:,.0f} | | | | | {', '.join(map(str, pipeline['runs']))} |")
-    lines += ["", "Forwarding a queue of statements in batches of 100 "
-                  "(forwarder in the server on CPU 0, LRS on CPU 1):",
-              "", "| LRS | statements | seconds | statements/s | dead letters |", "| --- | ---: | ---: | ---: | ---: |"]
+        lines.append(
+            f"| HTTP: {row['case']} | {row['rps']:,.0f} | {row['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | "
+            f"{row['cpu_us']:,.0f} | {1e6 / row['cpu_us']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | "
+            f"{row['errors']:.0f} | {'yes' if row['checked'] else 'NO'} "
+            f"| {', '.join(map(str, row['runs']))} |"
+        )
+    lines.append(
+        f"| in process (no HTTP), 64 tasks | {pipeline['rps']:,.0f} | "
+        f"{pipeline['rps'] * STATEMENTS_PER_ATTEMPT:,.0f} | {pipeline['cpu_us']:,.0f} | "
+        f"{1e6 / pipeline['cpu_us']:,.0f} | | | | | {', '.join(map(str, pipeline['runs']))} |"
+    )
+    lines += [
+        "",
+        "Forwarding a queue of statements in batches of 100 (forwarder in the server on CPU 0, LRS on CPU 1):",
+        "",
+        "| LRS | statements | seconds | statements/s | dead letters |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for row in forward_rows:
-        lines.append(f"| {row['case']} | {row['statements']:,} | {row['seconds']:.1f} | {row['rate']:,.0f} | "
-                     f"{row['dead']} |")
+        lines.append(
+            f"| {row['case']} | {row['statements']:,} | {row['seconds']:.1f} | {row['rate']:,.0f} | {row['dead']} |"
+        )
     return "\n".join(lines)
 
 

@@ -123,8 +123,9 @@ def start_server(build: Path, neighbours: int):
     from server.config import HubSettings, ServerConfig
     from tests.serving import RunningServer
 
-    config = ServerConfig(root=build.parent, build_dir=build, port=0, access_log=False,
-                          hub=HubSettings(neighbours=neighbours))
+    config = ServerConfig(
+        root=build.parent, build_dir=build, port=0, access_log=False, hub=HubSettings(neighbours=neighbours)
+    )
     return RunningServer(config)
 
 
@@ -142,9 +143,12 @@ def visit(browser, url: str, hall: str, count: int) -> dict:
             page.close()
     med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
     return {
-        "chunks": cold[0]["chunks"], "hall_bytes": cold[0]["chunkBytes"],
-        "first_cold": med(cold, "first"), "loaded_cold": med(cold, "loaded"),
-        "first_warm": med(warm, "first"), "loaded_warm": med(warm, "loaded"),
+        "chunks": cold[0]["chunks"],
+        "hall_bytes": cold[0]["chunkBytes"],
+        "first_cold": med(cold, "first"),
+        "loaded_cold": med(cold, "loaded"),
+        "first_warm": med(warm, "first"),
+        "loaded_warm": med(warm, "loaded"),
         "share_first": med(cold, "chunkBytesFirst") / cold[0]["chunkBytes"],
         "page_first": med(cold, "pageBytesFirst"),
         "first_all": [r["first"] for r in cold],
@@ -153,14 +157,16 @@ def visit(browser, url: str, hall: str, count: int) -> dict:
 
 def walk(browser, server, avatars: int, seconds: float) -> dict:
     peers = Peers(server.url.replace("http", "ws") + "/ws/halls/red", avatars) if avatars else None
-    page = browser.new_page(WIDTH, HEIGHT, init_scripts=(
-        "localStorage.setItem('halls.settings', JSON.stringify({voice: false}))",))
+    page = browser.new_page(
+        WIDTH, HEIGHT, init_scripts=("localStorage.setItem('halls.settings', JSON.stringify({voice: false}))",)
+    )
     try:
         page.goto(f"{server.url}/halls/red?name=bench")
         page.wait_for("() => window.__hallsViewer && window.__hallsViewer.loaded", timeout=60)
         if avatars:
-            page.wait_for("(n) => window.__hallsViewer.avatars.filter((a) => a.position).length >= n", avatars,
-                          timeout=60)
+            page.wait_for(
+                "(n) => window.__hallsViewer.avatars.filter((a) => a.position).length >= n", avatars, timeout=60
+            )
         page.evaluate("() => window.__hallsViewer.goTo(-3, 0, 0)")
         page.evaluate("() => document.getElementById('view').focus()")
         page.key_down("w")
@@ -176,9 +182,14 @@ def walk(browser, server, avatars: int, seconds: float) -> dict:
     costs = sorted(result["costs"])
     pick = lambda values, q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
     return {
-        "avatars_seen": result["avatars"], "frames": len(intervals),
-        "median": statistics.median(intervals), "p95": pick(intervals, 0.95), "max": intervals[-1],
-        "fps": 1000 / statistics.mean(intervals), "js_median": statistics.median(costs), "js_p95": pick(costs, 0.95),
+        "avatars_seen": result["avatars"],
+        "frames": len(intervals),
+        "median": statistics.median(intervals),
+        "p95": pick(intervals, 0.95),
+        "max": intervals[-1],
+        "fps": 1000 / statistics.mean(intervals),
+        "js_median": statistics.median(costs),
+        "js_p95": pick(costs, 0.95),
     }
 
 
@@ -227,8 +238,13 @@ class Peers:
             a = (time.monotonic() - started) * 0.8 + n
             x, y = centre[0] + 0.5 * math.cos(a), centre[1] + 0.5 * math.sin(a)
             h = a + math.pi
-            pose = {"v": 1, "type": "pose", "room": room, "p": [round(x, 3), round(y, 3), 1.6],
-                    "q": [0, 0, round(math.sin(h / 2), 4), round(math.cos(h / 2), 4)]}
+            pose = {
+                "v": 1,
+                "type": "pose",
+                "room": room,
+                "p": [round(x, 3), round(y, 3), 1.6],
+                "q": [0, 0, round(math.sin(h / 2), 4), round(math.cos(h / 2), 4)],
+            }
             await ws.send_str(json.dumps(pose))
             await asyncio.sleep(0.1)
 
@@ -260,7 +276,8 @@ def render(build_id, visits: dict, walking: dict, chromium: str, load: tuple) ->
         lines.append(
             f"| {hall} | {v['chunks']} | {v['hall_bytes'] / 1e6:.2f} | {v['first_cold']:.0f} | {v['loaded_cold']:.0f} "
             f"| {v['first_warm']:.0f} | {v['loaded_warm']:.0f} | {v['share_first']:.0%} "
-            f"| {v['page_first'] / 1024:.0f} |")
+            f"| {v['page_first'] / 1024:.0f} |"
+        )
     firsts = [v["first_cold"] for v in visits.values()]
     shares = [v["share_first"] for v in visits.values()]
     lines += [
@@ -276,8 +293,10 @@ def render(build_id, visits: dict, walking: dict, chromium: str, load: tuple) ->
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for w in walking.values():
-        lines.append(f"| {w['avatars_seen']} | {w['frames']} | {w['median']:.1f} | {w['p95']:.1f} | {w['max']:.1f} "
-                     f"| {w['fps']:.1f} | {w['js_median']:.2f} | {w['js_p95']:.2f} |")
+        lines.append(
+            f"| {w['avatars_seen']} | {w['frames']} | {w['median']:.1f} | {w['p95']:.1f} | {w['max']:.1f} "
+            f"| {w['fps']:.1f} | {w['js_median']:.2f} | {w['js_p95']:.2f} |"
+        )
     return "\n".join(lines)
 
 

@@ -25,9 +25,10 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -65,10 +66,19 @@ class Principal:
 class Sessions:
     """Signs and verifies session tokens; knows roles and enrolment rules."""
 
-    def __init__(self, secret: bytes, *, ttl: float = AuthSettings.session_ttl, trainers: Iterable[str] = (),
-                 admins: Iterable[str] = (), branches: Iterable[str] = (), enrolment: str = AuthSettings.enrolment,
-                 enrolment_code: str | None = None, personal_codes: dict[str, str] | None = None,
-                 clock=time.time) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        ttl: float = AuthSettings.session_ttl,
+        trainers: Iterable[str] = (),
+        admins: Iterable[str] = (),
+        branches: Iterable[str] = (),
+        enrolment: str = AuthSettings.enrolment,
+        enrolment_code: str | None = None,
+        personal_codes: dict[str, str] | None = None,
+        clock=time.time,
+    ) -> None:
         if len(secret) < 16:
             raise ValueError("auth: session secret must be at least 16 bytes")
         if enrolment not in ENROLMENT_MODES:
@@ -88,7 +98,7 @@ class Sessions:
         self.clock = clock
 
     @classmethod
-    def from_settings(cls, settings: AuthSettings, var_dir: Path) -> "Sessions":
+    def from_settings(cls, settings: AuthSettings, var_dir: Path) -> Sessions:
         """Sessions as configured; without `session_secret` the key is `<var_dir>/session.key`."""
         secret = settings.session_secret
         tokens_file = settings.enrolment_tokens
@@ -137,7 +147,7 @@ class Sessions:
         """The principal a token names; `AuthFailure` when it is malformed, forged or expired."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 512:
             raise AuthFailure("malformed session token")
-        body, _, signature = token[len(TOKEN_PREFIX):].partition(".")
+        body, _, signature = token[len(TOKEN_PREFIX) :].partition(".")
         if not body or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             raise AuthFailure("invalid session token")
         try:
@@ -154,7 +164,7 @@ class Sessions:
 
 
 SESSIONS: web.AppKey[Sessions] = web.AppKey("sessions", Sessions)
-SIGNIN_GUARD: web.AppKey["SignInGuard"] = web.AppKey("signin_guard")
+SIGNIN_GUARD: web.AppKey[SignInGuard] = web.AppKey("signin_guard")
 """The application's session signer and role table."""
 
 

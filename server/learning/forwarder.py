@@ -29,8 +29,8 @@ import secrets
 import socket
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -77,7 +77,13 @@ class ForwarderStatus:
 
 
 class Outcome:
-    DELIVERED, CONFLICT, REJECTED, UNAUTHORIZED, TRANSIENT = "delivered", "conflict", "rejected", "unauthorized", "transient"
+    DELIVERED, CONFLICT, REJECTED, UNAUTHORIZED, TRANSIENT = (
+        "delivered",
+        "conflict",
+        "rejected",
+        "unauthorized",
+        "transient",
+    )
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,15 @@ def classify(status: int) -> str:
 class Forwarder:
     """Sends queued statements to the LRS until cancelled."""
 
-    def __init__(self, database: Database, settings: ForwardingSettings,
-                 resolve_target: Callable[[], LrsTarget | None], *, clock=time.time, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        settings: ForwardingSettings,
+        resolve_target: Callable[[], LrsTarget | None],
+        *,
+        clock=time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self.database = database
         self.settings = settings
         self.resolve_target = resolve_target
@@ -178,14 +191,23 @@ class Forwarder:
                 await self.database.write(mark_delivered, seqs, self.clock())
                 self.status.delivered += len(seqs)
             elif answer.outcome == Outcome.CONFLICT:
-                log.error("ALARM: the LRS holds a different statement with id %s (409: %s); marked delivered",
-                          batch[0]["id"], redact_keys(answer.body)[:300])
+                log.error(
+                    "ALARM: the LRS holds a different statement with id %s (409: %s); marked delivered",
+                    batch[0]["id"],
+                    redact_keys(answer.body)[:300],
+                )
                 await self.database.write(mark_delivered, seqs, self.clock())
             else:
-                letter = await self.database.write(add_dead_letter, seqs, answer.status,
-                                                   redact_keys(answer.body), self.clock())
-                log.error("LRS refused %d statement(s) with %s; dead letter %d: %s", len(seqs), answer.status,
-                          letter, redact_keys(answer.body)[:300])
+                letter = await self.database.write(
+                    add_dead_letter, seqs, answer.status, redact_keys(answer.body), self.clock()
+                )
+                log.error(
+                    "LRS refused %d statement(s) with %s; dead letter %d: %s",
+                    len(seqs),
+                    answer.status,
+                    letter,
+                    redact_keys(answer.body)[:300],
+                )
         return None
 
     async def _post(self, session: aiohttp.ClientSession, target: LrsTarget, batch: list) -> Answer:
@@ -199,7 +221,7 @@ class Forwarder:
                 async with session.post(target.statements_url, data=body, headers=target.headers()) as response:
                     status, text = response.status, await response.text(errors="replace")
                     retry_after = _retry_after(response.headers.get("Retry-After"), self.clock())
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             log.warning("LRS unreachable (%s); %d statement(s) stay queued", reason, len(batch))
             return Answer(Outcome.TRANSIENT, None, reason)
@@ -215,8 +237,11 @@ class Forwarder:
         if failure is not None and failure.retry_after is not None:
             delay = max(delay, min(failure.retry_after, 3600.0))
         self.status.state = "backing-off"
-        self.status.last_error = None if failure is None else (
-            f"{failure.status}: {failure.body[:200]}" if failure.status else failure.body[:200])
+        self.status.last_error = (
+            None
+            if failure is None
+            else (f"{failure.status}: {failure.body[:200]}" if failure.status else failure.body[:200])
+        )
         self.status.retry_at = self.clock() + delay
         await asyncio.sleep(delay)
 
@@ -238,8 +263,9 @@ def _take_lease(connection: sqlite3.Connection, owner: str, now: float, seconds:
     row = connection.execute("SELECT owner, expires FROM outbox_lease WHERE name = 'forwarder'").fetchone()
     if row is not None and row["owner"] != owner and row["expires"] > now and _owner_alive(row["owner"]):
         return False
-    connection.execute("INSERT OR REPLACE INTO outbox_lease (name, owner, expires) VALUES ('forwarder', ?, ?)",
-                       (owner, now + seconds))
+    connection.execute(
+        "INSERT OR REPLACE INTO outbox_lease (name, owner, expires) VALUES ('forwarder', ?, ?)", (owner, now + seconds)
+    )
     return True
 
 
@@ -277,8 +303,12 @@ def outbox_stats(app: web.Application) -> dict | None:
     status = forwarder.status if forwarder is not None else None
     return {
         **stats,
-        "forwarder": None if status is None else {
-            "state": status.state, "delivered": status.delivered, "failures": status.failures,
+        "forwarder": None
+        if status is None
+        else {
+            "state": status.state,
+            "delivered": status.delivered,
+            "failures": status.failures,
             "last_error": status.last_error,
             "retry_in_s": round(max(0.0, status.retry_at - time.time()), 3) if status.retry_at else None,
         },
@@ -303,8 +333,9 @@ def lrs_target_resolver(app: web.Application, settings: ForwardingSettings) -> C
         if lrs.LRS_STATE not in app:
             return None
         user = key or lrs.embedded_credentials(app)[0]
-        return LrsTarget("embedded:/xapi/statements", user,
-                         post=functools.partial(lrs.post_statements_locally, app, key=user))
+        return LrsTarget(
+            "embedded:/xapi/statements", user, post=functools.partial(lrs.post_statements_locally, app, key=user)
+        )
 
     return functools.cache(embedded)  # the credential is looked up once, on first use
 

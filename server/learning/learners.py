@@ -209,28 +209,35 @@ class ExperienceRequest:
 # --- writes (inside Database.write) ---------------------------------------------
 
 
-def upsert_member(connection: sqlite3.Connection, member_id: str, name: str, branch: str | None,
-                  now: float) -> str | None:
+def upsert_member(
+    connection: sqlite3.Connection, member_id: str, name: str, branch: str | None, now: float
+) -> str | None:
     """Record a sign-in (name and, when given, branch); the member's branch afterwards."""
     connection.execute(
         "INSERT INTO members (id, name, branch, created, seen) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET name = excluded.name, branch = COALESCE(excluded.branch, members.branch), "
-        "seen = excluded.seen", (member_id, name, branch, now, now))
+        "seen = excluded.seen",
+        (member_id, name, branch, now, now),
+    )
     return connection.execute("SELECT branch FROM members WHERE id = ?", (member_id,)).fetchone()[0]
 
 
 def start_visit(connection: sqlite3.Connection, member_id: str, hall_id: str, platform: str, now: float) -> str:
     """A new registration (xAPI context) for one visit of a hall."""
     registration = str(uuid.uuid4())
-    connection.execute("INSERT INTO visits (registration, member, hall, platform, started) VALUES (?, ?, ?, ?, ?)",
-                       (registration, member_id, hall_id, platform, now))
+    connection.execute(
+        "INSERT INTO visits (registration, member, hall, platform, started) VALUES (?, ?, ?, ?, ?)",
+        (registration, member_id, hall_id, platform, now),
+    )
     return registration
 
 
 def note_opened(connection: sqlite3.Connection, member_id: str, hall_id: str, checkpoint_id: str, now: float) -> None:
     """The member opened a checkpoint's questions (the start of the attempt's duration)."""
-    connection.execute("INSERT OR REPLACE INTO checkpoint_opens (member, hall, checkpoint, opened) VALUES (?, ?, ?, ?)",
-                       (member_id, hall_id, checkpoint_id, now))
+    connection.execute(
+        "INSERT OR REPLACE INTO checkpoint_opens (member, hall, checkpoint, opened) VALUES (?, ?, ?, ?)",
+        (member_id, hall_id, checkpoint_id, now),
+    )
 
 
 def read_basis(connection: sqlite3.Connection, request: AttemptRequest) -> AttemptBasis | StoredAttempt | Refusal:
@@ -251,13 +258,22 @@ def read_basis(connection: sqlite3.Connection, request: AttemptRequest) -> Attem
     if row is None:
         return Refusal(400, f"unknown registration for hall {hall!r}: start a visit first")
     platform, started, used, last, passed_here, best, opened, name, complete = row
-    state = CheckpointState(0, None, False, None) if used is None else CheckpointState(used, last, bool(passed_here),
-                                                                                       best)
+    state = (
+        CheckpointState(0, None, False, None) if used is None else CheckpointState(used, last, bool(passed_here), best)
+    )
     refusal = policy_refusal(checkpoint, state, request.now)
     if refusal is not None:
         return refusal
-    passed = frozenset() if complete or not request.grade.passed else frozenset(row[0] for row in connection.execute(
-        "SELECT checkpoint FROM checkpoint_status WHERE member = ? AND hall = ? AND passed = 1", (member, hall)))
+    passed = (
+        frozenset()
+        if complete or not request.grade.passed
+        else frozenset(
+            row[0]
+            for row in connection.execute(
+                "SELECT checkpoint FROM checkpoint_status WHERE member = ? AND hall = ? AND passed = 1", (member, hall)
+            )
+        )
+    )
     return AttemptBasis(platform, started, state, opened, name, bool(complete), passed)
 
 
@@ -280,19 +296,32 @@ def prepare_attempt(request: AttemptRequest, basis: AttemptBasis) -> PreparedAtt
     since = max(basis.opened if basis.opened is not None else basis.visit_started, basis.state.last_submitted or 0.0)
     duration = min(max(0.0, now - since), MAX_ATTEMPT_SECONDS)
     platform = request.platform or basis.visit_platform
-    completes = (grade.passed and not basis.complete and bool(request.hall_checkpoints)
-                 and request.hall_checkpoints <= basis.passed | {checkpoint.id})
+    completes = (
+        grade.passed
+        and not basis.complete
+        and bool(request.hall_checkpoints)
+        and request.hall_checkpoints <= basis.passed | {checkpoint.id}
+    )
     statements = attempt_statements(
-        request.vocabulary, Learner(request.member_id, basis.name), checkpoint, grade,
-        registration=request.registration, attempt=number, platform=platform, timestamp=now, duration=duration,
-        hall_title=request.hall_title, hall_completed=completes)
+        request.vocabulary,
+        Learner(request.member_id, basis.name),
+        checkpoint,
+        grade,
+        registration=request.registration,
+        attempt=number,
+        platform=platform,
+        timestamp=now,
+        duration=duration,
+        hall_title=request.hall_title,
+        hall_completed=completes,
+    )
     texts = statements_json(statements, request.vocabulary.activities(checkpoint, request.hall_title).fragments)
-    return PreparedAttempt(basis, number, duration, platform, completes,
-                           tuple(zip((s.id for s in statements), texts)))
+    return PreparedAttempt(basis, number, duration, platform, completes, tuple(zip((s.id for s in statements), texts)))
 
 
-def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
-                   prepared: PreparedAttempt | None = None) -> AttemptRecord | StoredAttempt | Refusal:
+def record_attempt(
+    connection: sqlite3.Connection, request: AttemptRequest, prepared: PreparedAttempt | None = None
+) -> AttemptRecord | StoredAttempt | Refusal:
     """Check the policy, store the attempt, queue its statements (and the hall's `completed`).
 
     `prepared` was made from a read outside this transaction; it is used
@@ -309,22 +338,44 @@ def record_attempt(connection: sqlite3.Connection, request: AttemptRequest,
     connection.execute(
         "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, duration, "
         "raw, max, scaled, passed, responses, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (request.member_id, checkpoint.hall, checkpoint.id, prepared.number, request.registration, prepared.platform,
-         now, prepared.duration, grade.raw, grade.max, grade.scaled, int(grade.passed),
-         json.dumps(responses, ensure_ascii=False), request.idempotency_key))
+        (
+            request.member_id,
+            checkpoint.hall,
+            checkpoint.id,
+            prepared.number,
+            request.registration,
+            prepared.platform,
+            now,
+            prepared.duration,
+            grade.raw,
+            grade.max,
+            grade.scaled,
+            int(grade.passed),
+            json.dumps(responses, ensure_ascii=False),
+            request.idempotency_key,
+        ),
+    )
     connection.execute(
         "INSERT INTO checkpoint_status (member, hall, checkpoint, attempts, last_submitted, passed, best) "
         "VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT DO UPDATE SET attempts = attempts + 1, "
         "last_submitted = excluded.last_submitted, passed = MAX(passed, excluded.passed), "
         "best = MAX(best, excluded.best)",
-        (request.member_id, checkpoint.hall, checkpoint.id, now, int(grade.passed), grade.scaled))
+        (request.member_id, checkpoint.hall, checkpoint.id, now, int(grade.passed), grade.scaled),
+    )
     if prepared.completes:
-        connection.execute("INSERT INTO completions (member, hall, registration, completed) VALUES (?, ?, ?, ?)",
-                           (request.member_id, checkpoint.hall, request.registration, now))
+        connection.execute(
+            "INSERT INTO completions (member, hall, registration, completed) VALUES (?, ?, ?, ?)",
+            (request.member_id, checkpoint.hall, request.registration, now),
+        )
     queue_statements(connection, prepared.statements, now)
     left = _left_after(checkpoint, prepared.number, grade.passed)
-    return AttemptRecord(prepared.number, left, _cooldown(checkpoint) if left else 0,
-                         basis.complete or prepared.completes, tuple(i for i, _ in prepared.statements))
+    return AttemptRecord(
+        prepared.number,
+        left,
+        _cooldown(checkpoint) if left else 0,
+        basis.complete or prepared.completes,
+        tuple(i for i, _ in prepared.statements),
+    )
 
 
 def record_experience(connection: sqlite3.Connection, request: ExperienceRequest) -> str | Refusal:
@@ -332,18 +383,39 @@ def record_experience(connection: sqlite3.Connection, request: ExperienceRequest
     visit = _visit(connection, request.registration, request.member_id, request.hall_id)
     if visit is None:
         return Refusal(400, f"unknown registration for hall {request.hall_id!r}: start a visit first")
-    sequence = connection.execute("SELECT COUNT(*) FROM experiences WHERE registration = ? AND diorama = ?",
-                                  (request.registration, request.diorama_id)).fetchone()[0] + 1
+    sequence = (
+        connection.execute(
+            "SELECT COUNT(*) FROM experiences WHERE registration = ? AND diorama = ?",
+            (request.registration, request.diorama_id),
+        ).fetchone()[0]
+        + 1
+    )
     connection.execute(
         "INSERT INTO experiences (member, hall, diorama, registration, sequence, seconds, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (request.member_id, request.hall_id, request.diorama_id, request.registration, sequence, request.seconds,
-         request.now))
+        (
+            request.member_id,
+            request.hall_id,
+            request.diorama_id,
+            request.registration,
+            sequence,
+            request.seconds,
+            request.now,
+        ),
+    )
     statement = experienced_statement(
-        request.vocabulary, Learner(request.member_id, _name(connection, request.member_id)),
-        hall_id=request.hall_id, diorama_id=request.diorama_id, registration=request.registration, sequence=sequence,
-        platform=visit["platform"], timestamp=request.now, seconds=request.seconds, hall_title=request.hall_title,
-        diorama_title=request.diorama_title)
+        request.vocabulary,
+        Learner(request.member_id, _name(connection, request.member_id)),
+        hall_id=request.hall_id,
+        diorama_id=request.diorama_id,
+        registration=request.registration,
+        sequence=sequence,
+        platform=visit["platform"],
+        timestamp=request.now,
+        seconds=request.seconds,
+        hall_title=request.hall_title,
+        diorama_title=request.diorama_title,
+    )
     queue_statements(connection, [(statement.id, statement.to_json())], request.now)
     return statement.id
 
@@ -386,23 +458,39 @@ def stored_attempt(connection: sqlite3.Connection, request: AttemptRequest) -> S
     checkpoint = request.checkpoint
     row = connection.execute(
         "SELECT id, hall, checkpoint, number, raw, max, scaled, passed, responses FROM attempts "
-        "WHERE member = ? AND idempotency_key = ?", (request.member_id, request.idempotency_key)).fetchone()
+        "WHERE member = ? AND idempotency_key = ?",
+        (request.member_id, request.idempotency_key),
+    ).fetchone()
     if row is None:
         return None
     attempt_id, hall, checkpoint_id, number, raw, top, scaled, passed, responses = row
     if (hall, checkpoint_id) != (checkpoint.hall, checkpoint.id):
-        return Refusal(409, f"Idempotency-Key was already used for checkpoint {checkpoint_id!r} of hall {hall!r}: "
-                            "send a new key with each new submission")
+        return Refusal(
+            409,
+            f"Idempotency-Key was already used for checkpoint {checkpoint_id!r} of hall {hall!r}: "
+            "send a new key with each new submission",
+        )
     stored = json.loads(responses)
     sent = {r.question.id: _plain(r.response) for r in request.grade.results}
     if {question_id: entry["response"] for question_id, entry in stored.items()} != sent:
-        return Refusal(409, "Idempotency-Key was already used for a submission with other answers: "
-                            "send a new key with each new submission")
+        return Refusal(
+            409,
+            "Idempotency-Key was already used for a submission with other answers: "
+            "send a new key with each new submission",
+        )
     left = _left_after(checkpoint, number, bool(passed))
     complete = connection.execute(_COMPLETE_AT_SQL, (request.member_id, hall, attempt_id)).fetchone()[0]
-    return StoredAttempt(number, raw, top, scaled, bool(passed),
-                         tuple((question_id, bool(entry["correct"])) for question_id, entry in stored.items()),
-                         left, _cooldown(checkpoint) if left else 0, bool(complete))
+    return StoredAttempt(
+        number,
+        raw,
+        top,
+        scaled,
+        bool(passed),
+        tuple((question_id, bool(entry["correct"])) for question_id, entry in stored.items()),
+        left,
+        _cooldown(checkpoint) if left else 0,
+        bool(complete),
+    )
 
 
 _COMPLETE_AT_SQL = """
@@ -423,9 +511,12 @@ def checkpoint_state(
 ) -> CheckpointState:
     row = connection.execute(
         "SELECT attempts, last_submitted, passed, best FROM checkpoint_status "
-        "WHERE member = ? AND hall = ? AND checkpoint = ?", (member_id, hall_id, checkpoint_id)).fetchone()
-    return CheckpointState(0, None, False, None) if row is None else CheckpointState(row[0], row[1], bool(row[2]),
-                                                                                      row[3])
+        "WHERE member = ? AND hall = ? AND checkpoint = ?",
+        (member_id, hall_id, checkpoint_id),
+    ).fetchone()
+    return (
+        CheckpointState(0, None, False, None) if row is None else CheckpointState(row[0], row[1], bool(row[2]), row[3])
+    )
 
 
 def policy_refusal(checkpoint: Checkpoint, state: CheckpointState, now: float) -> Refusal | None:
@@ -454,8 +545,9 @@ def retry_after(checkpoint: Checkpoint, state: CheckpointState, now: float) -> i
 
 def member_progress(connection: sqlite3.Connection, member_id: str) -> tuple[dict, set[str]]:
     """`{(hall, checkpoint): (attempts, passed, best)}` and the halls the member completed."""
-    rows = connection.execute("SELECT hall, checkpoint, attempts, passed, best FROM checkpoint_status "
-                              "WHERE member = ?", (member_id,)).fetchall()
+    rows = connection.execute(
+        "SELECT hall, checkpoint, attempts, passed, best FROM checkpoint_status WHERE member = ?", (member_id,)
+    ).fetchall()
     completed = {row[0] for row in connection.execute("SELECT hall FROM completions WHERE member = ?", (member_id,))}
     return {(r[0], r[1]): (r[2], bool(r[3]), r[4]) for r in rows}, completed
 
@@ -476,13 +568,17 @@ def visit_of(connection: sqlite3.Connection, registration: str, member_id: str, 
 
 
 def _visit(connection: sqlite3.Connection, registration: str, member_id: str, hall_id: str):
-    return connection.execute("SELECT platform, started FROM visits WHERE registration = ? AND member = ? AND hall = ?",
-                              (registration, member_id, hall_id)).fetchone()
+    return connection.execute(
+        "SELECT platform, started FROM visits WHERE registration = ? AND member = ? AND hall = ?",
+        (registration, member_id, hall_id),
+    ).fetchone()
 
 
 def _completed(connection: sqlite3.Connection, member_id: str, hall_id: str) -> bool:
-    return connection.execute("SELECT 1 FROM completions WHERE member = ? AND hall = ?",
-                              (member_id, hall_id)).fetchone() is not None
+    return (
+        connection.execute("SELECT 1 FROM completions WHERE member = ? AND hall = ?", (member_id, hall_id)).fetchone()
+        is not None
+    )
 
 
 def _name(connection: sqlite3.Connection, member_id: str) -> str | None:

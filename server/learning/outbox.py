@@ -53,33 +53,44 @@ QUEUED, DELIVERED, DEAD = 0, 1, 2
 _KEY_REVEALING = frozenset({"correctResponsesPattern", "result", "response", "success"})
 _SUCCESS_MEMBER = re.compile(r"""["']success["']\s*:\s*(?:true|false|True|False)""")
 _PATTERN_MEMBER = re.compile(  # JSON or a Python repr of it, as LRS error messages echo statements
-    r"""["']correctResponsesPattern["']\s*:\s*\[(?:\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*,?)*\s*\]""")
+    r"""["']correctResponsesPattern["']\s*:\s*\[(?:\s*(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*,?)*\s*\]"""
+)
 
 
 def queue_statements(connection: sqlite3.Connection, statements: Sequence[tuple[str, str]], now: float) -> None:
     """Queue `(id, json)` pairs for the LRS (inside the caller's transaction)."""
-    connection.executemany("INSERT INTO statements (id, body, created) VALUES (?, ?, ?)",
-                           [(statement_id, body, now) for statement_id, body in statements])
+    connection.executemany(
+        "INSERT INTO statements (id, body, created) VALUES (?, ?, ?)",
+        [(statement_id, body, now) for statement_id, body in statements],
+    )
 
 
 def queued_batch(connection: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:
-    return connection.execute("SELECT seq, id, body FROM statements WHERE state = 0 ORDER BY seq LIMIT ?",
-                              (limit,)).fetchall()
+    return connection.execute(
+        "SELECT seq, id, body FROM statements WHERE state = 0 ORDER BY seq LIMIT ?", (limit,)
+    ).fetchall()
 
 
 def mark_delivered(connection: sqlite3.Connection, seqs: Sequence[int], now: float) -> None:
-    connection.executemany("UPDATE statements SET state = 1, delivered = ?, tries = tries + 1 "
-                           "WHERE seq = ? AND state = 0", [(now, seq) for seq in seqs])
+    connection.executemany(
+        "UPDATE statements SET state = 1, delivered = ?, tries = tries + 1 WHERE seq = ? AND state = 0",
+        [(now, seq) for seq in seqs],
+    )
 
 
-def add_dead_letter(connection: sqlite3.Connection, seqs: Sequence[int], status: int | None, response: str,
-                    now: float) -> int:
-    cursor = connection.execute("INSERT INTO dead_letters (created, status, response, statements) VALUES (?, ?, ?, ?)",
-                                (now, status, response[:RESPONSE_KEEP], len(seqs)))
+def add_dead_letter(
+    connection: sqlite3.Connection, seqs: Sequence[int], status: int | None, response: str, now: float
+) -> int:
+    cursor = connection.execute(
+        "INSERT INTO dead_letters (created, status, response, statements) VALUES (?, ?, ?, ?)",
+        (now, status, response[:RESPONSE_KEEP], len(seqs)),
+    )
     letter = cursor.lastrowid
     assert letter is not None  # an INSERT always sets it
-    connection.executemany("UPDATE statements SET state = 2, dead_letter = ?, tries = tries + 1 "
-                           "WHERE seq = ? AND state = 0", [(letter, seq) for seq in seqs])
+    connection.executemany(
+        "UPDATE statements SET state = 2, dead_letter = ?, tries = tries + 1 WHERE seq = ? AND state = 0",
+        [(letter, seq) for seq in seqs],
+    )
     return letter
 
 
@@ -88,8 +99,9 @@ def resend_dead_letter(connection: sqlite3.Connection, letter: int, now: float) 
     row = connection.execute("SELECT resent FROM dead_letters WHERE id = ?", (letter,)).fetchone()
     if row is None or row["resent"] is not None:
         return None
-    count = connection.execute("UPDATE statements SET state = 0, dead_letter = NULL WHERE dead_letter = ? "
-                               "AND state = 2", (letter,)).rowcount
+    count = connection.execute(
+        "UPDATE statements SET state = 0, dead_letter = NULL WHERE dead_letter = ? AND state = 2", (letter,)
+    ).rowcount
     connection.execute("UPDATE dead_letters SET resent = ? WHERE id = ?", (now, letter))
     return count
 
@@ -100,14 +112,20 @@ def dead_letters(connection: sqlite3.Connection, *, include_resent: bool = False
     letters = connection.execute(f"SELECT * FROM dead_letters {where} ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
     listed = []
     for letter in letters:
-        rows = connection.execute("SELECT id, body FROM statements WHERE dead_letter = ? ORDER BY seq LIMIT 100",
-                                  (letter["id"],)).fetchall()
-        listed.append({
-            "id": letter["id"], "created": _iso(letter["created"]), "status": letter["status"],
-            "response": redact_keys(letter["response"]), "count": letter["statements"],
-            "resent": _iso(letter["resent"]) if letter["resent"] else None,
-            "statements": [_summary(row["id"], row["body"]) for row in rows],
-        })
+        rows = connection.execute(
+            "SELECT id, body FROM statements WHERE dead_letter = ? ORDER BY seq LIMIT 100", (letter["id"],)
+        ).fetchall()
+        listed.append(
+            {
+                "id": letter["id"],
+                "created": _iso(letter["created"]),
+                "status": letter["status"],
+                "response": redact_keys(letter["response"]),
+                "count": letter["statements"],
+                "resent": _iso(letter["resent"]) if letter["resent"] else None,
+                "statements": [_summary(row["id"], row["body"]) for row in rows],
+            }
+        )
     return listed
 
 

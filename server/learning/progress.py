@@ -21,10 +21,10 @@ import os
 import sqlite3
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from aiohttp import web
 from multidict import MultiMapping
@@ -33,8 +33,21 @@ from server.config import ReportSettings, config_list
 
 log = logging.getLogger(__name__)
 
-CSV_COLUMNS = ("member_id", "name", "branch", "hall", "checkpoint", "attempts", "best_score", "last_score", "passed",
-               "first_passed_at", "hall_complete", "hall_completed_at", "hall_time_spent_s")
+CSV_COLUMNS = (
+    "member_id",
+    "name",
+    "branch",
+    "hall",
+    "checkpoint",
+    "attempts",
+    "best_score",
+    "last_score",
+    "passed",
+    "first_passed_at",
+    "hall_complete",
+    "hall_completed_at",
+    "hall_time_spent_s",
+)
 
 
 REPORTS: web.AppKey[ReportSettings] = web.AppKey("report_settings", ReportSettings)
@@ -62,8 +75,9 @@ class BadFilter(ValueError):
     """A filter value that cannot be read (the message names it)."""
 
 
-def parse_filter(query: Mapping[str, str] | MultiMapping[str], settings: ReportSettings,
-                 branches: Sequence[str] = ()) -> ReportFilter:
+def parse_filter(
+    query: Mapping[str, str] | MultiMapping[str], settings: ReportSettings, branches: Sequence[str] = ()
+) -> ReportFilter:
     """`from`, `to` (dates `YYYY-MM-DD`, `to` inclusive, or ISO date-times) and `branch` (repeated or comma-separated).
 
     A branch must be one of `branches` (the configured ones) unless that is empty.
@@ -72,7 +86,13 @@ def parse_filter(query: Mapping[str, str] | MultiMapping[str], settings: ReportS
     end = _moment(query.get("to"), settings.zone, "to", end=True)
     if start is not None and end is not None and end <= start:
         raise BadFilter("to: must be after from")
-    raw = query.getall("branch", []) if isinstance(query, MultiMapping) else [query.get("branch")] if query.get("branch") else []
+    raw = (
+        query.getall("branch", [])
+        if isinstance(query, MultiMapping)
+        else [query.get("branch")]
+        if query.get("branch")
+        else []
+    )
     chosen = tuple(b for value in raw for b in config_list(value))
     unknown = [b for b in chosen if branches and b not in branches]
     if unknown:
@@ -80,8 +100,14 @@ def parse_filter(query: Mapping[str, str] | MultiMapping[str], settings: ReportS
     return ReportFilter(start, end, chosen)
 
 
-def build_report(connection: sqlite3.Connection, halls: Sequence[HallInfo], where: ReportFilter,
-                 settings: ReportSettings, branches: Sequence[str] = (), now: float | None = None) -> dict:
+def build_report(
+    connection: sqlite3.Connection,
+    halls: Sequence[HallInfo],
+    where: ReportFilter,
+    settings: ReportSettings,
+    branches: Sequence[str] = (),
+    now: float | None = None,
+) -> dict:
     """The report for `where` over `halls` (in catalog order); `branches` are the configured ones to choose from."""
     now = time.time() if now is None else now
     members = _members(connection, where)
@@ -90,27 +116,35 @@ def build_report(connection: sqlite3.Connection, halls: Sequence[HallInfo], wher
     per_member: dict[str, dict[str, dict]] = {m: {} for m in members}
 
     def hall_entry(member: str, hall: str) -> dict:
-        return per_member[member].setdefault(hall, {"complete": False, "completed_at": None, "time_spent_s": 0.0,
-                                                   "checkpoints": {}})
+        return per_member[member].setdefault(
+            hall, {"complete": False, "completed_at": None, "time_spent_s": 0.0, "checkpoints": {}}
+        )
 
     started: dict[str, set[str]] = {hall.id: set() for hall in halls}
-    for member, hall, number, scaled, passed, submitted, duration, checkpoint in _rows(
-            connection, "SELECT member, hall, number, scaled, passed, submitted, duration, checkpoint FROM attempts",
-            "submitted", where, "ORDER BY member, hall, checkpoint, number"):
+    for member, hall, _number, scaled, passed, submitted, duration, checkpoint in _rows(
+        connection,
+        "SELECT member, hall, number, scaled, passed, submitted, duration, checkpoint FROM attempts",
+        "submitted",
+        where,
+        "ORDER BY member, hall, checkpoint, number",
+    ):
         if member not in known or hall not in hall_ids:
             continue
         started[hall].add(member)
         entry = hall_entry(member, hall)
         entry["time_spent_s"] += duration
-        cp = entry["checkpoints"].setdefault(checkpoint, {"attempts": 0, "best_score": None, "last_score": None,
-                                                          "passed": False, "first_passed_at": None})
+        cp = entry["checkpoints"].setdefault(
+            checkpoint,
+            {"attempts": 0, "best_score": None, "last_score": None, "passed": False, "first_passed_at": None},
+        )
         cp["attempts"] += 1
         cp["best_score"] = scaled if cp["best_score"] is None else max(cp["best_score"], scaled)
         cp["last_score"] = scaled
         if passed and not cp["passed"]:
             cp["passed"], cp["first_passed_at"] = True, _iso(submitted, settings.zone)
-    for member, hall, seconds in _rows(connection, "SELECT member, hall, SUM(seconds) FROM experiences", "at", where,
-                                       "GROUP BY member, hall"):
+    for member, hall, seconds in _rows(
+        connection, "SELECT member, hall, SUM(seconds) FROM experiences", "at", where, "GROUP BY member, hall"
+    ):
         if member in known and hall in hall_ids:
             started[hall].add(member)
             hall_entry(member, hall)["time_spent_s"] += seconds
@@ -118,7 +152,9 @@ def build_report(connection: sqlite3.Connection, halls: Sequence[HallInfo], wher
         if member in known and hall in hall_ids:
             started[hall].add(member)
     completed: dict[str, set[str]] = {hall.id: set() for hall in halls}
-    for member, hall, moment in _rows(connection, "SELECT member, hall, completed FROM completions", "completed", where):
+    for member, hall, moment in _rows(
+        connection, "SELECT member, hall, completed FROM completions", "completed", where
+    ):
         if member in known and hall in hall_ids:
             completed[hall].add(member)
             entry = hall_entry(member, hall)
@@ -128,16 +164,29 @@ def build_report(connection: sqlite3.Connection, halls: Sequence[HallInfo], wher
             entry["time_spent_s"] = round(entry["time_spent_s"], 1)
     enrolled = len(members)
     return {
-        "from": _iso(where.start, settings.zone), "to": _iso(where.end, settings.zone),
-        "branches": list(where.branches), "branch_choices": list(branches),
+        "from": _iso(where.start, settings.zone),
+        "to": _iso(where.end, settings.zone),
+        "branches": list(where.branches),
+        "branch_choices": list(branches),
         "generated": _iso(now, settings.zone),
-        "halls": [{
-            "id": hall.id, "title": hall.title, "checkpoints": list(hall.checkpoints), "enrolled": enrolled,
-            "started": len(started[hall.id]), "completed": len(completed[hall.id]),
-            "completion_rate": round(len(completed[hall.id]) / enrolled, 4) if enrolled and hall.checkpoints else None,
-        } for hall in halls],
-        "members": [{"id": member_id, "name": name, "branch": branch, "halls": per_member[member_id]}
-                    for member_id, (name, branch) in members.items()],
+        "halls": [
+            {
+                "id": hall.id,
+                "title": hall.title,
+                "checkpoints": list(hall.checkpoints),
+                "enrolled": enrolled,
+                "started": len(started[hall.id]),
+                "completed": len(completed[hall.id]),
+                "completion_rate": round(len(completed[hall.id]) / enrolled, 4)
+                if enrolled and hall.checkpoints
+                else None,
+            }
+            for hall in halls
+        ],
+        "members": [
+            {"id": member_id, "name": name, "branch": branch, "halls": per_member[member_id]}
+            for member_id, (name, branch) in members.items()
+        ],
     }
 
 
@@ -151,12 +200,23 @@ def report_csv(report: dict) -> str:
             entry = member["halls"].get(hall["id"], {})
             for checkpoint in hall["checkpoints"]:
                 cp = entry.get("checkpoints", {}).get(checkpoint, {})
-                writer.writerow([
-                    member["id"], member["name"], member["branch"] or "", hall["id"], checkpoint,
-                    cp.get("attempts", 0), _blank(cp.get("best_score")), _blank(cp.get("last_score")),
-                    int(bool(cp.get("passed"))), cp.get("first_passed_at") or "", int(bool(entry.get("complete"))),
-                    entry.get("completed_at") or "", entry.get("time_spent_s", 0.0),
-                ])
+                writer.writerow(
+                    [
+                        member["id"],
+                        member["name"],
+                        member["branch"] or "",
+                        hall["id"],
+                        checkpoint,
+                        cp.get("attempts", 0),
+                        _blank(cp.get("best_score")),
+                        _blank(cp.get("last_score")),
+                        int(bool(cp.get("passed"))),
+                        cp.get("first_passed_at") or "",
+                        int(bool(entry.get("complete"))),
+                        entry.get("completed_at") or "",
+                        entry.get("time_spent_s", 0.0),
+                    ]
+                )
     return out.getvalue()
 
 
@@ -174,9 +234,15 @@ def halls_of_build(catalog: dict, release: Path | None, keys) -> list[HallInfo]:
 
 async def reports_page_handler(request: web.Request) -> web.Response:
     """`GET /reports`: a page that signs a trainer in and shows `/api/progress` (it holds no data itself)."""
-    return web.Response(text=REPORT_PAGE, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-cache", "Content-Security-Policy":
-                                 "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"})
+    return web.Response(
+        text=REPORT_PAGE,
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+        },
+    )
 
 
 # --- command line -----------------------------------------------------------------
@@ -197,9 +263,9 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     """`halls report`: the progress report from the server's database, as a table, JSON or CSV."""
-    from server.web.catalog import load_build
     from server.config import ConfigError, load_config
     from server.learning.quiz import AnswerKeys
+    from server.web.catalog import load_build
 
     try:
         config = load_config(file=args.config, env=os.environ, flags={"root": args.root})
@@ -239,8 +305,11 @@ def report_command(args: argparse.Namespace) -> int:
 
 def report_table(report: dict) -> str:
     """A plain-text summary: completion per hall, then each member's completed halls and time."""
-    lines = [f"progress {report['from'] or '…'} – {report['to'] or '…'}"
-             + (f"  branches: {', '.join(report['branches'])}" if report["branches"] else ""), ""]
+    lines = [
+        f"progress {report['from'] or '…'} – {report['to'] or '…'}"
+        + (f"  branches: {', '.join(report['branches'])}" if report["branches"] else ""),
+        "",
+    ]
     lines.append(f"{'hall':<18} {'enrolled':>8} {'started':>8} {'complete':>8} {'rate':>7}")
     for hall in report["halls"]:
         rate = "-" if hall["completion_rate"] is None else f"{hall['completion_rate'] * 100:.1f}%"

@@ -92,9 +92,13 @@ def parse_checkpoints(hall_id: str, document: Mapping) -> dict[str, Checkpoint]:
         if not questions:
             raise ValueError(f"checkpoint {entry['id']!r} has no questions")
         checkpoints[entry["id"]] = Checkpoint(
-            hall=hall_id, id=entry["id"], title=entry.get("title") or {"zh": entry["id"]},
-            pass_mark=float(entry.get("pass_mark", 0.6)), attempts=int(entry.get("attempts", 3)),
-            cooldown=float(entry.get("cooldown", 0)), questions=questions,
+            hall=hall_id,
+            id=entry["id"],
+            title=entry.get("title") or {"zh": entry["id"]},
+            pass_mark=float(entry.get("pass_mark", 0.6)),
+            attempts=int(entry.get("attempts", 3)),
+            cooldown=float(entry.get("cooldown", 0)),
+            questions=questions,
         )
     return checkpoints
 
@@ -122,8 +126,12 @@ class AnswerKeys:
 def public_questions(checkpoint: Checkpoint) -> list[dict]:
     """The questions as clients see them: id, type, prompt, options; no keys, no explanations."""
     return [
-        {"id": q.id, "type": q.type, "prompt": dict(q.prompt),
-         "options": [{"id": option_id, "text": dict(text)} for option_id, text in q.options]}
+        {
+            "id": q.id,
+            "type": q.type,
+            "prompt": dict(q.prompt),
+            "options": [{"id": option_id, "text": dict(text)} for option_id, text in q.options],
+        }
         for q in checkpoint.questions
     ]
 
@@ -196,12 +204,14 @@ def _response(question: Question, value: Any) -> Response:
         return value
     if question.type == "single":
         if not isinstance(value, str) or value not in ids:
-            raise InvalidResponses(f"{where}: expected one option id ({', '.join(ids)}), "
-                                   f"got {json.dumps(value, ensure_ascii=False)}")
+            raise InvalidResponses(
+                f"{where}: expected one option id ({', '.join(ids)}), got {json.dumps(value, ensure_ascii=False)}"
+            )
         return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidResponses(f"{where}: expected a list of option ids ({', '.join(ids)}), "
-                               f"got {json.dumps(value, ensure_ascii=False)}")
+        raise InvalidResponses(
+            f"{where}: expected a list of option ids ({', '.join(ids)}), got {json.dumps(value, ensure_ascii=False)}"
+        )
     unknown = [v for v in value if v not in ids]
     if unknown:
         raise InvalidResponses(f"{where}: unknown option id {unknown[0]!r} (choose from {', '.join(ids)})")

@@ -189,25 +189,35 @@ class Vocabulary:
         cached = self._cache.get(checkpoint)
         if cached is None:
             cached = self._cache[checkpoint] = CheckpointActivities(
-                base=self.training_base(), hall=self.hall(checkpoint.hall, hall_title),
+                base=self.training_base(),
+                hall=self.hall(checkpoint.hall, hall_title),
                 checkpoint=self.checkpoint(checkpoint),
-                questions={q.id: self.question(checkpoint, q) for q in checkpoint.questions})
+                questions={q.id: self.question(checkpoint, q) for q in checkpoint.questions},
+            )
         return cached
 
     def actor(self, learner: Learner) -> Agent:
         return Agent(name=learner.name or None, account=Account(homePage=self.base_url, name=learner.id))
 
     def training_base(self) -> Activity:
-        return Activity(id=f"{self.base_url}/", definition=ActivityDefinition(
-            name={LANGUAGE: self.base_name}, type=ACTIVITY_TYPES["base"]))
+        return Activity(
+            id=f"{self.base_url}/",
+            definition=ActivityDefinition(name={LANGUAGE: self.base_name}, type=ACTIVITY_TYPES["base"]),
+        )
 
     def hall(self, hall_id: str, title: Mapping | None = None) -> Activity:
-        return Activity(id=f"{self.base_url}/halls/{hall_id}", definition=ActivityDefinition(
-            name=language_map(title) or {LANGUAGE: hall_id}, type=ACTIVITY_TYPES["hall"]))
+        return Activity(
+            id=f"{self.base_url}/halls/{hall_id}",
+            definition=ActivityDefinition(name=language_map(title) or {LANGUAGE: hall_id}, type=ACTIVITY_TYPES["hall"]),
+        )
 
     def checkpoint(self, checkpoint: Checkpoint) -> Activity:
-        return Activity(id=self._checkpoint_iri(checkpoint), definition=ActivityDefinition(
-            name=language_map(checkpoint.title) or {LANGUAGE: checkpoint.id}, type=ACTIVITY_TYPES["checkpoint"]))
+        return Activity(
+            id=self._checkpoint_iri(checkpoint),
+            definition=ActivityDefinition(
+                name=language_map(checkpoint.title) or {LANGUAGE: checkpoint.id}, type=ACTIVITY_TYPES["checkpoint"]
+            ),
+        )
 
     def question(self, checkpoint: Checkpoint, question: Question) -> Activity:
         definition = ActivityDefinition(
@@ -215,7 +225,9 @@ class Vocabulary:
             type=ACTIVITY_TYPES["question"],
             interactionType="true-false" if question.type == "true-false" else "choice",
             correctResponsesPattern=[response_text(question.key)],
-            choices=None if question.type == "true-false" else [
+            choices=None
+            if question.type == "true-false"
+            else [
                 InteractionComponent(id=option_id, description=language_map(text) or {LANGUAGE: option_id})
                 for option_id, text in question.options
             ],
@@ -223,8 +235,12 @@ class Vocabulary:
         return Activity(id=f"{self._checkpoint_iri(checkpoint)}/questions/{question.id}", definition=definition)
 
     def diorama(self, hall_id: str, diorama_id: str, title: Mapping | None = None) -> Activity:
-        return Activity(id=f"{self.base_url}/halls/{hall_id}/dioramas/{diorama_id}", definition=ActivityDefinition(
-            name=language_map(title) or {LANGUAGE: diorama_id}, type=ACTIVITY_TYPES["diorama"]))
+        return Activity(
+            id=f"{self.base_url}/halls/{hall_id}/dioramas/{diorama_id}",
+            definition=ActivityDefinition(
+                name=language_map(title) or {LANGUAGE: diorama_id}, type=ACTIVITY_TYPES["diorama"]
+            ),
+        )
 
     def extension(self, name: str) -> str:
         return f"{self.base_url}/extensions/{name}"
@@ -233,9 +249,20 @@ class Vocabulary:
         return f"{self.base_url}/halls/{checkpoint.hall}/checkpoints/{checkpoint.id}"
 
 
-def attempt_statements(vocabulary: Vocabulary, learner: Learner, checkpoint: Checkpoint, grade: Grade, *,
-                       registration: str, attempt: int, platform: str, timestamp: float, duration: float,
-                       hall_title: Mapping | None = None, hall_completed: bool = False) -> list[Statement]:
+def attempt_statements(
+    vocabulary: Vocabulary,
+    learner: Learner,
+    checkpoint: Checkpoint,
+    grade: Grade,
+    *,
+    registration: str,
+    attempt: int,
+    platform: str,
+    timestamp: float,
+    duration: float,
+    hall_title: Mapping | None = None,
+    hall_completed: bool = False,
+) -> list[Statement]:
     """`answered` per answered question, `passed`/`failed` for the checkpoint, `completed` if the hall now is."""
     actor = vocabulary.actor(learner)
     stamp = iso_timestamp(timestamp)
@@ -244,49 +271,96 @@ def attempt_statements(vocabulary: Vocabulary, learner: Learner, checkpoint: Che
     attempt_extension: dict[str, int | str] = {vocabulary.extension("attempt"): attempt}
     where = (registration, checkpoint.hall, checkpoint.id, str(attempt))
     statements = []
-    in_checkpoint = Context(registration=registration, platform=platform, extensions=attempt_extension,
-                            contextActivities=ContextActivities(parent=[target], grouping=[hall, base]))
+    in_checkpoint = Context(
+        registration=registration,
+        platform=platform,
+        extensions=attempt_extension,
+        contextActivities=ContextActivities(parent=[target], grouping=[hall, base]),
+    )
     for result in grade.results:
         if result.response is None:
             continue
-        statements.append(Statement(
-            id=statement_id(*where, "answered", result.question.id), actor=actor, verb=VERB["answered"],
-            object=activities.questions[result.question.id],
-            result=Result(response=response_text(result.response), success=result.correct),
-            context=in_checkpoint, timestamp=stamp,
-        ))
+        statements.append(
+            Statement(
+                id=statement_id(*where, "answered", result.question.id),
+                actor=actor,
+                verb=VERB["answered"],
+                object=activities.questions[result.question.id],
+                result=Result(response=response_text(result.response), success=result.correct),
+                context=in_checkpoint,
+                timestamp=stamp,
+            )
+        )
     outcome = "passed" if grade.passed else "failed"
-    statements.append(Statement(
-        id=statement_id(*where, outcome), actor=actor, verb=VERB[outcome], object=activities.checkpoint,
-        result=Result(score=Score(scaled=grade.scaled, raw=grade.raw, min=0, max=grade.max),
-                      success=grade.passed, completion=True, duration=iso_duration(duration)),
-        context=Context(registration=registration, platform=platform, extensions=attempt_extension,
-                        contextActivities=ContextActivities(parent=[hall], grouping=[base])),
-        timestamp=stamp,
-    ))
-    if hall_completed:
-        statements.append(Statement(
-            id=statement_id(registration, checkpoint.hall, "completed"), actor=actor, verb=VERB["completed"],
-            object=activities.hall, result=Result(success=True, completion=True),
-            context=Context(registration=registration, platform=platform,
-                            contextActivities=ContextActivities(grouping=[activities.base])),
+    statements.append(
+        Statement(
+            id=statement_id(*where, outcome),
+            actor=actor,
+            verb=VERB[outcome],
+            object=activities.checkpoint,
+            result=Result(
+                score=Score(scaled=grade.scaled, raw=grade.raw, min=0, max=grade.max),
+                success=grade.passed,
+                completion=True,
+                duration=iso_duration(duration),
+            ),
+            context=Context(
+                registration=registration,
+                platform=platform,
+                extensions=attempt_extension,
+                contextActivities=ContextActivities(parent=[hall], grouping=[base]),
+            ),
             timestamp=stamp,
-        ))
+        )
+    )
+    if hall_completed:
+        statements.append(
+            Statement(
+                id=statement_id(registration, checkpoint.hall, "completed"),
+                actor=actor,
+                verb=VERB["completed"],
+                object=activities.hall,
+                result=Result(success=True, completion=True),
+                context=Context(
+                    registration=registration,
+                    platform=platform,
+                    contextActivities=ContextActivities(grouping=[activities.base]),
+                ),
+                timestamp=stamp,
+            )
+        )
     return statements
 
 
-def experienced_statement(vocabulary: Vocabulary, learner: Learner, *, hall_id: str, diorama_id: str,
-                          registration: str, sequence: int, platform: str, timestamp: float, seconds: float,
-                          hall_title: Mapping | None = None, diorama_title: Mapping | None = None) -> Statement:
+def experienced_statement(
+    vocabulary: Vocabulary,
+    learner: Learner,
+    *,
+    hall_id: str,
+    diorama_id: str,
+    registration: str,
+    sequence: int,
+    platform: str,
+    timestamp: float,
+    seconds: float,
+    hall_title: Mapping | None = None,
+    diorama_title: Mapping | None = None,
+) -> Statement:
     """`experienced` a diorama for `seconds` (the `sequence`-th report of it in this visit)."""
     return Statement(
         id=statement_id(registration, hall_id, diorama_id, str(sequence), "experienced"),
-        actor=vocabulary.actor(learner), verb=VERB["experienced"],
+        actor=vocabulary.actor(learner),
+        verb=VERB["experienced"],
         object=vocabulary.diorama(hall_id, diorama_id, diorama_title),
         result=Result(duration=iso_duration(seconds)),
-        context=Context(registration=registration, platform=platform, contextActivities=ContextActivities(
-            parent=[reference(vocabulary.hall(hall_id, hall_title))],
-            grouping=[reference(vocabulary.training_base())])),
+        context=Context(
+            registration=registration,
+            platform=platform,
+            contextActivities=ContextActivities(
+                parent=[reference(vocabulary.hall(hall_id, hall_title))],
+                grouping=[reference(vocabulary.training_base())],
+            ),
+        ),
         timestamp=iso_timestamp(timestamp),
     )
 
@@ -308,8 +382,10 @@ def statements_json(statements: list[Statement], fragments: Mapping[int, str] | 
 
     texts = []
     for statement in statements:
-        text = (f'{{"id":"{statement.id}","actor":{part(statement.actor)},"verb":{part(statement.verb)},'
-                f'"object":{part(statement.object)}')
+        text = (
+            f'{{"id":"{statement.id}","actor":{part(statement.actor)},"verb":{part(statement.verb)},'
+            f'"object":{part(statement.object)}'
+        )
         if statement.result is not None:
             text += f',"result":{statement.result.model_dump_json(exclude_none=True)}'
         texts.append(f'{text},"context":{part(statement.context)},"timestamp":"{statement.timestamp}"}}')
@@ -363,8 +439,7 @@ def iso_timestamp(seconds: float) -> str:
     millis = int(round((seconds - whole) * 1e6)) // 1000  # as datetime does: nearest microsecond, then down
     if millis > 999:
         return iso_timestamp(whole + 1.0)
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-            f".{millis:03d}Z")
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
 
 
 def iso_duration(seconds: float) -> str:

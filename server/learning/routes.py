@@ -138,15 +138,20 @@ def json_api(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
             if failure.status < 400 or failure.content_type != "application/json":
                 raise
             headers = {k: v for k, v in failure.headers.items() if k in ("WWW-Authenticate", "Retry-After")}
-            return web.Response(status=failure.status, text=failure.text, content_type="application/json",
-                                headers=headers | NO_STORE)
+            return web.Response(
+                status=failure.status, text=failure.text, content_type="application/json", headers=headers | NO_STORE
+            )
 
     return wrapped
 
 
 def reply(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.json_response(value, status=status, headers=NO_STORE | dict(headers or {}),
-                             dumps=functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":")))
+    return web.json_response(
+        value,
+        status=status,
+        headers=NO_STORE | dict(headers or {}),
+        dumps=functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":")),
+    )
 
 
 def error(status: int, message: str, **extra: Any) -> web.Response:
@@ -175,8 +180,9 @@ async def session_handler(request: web.Request) -> web.Response:
     branch = await request.app[DATABASE].write(learners.upsert_member, member_id, name, branch, time.time())
     role = sessions.role_of(member_id)
     log.info("sign-in member=%s role=%s", member_id, role)
-    return reply({"token": sessions.issue(member_id),
-                  "member": {"id": member_id, "name": name, "role": role, "branch": branch}})
+    return reply(
+        {"token": sessions.issue(member_id), "member": {"id": member_id, "name": name, "role": role, "branch": branch}}
+    )
 
 
 @json_api
@@ -209,14 +215,22 @@ async def checkpoint_handler(request: web.Request) -> web.Response:
     database = request.app[DATABASE]
     await database.write(learners.note_opened, principal.member_id, checkpoint.hall, checkpoint.id, now)
     state = learners.checkpoint_state(database.reader, principal.member_id, checkpoint.hall, checkpoint.id)
-    return reply({
-        "id": checkpoint.id, "hall": checkpoint.hall, "title": dict(checkpoint.title),
-        "pass_mark": checkpoint.pass_mark, "attempts_allowed": checkpoint.attempts, "cooldown": checkpoint.cooldown,
-        "questions": public_questions(checkpoint),
-        "attempts_used": state.used, "attempts_left": learners.attempts_left(checkpoint, state),
-        "retry_after": learners.retry_after(checkpoint, state, now), "passed": state.passed,
-        "best_score": state.best_score,
-    })
+    return reply(
+        {
+            "id": checkpoint.id,
+            "hall": checkpoint.hall,
+            "title": dict(checkpoint.title),
+            "pass_mark": checkpoint.pass_mark,
+            "attempts_allowed": checkpoint.attempts,
+            "cooldown": checkpoint.cooldown,
+            "questions": public_questions(checkpoint),
+            "attempts_used": state.used,
+            "attempts_left": learners.attempts_left(checkpoint, state),
+            "retry_after": learners.retry_after(checkpoint, state, now),
+            "passed": state.passed,
+            "best_score": state.best_score,
+        }
+    )
 
 
 @json_api
@@ -226,8 +240,9 @@ async def visit_handler(request: web.Request) -> web.Response:
     hall_id = request.match_info["hall_id"]
     if request.app[CURRENT_BUILD].view.manifest(hall_id) is None:
         return error(404, f"unknown hall {hall_id!r}")
-    registration = await request.app[DATABASE].write(learners.start_visit, principal.member_id, hall_id,
-                                                     body.platform, time.time())
+    registration = await request.app[DATABASE].write(
+        learners.start_visit, principal.member_id, hall_id, body.platform, time.time()
+    )
     return reply({"registration": registration}, 201)
 
 
@@ -250,10 +265,17 @@ async def attempt_handler(request: web.Request) -> web.Response:
     view = app[CURRENT_BUILD].view
     database = app[DATABASE]
     attempt = AttemptRequest(
-        member_id=principal.member_id, checkpoint=checkpoint, grade=marks, registration=registration,
-        platform=platform, now=time.time(),
+        member_id=principal.member_id,
+        checkpoint=checkpoint,
+        grade=marks,
+        registration=registration,
+        platform=platform,
+        now=time.time(),
         hall_checkpoints=frozenset(app[QUIZ].keys.hall(view.release, checkpoint.hall)),
-        vocabulary=app[QUIZ].vocabulary, hall_title=_hall_title(view, checkpoint.hall), idempotency_key=key)
+        vocabulary=app[QUIZ].vocabulary,
+        hall_title=_hall_title(view, checkpoint.hall),
+        idempotency_key=key,
+    )
     basis = learners.read_basis(database.reader, attempt)
     if isinstance(basis, (Refusal, StoredAttempt)):
         record = basis
@@ -266,16 +288,50 @@ async def attempt_handler(request: web.Request) -> web.Response:
             extra = {"attempts_left": 0}
         return error(record.status, record.error, **extra)
     if isinstance(record, StoredAttempt):
-        log.info("attempt replayed member=%s hall=%s checkpoint=%s number=%d", principal.member_id, checkpoint.hall,
-                 checkpoint.id, record.number)
-        return reply(_attempt_result(checkpoint, record.passed, record.raw, record.max, record.scaled, record.correct,
-                                     record.attempts_left, record.retry_after, record.hall_complete),
-                     headers={"Idempotent-Replay": "true"})
-    log.debug("attempt member=%s hall=%s checkpoint=%s number=%d score=%d/%d passed=%s", principal.member_id,
-             checkpoint.hall, checkpoint.id, record.number, marks.raw, marks.max, marks.passed)
-    return reply(_attempt_result(checkpoint, marks.passed, marks.raw, marks.max, marks.scaled,
-                                 [(r.question.id, r.correct) for r in marks.results], record.attempts_left,
-                                 record.retry_after, record.hall_complete))
+        log.info(
+            "attempt replayed member=%s hall=%s checkpoint=%s number=%d",
+            principal.member_id,
+            checkpoint.hall,
+            checkpoint.id,
+            record.number,
+        )
+        return reply(
+            _attempt_result(
+                checkpoint,
+                record.passed,
+                record.raw,
+                record.max,
+                record.scaled,
+                record.correct,
+                record.attempts_left,
+                record.retry_after,
+                record.hall_complete,
+            ),
+            headers={"Idempotent-Replay": "true"},
+        )
+    log.debug(
+        "attempt member=%s hall=%s checkpoint=%s number=%d score=%d/%d passed=%s",
+        principal.member_id,
+        checkpoint.hall,
+        checkpoint.id,
+        record.number,
+        marks.raw,
+        marks.max,
+        marks.passed,
+    )
+    return reply(
+        _attempt_result(
+            checkpoint,
+            marks.passed,
+            marks.raw,
+            marks.max,
+            marks.scaled,
+            [(r.question.id, r.correct) for r in marks.results],
+            record.attempts_left,
+            record.retry_after,
+            record.hall_complete,
+        )
+    )
 
 
 @json_api
@@ -288,14 +344,26 @@ async def experienced_handler(request: web.Request) -> web.Response:
     if manifest is None:
         return error(404, f"unknown hall {hall_id!r}")
     diorama = next(
-        (e for e in manifest.get("exhibits", []) if e.get("kind") == "diorama" and e.get("id") == diorama_id), None)
+        (e for e in manifest.get("exhibits", []) if e.get("kind") == "diorama" and e.get("id") == diorama_id), None
+    )
     if diorama is None:
         return error(404, f"unknown diorama {diorama_id!r} in hall {hall_id!r}")
     registration, seconds = body.registration, body.seconds
-    outcome = await request.app[DATABASE].write(learners.record_experience, ExperienceRequest(
-        member_id=principal.member_id, hall_id=hall_id, diorama_id=diorama_id, registration=registration,
-        seconds=float(seconds), now=time.time(), vocabulary=request.app[QUIZ].vocabulary,
-        hall_title=_hall_title(view, hall_id), diorama_title=diorama.get("title")), queues=True)
+    outcome = await request.app[DATABASE].write(
+        learners.record_experience,
+        ExperienceRequest(
+            member_id=principal.member_id,
+            hall_id=hall_id,
+            diorama_id=diorama_id,
+            registration=registration,
+            seconds=float(seconds),
+            now=time.time(),
+            vocabulary=request.app[QUIZ].vocabulary,
+            hall_title=_hall_title(view, hall_id),
+            diorama_title=diorama.get("title"),
+        ),
+        queues=True,
+    )
     if isinstance(outcome, Refusal):
         return error(outcome.status, outcome.error)
     return reply({"recorded": True, "seconds": float(seconds)}, 201)
@@ -316,8 +384,12 @@ async def progress_handler(request: web.Request) -> web.Response:
     report = await request.app[DATABASE].read_in_thread(progress.build_report, halls, where, settings, branches)
     if query.format == "csv":
         body = "\ufeff" + progress.report_csv(report)  # the BOM tells spreadsheet programs it is UTF-8
-        return web.Response(text=body, content_type="text/csv", charset="utf-8", headers=NO_STORE | {
-            "Content-Disposition": 'attachment; filename="progress.csv"'})
+        return web.Response(
+            text=body,
+            content_type="text/csv",
+            charset="utf-8",
+            headers=NO_STORE | {"Content-Disposition": 'attachment; filename="progress.csv"'},
+        )
     return reply(report)
 
 
@@ -344,9 +416,17 @@ async def resend_handler(request: web.Request) -> web.Response:
 # --- private helpers -------------------------------------------------------------
 
 
-def _attempt_result(checkpoint: Checkpoint, passed: bool, raw: int, top: int, scaled: float,
-                    correct: Sequence[tuple[str, bool]], attempts_left: int,
-                    retry_after: int, hall_complete: bool) -> dict:
+def _attempt_result(
+    checkpoint: Checkpoint,
+    passed: bool,
+    raw: int,
+    top: int,
+    scaled: float,
+    correct: Sequence[tuple[str, bool]],
+    attempts_left: int,
+    retry_after: int,
+    hall_complete: bool,
+) -> dict:
     """An attempt's reply body: explanations of right answers, of all once passed or out of tries."""
     reveal = passed or attempts_left == 0
     results = []
@@ -356,8 +436,14 @@ def _attempt_result(checkpoint: Checkpoint, passed: bool, raw: int, top: int, sc
         if question is not None and question.explanation and (right or reveal):
             entry["explanation"] = dict(question.explanation)
         results.append(entry)
-    return {"passed": passed, "score": {"raw": raw, "max": top, "scaled": scaled}, "results": results,
-            "attempts_left": attempts_left, "retry_after": retry_after, "hall_complete": hall_complete}
+    return {
+        "passed": passed,
+        "score": {"raw": raw, "max": top, "scaled": scaled},
+        "results": results,
+        "attempts_left": attempts_left,
+        "retry_after": retry_after,
+        "hall_complete": hall_complete,
+    }
 
 
 async def _upgrade_schema(app: web.Application):

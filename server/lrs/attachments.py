@@ -48,7 +48,7 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[bytes, list[Part]]:
     parts: list[Part] = []
     position = start + len(delimiter)
     while True:
-        if data[position:position + 2] == b"--":
+        if data[position : position + 2] == b"--":
             break
         line_end = data.find(b"\r\n", position)
         if line_end < 0:
@@ -56,7 +56,7 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[bytes, list[Part]]:
         following = data.find(delimiter, line_end)
         if following < 0:
             raise StatementError("multipart body: missing closing boundary")
-        parts.append(_part(data[line_end + 2:following]))
+        parts.append(_part(data[line_end + 2 : following]))
         position = following + len(delimiter)
     if not parts:
         raise StatementError("multipart body: no parts")
@@ -136,8 +136,10 @@ def check_attachments(statements: list[dict], parts: list[Part] | None) -> list[
         if matched is None:
             if "fileUrl" not in attachment:
                 where = "multipart body" if parts is not None else "application/json request"
-                raise StatementError(f"attachment {sha2}: no fileUrl and no matching part in the {where} "
-                                     "(send its data as multipart/mixed)")
+                raise StatementError(
+                    f"attachment {sha2}: no fileUrl and no matching part in the {where} "
+                    "(send its data as multipart/mixed)"
+                )
             continue
         if attachment["usageType"] == SIGNATURE_USAGE:
             check_signature(statement, attachment, matched.data)
@@ -199,8 +201,9 @@ def _verify_x5c(header: dict, signed: bytes, signature: bytes) -> None:
             raise TypeError(f"an RS* signature cannot be checked with a {type(key).__name__}")
         key.verify(signature, signed, padding.PKCS1v15(), algorithm)
     except InvalidSignature:
-        raise StatementError("signature attachment: the JWS signature does not verify against its x5c "
-                             "certificate") from None
+        raise StatementError(
+            "signature attachment: the JWS signature does not verify against its x5c certificate"
+        ) from None
     except (ValueError, TypeError, IndexError, KeyError, binascii.Error, AttributeError):
         raise StatementError("signature attachment: the x5c certificate cannot be read") from None
 
@@ -214,8 +217,10 @@ def multipart_reply(json_text: str, payloads: dict[str, tuple[str, bytes]]) -> t
     boundary = secrets.token_hex(16)
     chunks = [f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode(), json_text.encode()]
     for sha2, (content_type, data) in payloads.items():
-        chunks.append(f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
-                      f"X-Experience-API-Hash: {sha2}\r\n\r\n".encode())
+        chunks.append(
+            f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\nContent-Transfer-Encoding: binary\r\n"
+            f"X-Experience-API-Hash: {sha2}\r\n\r\n".encode()
+        )
         chunks.append(data)
     chunks.append(f"\r\n--{boundary}--\r\n".encode())
     return b"".join(chunks), f'multipart/mixed; boundary="{boundary}"'

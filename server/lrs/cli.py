@@ -87,8 +87,7 @@ def _add(store: LrsStore, args) -> int:
 
 
 def _list(store: LrsStore, args) -> int:
-    rows = [{"key": c.key, "name": c.name, "scopes": list(c.scopes), "created": c.created}
-            for c in store.credentials()]
+    rows = [{"key": c.key, "name": c.name, "scopes": list(c.scopes), "created": c.created} for c in store.credentials()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
     else:

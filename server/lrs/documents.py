@@ -66,8 +66,9 @@ DOCUMENT_PARAMS = Shape(DocumentParams)
 def document_params(xreq: XapiRequest) -> dict:
     """The request's parameters checked against `DocumentParams` (after `only_params`): 400 for the first problem."""
     try:
-        return check_params(xreq.params, DOCUMENT_PARAMS,
-                            lambda name: f"unknown parameter {name!r} for {xreq.method} {xreq.path}")
+        return check_params(
+            xreq.params, DOCUMENT_PARAMS, lambda name: f"unknown parameter {name!r} for {xreq.method} {xreq.path}"
+        )
     except StatementError as error:
         raise LrsError(400, str(error)) from None
 
@@ -118,8 +119,9 @@ async def _profile(state, xreq: XapiRequest, kind: str, subject: str) -> web.Str
     return await _many(state, xreq, kind, scope, params.get("since"), exact=True)
 
 
-async def _document(state, xreq: XapiRequest, kind: str, scope: str, doc_id: str | None,
-                    require_precondition: bool) -> web.StreamResponse:
+async def _document(
+    state, xreq: XapiRequest, kind: str, scope: str, doc_id: str | None, require_precondition: bool
+) -> web.StreamResponse:
     if xreq.method in ("GET", "HEAD"):
         document = await state.read(state.read_store.document, kind, scope, doc_id)
         if document is None:
@@ -133,9 +135,19 @@ async def _document(state, xreq: XapiRequest, kind: str, scope: str, doc_id: str
     try:
         if xreq.method in ("PUT", "POST"):
             content_type = xreq.headers.get("Content-Type") or "application/octet-stream"
-            await state.write(lambda: state.write_store.put_document(
-                kind, scope, doc_id, content_type, xreq.body, merge=xreq.method == "POST", if_match=if_match,
-                if_none_match=if_none_match, require_precondition=require_precondition and xreq.method == "PUT"))
+            await state.write(
+                lambda: state.write_store.put_document(
+                    kind,
+                    scope,
+                    doc_id,
+                    content_type,
+                    xreq.body,
+                    merge=xreq.method == "POST",
+                    if_match=if_match,
+                    if_none_match=if_none_match,
+                    require_precondition=require_precondition and xreq.method == "PUT",
+                )
+            )
         elif xreq.method == "DELETE":
             await state.write(lambda: state.write_store.delete_documents(kind, scope, doc_id, if_match=if_match))
         else:
@@ -151,8 +163,9 @@ async def _document(state, xreq: XapiRequest, kind: str, scope: str, doc_id: str
     return web.Response(status=204)
 
 
-async def _many(state, xreq: XapiRequest, kind: str, scope: str, since_us: int | None,
-                exact: bool) -> web.StreamResponse:
+async def _many(
+    state, xreq: XapiRequest, kind: str, scope: str, since_us: int | None, exact: bool
+) -> web.StreamResponse:
     if xreq.method == "DELETE":
         await state.write(lambda: state.write_store.delete_documents(kind, scope, None, prefix=not exact))
         return web.Response(status=204)
@@ -167,8 +180,10 @@ async def _many(state, xreq: XapiRequest, kind: str, scope: str, since_us: int |
 
 
 def _exact_ids(store, kind: str, scope: str, since_us: int | None):
-    rows = store.select("SELECT doc_id, updated_us FROM documents WHERE kind = ? AND scope = ? AND updated_us > ? "
-                        "ORDER BY doc_id", [kind, scope, since_us if since_us is not None else -1])
+    rows = store.select(
+        "SELECT doc_id, updated_us FROM documents WHERE kind = ? AND scope = ? AND updated_us > ? ORDER BY doc_id",
+        [kind, scope, since_us if since_us is not None else -1],
+    )
     return [row[0] for row in rows], max((row[1] for row in rows), default=None)
 
 

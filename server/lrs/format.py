@@ -51,8 +51,9 @@ def _arrays_in_context(statement: dict) -> None:
     context = statement.get("context")
     if not isinstance(context, dict) or "contextActivities" not in context:
         return
-    activities = {key: value if isinstance(value, list) else [value]
-                  for key, value in context["contextActivities"].items()}
+    activities = {
+        key: value if isinstance(value, list) else [value] for key, value in context["contextActivities"].items()
+    }
     statement["context"] = {**context, "contextActivities": activities}
 
 

@@ -30,8 +30,14 @@ from server.lrs.store import Credential
 API_VERSION = "1.0.3"
 VERSION_HEADER = "X-Experience-API-Version"
 _ACCEPTED_VERSION = re.compile(r"1\.0(\.\d+)?\Z")
-FORM_HEADERS = {"authorization", "x-experience-api-version", "content-type", "content-length", "if-match",
-                "if-none-match"}
+FORM_HEADERS = {
+    "authorization",
+    "x-experience-api-version",
+    "content-type",
+    "content-length",
+    "if-match",
+    "if-none-match",
+}
 """Part 3 1.3.s3.b6-b7: form parameters the LRS treats as header parameters."""
 CONTENT_HEADERS = {"content-type", "content-length"}
 """Form fields that describe `content`: they replace the request's own headers (which describe the form)."""
@@ -86,8 +92,11 @@ async def read_request(request: web.Request, max_body: int) -> XapiRequest:
     media_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if method == "POST" and "method" in query:
         if set(query) != {"method"}:
-            raise LrsError(400, "alternate request syntax: the query string may only hold 'method'; "
-                                "send the other parameters as form fields")
+            raise LrsError(
+                400,
+                "alternate request syntax: the query string may only hold 'method'; "
+                "send the other parameters as form fields",
+            )
         if media_type != "application/x-www-form-urlencoded":
             raise LrsError(400, "alternate request syntax needs Content-Type application/x-www-form-urlencoded")
         method = query["method"].upper()
@@ -181,15 +190,15 @@ _CHALLENGE = {"WWW-Authenticate": 'Basic realm="xAPI"'}
 CHALLENGE = _CHALLENGE
 
 
-def json_reply(value, status: int = 200, headers: dict | None = None, *, etag: bool = False,
-               text: str | None = None) -> web.Response:
+def json_reply(
+    value, status: int = 200, headers: dict | None = None, *, etag: bool = False, text: str | None = None
+) -> web.Response:
     """A JSON reply (`text` when already serialised); with `etag`, a quoted SHA-1 ETag of the body."""
     body = (text if text is not None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))).encode()
     all_headers = dict(headers or {})
     if etag:
         all_headers["ETag"] = f'"{hashlib.sha1(body).hexdigest()}"'
-    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8",
-                        headers=all_headers)
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8", headers=all_headers)
 
 
 def error_reply(request: web.Request, status: int, message: str, headers: dict | None = None) -> web.Response:
@@ -221,8 +230,11 @@ def require_scope(xreq: XapiRequest, allowed: set[str]) -> None:
     credential = xreq.credential
     assert credential is not None  # the service authenticates a request before any handler runs
     if not allowed & set(credential.scopes):
-        raise LrsError(403, f"these credentials ({credential.key}) may not do this; "
-                            f"it needs one of the scopes {', '.join(sorted(allowed))}")
+        raise LrsError(
+            403,
+            f"these credentials ({credential.key}) may not do this; "
+            f"it needs one of the scopes {', '.join(sorted(allowed))}",
+        )
 
 
 def only_params(xreq: XapiRequest, allowed: set[str], required: AbstractSet[str] = frozenset()) -> None:

@@ -136,8 +136,9 @@ def parse_query(params: Mapping[str, str], page_size: int) -> StatementQuery:
         name = single.pop()
         others = set(params) - {name, "format", "attachments"}
         if others:
-            raise StatementError(f"{name} can only be combined with format and attachments, "
-                                 f"not {', '.join(sorted(others))}")
+            raise StatementError(
+                f"{name} can only be combined with format and attachments, not {', '.join(sorted(others))}"
+            )
         query.statement_id = checked[name]
         query.voided = name == "voidedStatementId"
         return query

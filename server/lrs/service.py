@@ -67,8 +67,16 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "lrs.sqlite3"
 FORWARDER_KEY = "halls-forwarder"
-SCOPES = ("all", "all/read", "statements/write", "statements/read", "statements/read/mine", "state", "profile",
-          "define")
+SCOPES = (
+    "all",
+    "all/read",
+    "statements/write",
+    "statements/read",
+    "statements/read/mine",
+    "state",
+    "profile",
+    "define",
+)
 READ_STATEMENTS = {"all", "all/read", "statements/read", "statements/read/mine"}
 WRITE_STATEMENTS = {"all", "statements/write"}
 MAX_GROUP = 256
@@ -197,8 +205,9 @@ def embedded_credentials(app: web.Application) -> tuple[str, str]:
         if secret is None or store.credential(FORWARDER_KEY) is None:
             secret = secrets.token_urlsafe(24)
             store.remove_credential(FORWARDER_KEY)
-            store.add_credential(FORWARDER_KEY, secret, "hall server forwarder",
-                                 ("statements/write", "statements/read/mine"))
+            store.add_credential(
+                FORWARDER_KEY, secret, "hall server forwarder", ("statements/write", "statements/read/mine")
+            )
             store.set_setting("forwarder_secret", secret)
             state.credentials.pop(FORWARDER_KEY, None)
             log.info("created the embedded LRS credential %r for the forwarder", FORWARDER_KEY)
@@ -303,8 +312,11 @@ def _credential(xreq: XapiRequest) -> Credential:
 
 def authority(state: LrsState, credential: Credential) -> dict:
     """The Agent the LRS records as the authority of statements sent with these credentials."""
-    return {"objectType": "Agent", "name": credential.name,
-            "account": {"homePage": state.base_url, "name": credential.key}}
+    return {
+        "objectType": "Agent",
+        "name": credential.name,
+        "account": {"homePage": state.base_url, "name": credential.key},
+    }
 
 
 # --- statements ----------------------------------------------------------------
@@ -459,7 +471,7 @@ async def get_statements(state: LrsState, xreq: XapiRequest) -> web.Response:
     rows = await state.read(state.read_store.select, sql, args)
     more = ""
     if len(rows) > query.limit:
-        rows = rows[:query.limit]
+        rows = rows[: query.limit]
         more = more_link(xreq.path, query, rows[-1][0])
     if query.format == "exact" and not query.attachments:
         text = '{"statements":[' + ",".join(row[1] for row in rows) + '],"more":' + json.dumps(more) + "}"
@@ -471,9 +483,10 @@ async def get_statements(state: LrsState, xreq: XapiRequest) -> web.Response:
 
 
 def _single(store: LrsStore, statement_id: str, voided: bool, mine: str | None):
-    row = store.select("SELECT body FROM statements WHERE id = ? AND voided = ?" +
-                       (" AND credential = ?" if mine else ""),
-                       [statement_id, int(voided)] + ([mine] if mine else []))
+    row = store.select(
+        "SELECT body FROM statements WHERE id = ? AND voided = ?" + (" AND credential = ?" if mine else ""),
+        [statement_id, int(voided)] + ([mine] if mine else []),
+    )
     return row[0][0] if row else None
 
 
@@ -500,8 +513,9 @@ def _activity_ids(statement: dict) -> list[str]:
     return found
 
 
-async def _statement_reply(state: LrsState, text: str, statements: list[dict], attachments: bool,
-                           headers: dict) -> web.Response:
+async def _statement_reply(
+    state: LrsState, text: str, statements: list[dict], attachments: bool, headers: dict
+) -> web.Response:
     if not attachments:
         return json_reply(None, text=text, headers=headers, etag=True)
     hashes = [attachment["sha2"].lower() for _, attachment in attachment_objects(statements)]

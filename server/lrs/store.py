@@ -216,43 +216,65 @@ class LrsStore:
                 raise StatementConflict(f"statement {statement_id} is already stored with different content")
             terms = index_terms(prepared)
             if terms.voiding_target:
-                target = db.execute("SELECT voiding_target FROM statements WHERE id = ?",
-                                    (terms.voiding_target,)).fetchone()
+                target = db.execute(
+                    "SELECT voiding_target FROM statements WHERE id = ?", (terms.voiding_target,)
+                ).fetchone()
                 if (target is not None and target[0]) or voiding_in_batch.get(terms.voiding_target):
-                    raise StatementError(f"statements[{index}].object: statement {terms.voiding_target} is a "
-                                         "voiding statement and cannot be voided")
+                    raise StatementError(
+                        f"statements[{index}].object: statement {terms.voiding_target} is a "
+                        "voiding statement and cannot be voided"
+                    )
             voided = 0
             if not terms.voiding_target:
-                voided = int(db.execute("SELECT 1 FROM statements WHERE voiding_target = ? LIMIT 1",
-                                        (statement_id,)).fetchone() is not None)
+                voided = int(
+                    db.execute("SELECT 1 FROM statements WHERE voiding_target = ? LIMIT 1", (statement_id,)).fetchone()
+                    is not None
+                )
             body = json.dumps(prepared, ensure_ascii=False, separators=(",", ":"))
             stored_us = _stored_us(prepared["stored"])
             cursor = db.execute(
                 "INSERT INTO statements (id, stored_us, body, verb, registration, ref_target, voiding_target, "
                 "voided, credential) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (statement_id, stored_us, body, terms.verb, terms.registration, terms.ref_target,
-                 terms.voiding_target, voided, credential),
+                (
+                    statement_id,
+                    stored_us,
+                    body,
+                    terms.verb,
+                    terms.registration,
+                    terms.ref_target,
+                    terms.voiding_target,
+                    voided,
+                    credential,
+                ),
             )
             seq = cursor.lastrowid
-            db.executemany("INSERT OR IGNORE INTO statement_agents (seq, agent, related) VALUES (?, ?, ?)",
-                           [(seq, agent, related) for agent, related in terms.agents])
-            db.executemany("INSERT OR IGNORE INTO statement_activities (seq, activity, related) VALUES (?, ?, ?)",
-                           [(seq, activity, related) for activity, related in terms.activities])
+            db.executemany(
+                "INSERT OR IGNORE INTO statement_agents (seq, agent, related) VALUES (?, ?, ?)",
+                [(seq, agent, related) for agent, related in terms.agents],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO statement_activities (seq, activity, related) VALUES (?, ?, ?)",
+                [(seq, activity, related) for activity, related in terms.activities],
+            )
             if terms.voiding_target:
-                db.execute("UPDATE statements SET voided = 1 WHERE id = ? AND voiding_target IS NULL",
-                           (terms.voiding_target,))
+                db.execute(
+                    "UPDATE statements SET voided = 1 WHERE id = ? AND voiding_target IS NULL", (terms.voiding_target,)
+                )
             for activity_id, definition in activity_definitions(prepared):
                 old = db.execute("SELECT definition FROM activities WHERE id = ?", (activity_id,)).fetchone()
                 merged = merge_definition(json.loads(old[0]) if old else None, definition)
-                db.execute("INSERT OR REPLACE INTO activities (id, definition) VALUES (?, ?)",
-                           (activity_id, json.dumps(merged, ensure_ascii=False)))
+                db.execute(
+                    "INSERT OR REPLACE INTO activities (id, definition) VALUES (?, ?)",
+                    (activity_id, json.dumps(merged, ensure_ascii=False)),
+                )
         return ids
 
     def put_attachments(self, parts: Iterable[tuple[str, str, bytes]]) -> None:
         """Store attachment payloads (sha2, content type, data); identical payloads are kept once."""
         with self._transaction():
-            self.db.executemany("INSERT OR IGNORE INTO attachments (sha2, content_type, data) VALUES (?, ?, ?)",
-                                list(parts))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO attachments (sha2, content_type, data) VALUES (?, ?, ?)", list(parts)
+            )
 
     def attachments(self, hashes: Iterable[str]) -> dict[str, tuple[str, bytes]]:
         found = {}
@@ -264,8 +286,9 @@ class LrsStore:
 
     def statement(self, statement_id: str, voided: bool) -> str | None:
         """The stored JSON text of a statement: only a voided one when `voided`, else only a live one."""
-        row = self.db.execute("SELECT body FROM statements WHERE id = ? AND voided = ?",
-                              (statement_id.lower(), int(voided))).fetchone()
+        row = self.db.execute(
+            "SELECT body FROM statements WHERE id = ? AND voided = ?", (statement_id.lower(), int(voided))
+        ).fetchone()
         return row[0] if row else None
 
     def select(self, sql: str, args: list) -> list[tuple]:
@@ -286,8 +309,10 @@ class LrsStore:
     # --- documents -----------------------------------------------------------
 
     def document(self, kind: str, scope: str, doc_id: str) -> Document | None:
-        row = self.db.execute("SELECT content_type, body, etag, updated_us FROM documents "
-                              "WHERE kind = ? AND scope = ? AND doc_id = ?", (kind, scope, doc_id)).fetchone()
+        row = self.db.execute(
+            "SELECT content_type, body, etag, updated_us FROM documents WHERE kind = ? AND scope = ? AND doc_id = ?",
+            (kind, scope, doc_id),
+        ).fetchone()
         return Document(row[0], bytes(row[1]), row[2], row[3]) if row else None
 
     def document_ids(self, kind: str, scope_prefix: str, since_us: int | None) -> tuple[list[str], int | None]:
@@ -299,19 +324,33 @@ class LrsStore:
         ).fetchall()
         return [row[0] for row in rows], max((row[1] for row in rows), default=None)
 
-    def put_document(self, kind: str, scope: str, doc_id: str, content_type: str, body: bytes, *,
-                     merge: bool, if_match: list[str] | None, if_none_match: list[str] | None,
-                     require_precondition: bool) -> None:
+    def put_document(
+        self,
+        kind: str,
+        scope: str,
+        doc_id: str,
+        content_type: str,
+        body: bytes,
+        *,
+        merge: bool,
+        if_match: list[str] | None,
+        if_none_match: list[str] | None,
+        require_precondition: bool,
+    ) -> None:
         """Create, replace (PUT) or merge (POST) a document after checking its ETag preconditions."""
         with self._transaction():
             current = self.document(kind, scope, doc_id)
             _check_preconditions(current, if_match, if_none_match)
             if require_precondition and if_match is None and if_none_match is None:
                 if current is not None:
-                    raise DocumentConflict("the document already exists: fetch it, then send If-Match with its "
-                                           "ETag (or If-None-Match: * to create only)")
-                raise PreconditionRequired("a PUT of a profile document needs If-Match (with the ETag of the "
-                                           "document it replaces) or If-None-Match: * (to create it)")
+                    raise DocumentConflict(
+                        "the document already exists: fetch it, then send If-Match with its "
+                        "ETag (or If-None-Match: * to create only)"
+                    )
+                raise PreconditionRequired(
+                    "a PUT of a profile document needs If-Match (with the ETag of the "
+                    "document it replaces) or If-None-Match: * (to create it)"
+                )
             if merge and current is not None:
                 body, content_type = _merged(current, content_type, body), current.content_type
             elif merge:
@@ -319,16 +358,21 @@ class LrsStore:
             etag = hashlib.sha1(body).hexdigest()
             self.db.execute(
                 "INSERT OR REPLACE INTO documents (kind, scope, doc_id, content_type, body, etag, updated_us) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (kind, scope, doc_id, content_type, body, etag, self.now_us()))
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (kind, scope, doc_id, content_type, body, etag, self.now_us()),
+            )
 
-    def delete_documents(self, kind: str, scope: str, doc_id: str | None, *, if_match: list[str] | None = None,
-                         prefix: bool = False) -> None:
+    def delete_documents(
+        self, kind: str, scope: str, doc_id: str | None, *, if_match: list[str] | None = None, prefix: bool = False
+    ) -> None:
         """Delete one document (after its If-Match check) or every document of a scope."""
         with self._transaction():
             if doc_id is None:
                 if prefix:
-                    self.db.execute("DELETE FROM documents WHERE kind = ? AND scope >= ? AND scope < ?",
-                                    (kind, scope, scope + "\uffff"))
+                    self.db.execute(
+                        "DELETE FROM documents WHERE kind = ? AND scope >= ? AND scope < ?",
+                        (kind, scope, scope + "\uffff"),
+                    )
                 else:
                     self.db.execute("DELETE FROM documents WHERE kind = ? AND scope = ?", (kind, scope))
                 return
@@ -342,13 +386,16 @@ class LrsStore:
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         credential = Credential(key, hash_secret(secret), name, tuple(scopes), created)
         with self._transaction():
-            self.db.execute("INSERT INTO credentials (key, secret_hash, name, scopes, created) VALUES (?, ?, ?, ?, ?)",
-                            (key, credential.secret_hash, name, " ".join(credential.scopes), created))
+            self.db.execute(
+                "INSERT INTO credentials (key, secret_hash, name, scopes, created) VALUES (?, ?, ?, ?, ?)",
+                (key, credential.secret_hash, name, " ".join(credential.scopes), created),
+            )
         return credential
 
     def credential(self, key: str) -> Credential | None:
-        row = self.db.execute("SELECT key, secret_hash, name, scopes, created FROM credentials WHERE key = ?",
-                              (key,)).fetchone()
+        row = self.db.execute(
+            "SELECT key, secret_hash, name, scopes, created FROM credentials WHERE key = ?", (key,)
+        ).fetchone()
         return Credential(row[0], row[1], row[2], tuple(row[3].split()), row[4]) if row else None
 
     def credentials(self) -> list[Credential]:
@@ -388,8 +435,7 @@ def _stored_us(text: str) -> int:
     return int(valid_timestamp(text).timestamp() * 1000) * 1000
 
 
-def _check_preconditions(current: Document | None, if_match: list[str] | None,
-                         if_none_match: list[str] | None) -> None:
+def _check_preconditions(current: Document | None, if_match: list[str] | None, if_none_match: list[str] | None) -> None:
     if if_match is not None:
         if current is None or ("*" not in if_match and current.etag not in if_match):
             raise PreconditionFailed("If-Match does not match the document's current ETag")
@@ -404,8 +450,9 @@ def _is_json_type(content_type: str) -> bool:
 
 def _json_object(body: bytes, content_type: str, which: str) -> dict:
     if not _is_json_type(content_type):
-        raise DocumentNotJson(f"cannot merge: the {which} document is {content_type or 'untyped'}, "
-                              "not application/json")
+        raise DocumentNotJson(
+            f"cannot merge: the {which} document is {content_type or 'untyped'}, not application/json"
+        )
     try:
         value = parse_json(body)
     except JsonError as error:

@@ -40,28 +40,67 @@ from typing_extensions import TypedDict, is_typeddict
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
 INTERACTION_TYPES = {
-    "true-false", "choice", "fill-in", "long-fill-in", "matching",
-    "performance", "sequencing", "likert", "numeric", "other",
+    "true-false",
+    "choice",
+    "fill-in",
+    "long-fill-in",
+    "matching",
+    "performance",
+    "sequencing",
+    "likert",
+    "numeric",
+    "other",
 }
 COMPONENT_LISTS = {
-    "choice": {"choices"}, "sequencing": {"choices"}, "likert": {"scale"},
-    "matching": {"source", "target"}, "performance": {"steps"},
+    "choice": {"choices"},
+    "sequencing": {"choices"},
+    "likert": {"scale"},
+    "matching": {"source", "target"},
+    "performance": {"steps"},
 }
 ALL_COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
 CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
 
-STATEMENT_KEYS = {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored",
-                  "authority", "version", "attachments"}
+STATEMENT_KEYS = {
+    "id",
+    "actor",
+    "verb",
+    "object",
+    "result",
+    "context",
+    "timestamp",
+    "stored",
+    "authority",
+    "version",
+    "attachments",
+}
 SUBSTATEMENT_KEYS = {"objectType", "actor", "verb", "object", "result", "context", "timestamp", "attachments"}
 AGENT_KEYS = {"objectType", "name", *IFI_KEYS}
 GROUP_KEYS = AGENT_KEYS | {"member"}
 ACTIVITY_KEYS = {"objectType", "id", "definition"}
-DEFINITION_KEYS = {"name", "description", "type", "moreInfo", "extensions", "interactionType",
-                   "correctResponsesPattern", *ALL_COMPONENT_LISTS}
+DEFINITION_KEYS = {
+    "name",
+    "description",
+    "type",
+    "moreInfo",
+    "extensions",
+    "interactionType",
+    "correctResponsesPattern",
+    *ALL_COMPONENT_LISTS,
+}
 RESULT_KEYS = {"score", "success", "completion", "response", "duration", "extensions"}
 SCORE_KEYS = {"scaled", "raw", "min", "max"}
-CONTEXT_KEYS = {"registration", "instructor", "team", "contextActivities", "revision", "platform",
-                "language", "statement", "extensions"}
+CONTEXT_KEYS = {
+    "registration",
+    "instructor",
+    "team",
+    "contextActivities",
+    "revision",
+    "platform",
+    "language",
+    "statement",
+    "extensions",
+}
 ATTACHMENT_KEYS = {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
@@ -96,11 +135,37 @@ _LANGTAG = re.compile(
     rf"|[xX](?:-{_ALNUM}{{1,8}})+"
     r")\Z"
 )
-_GRANDFATHERED = {tag.lower() for tag in (
-    "en-GB-oed", "i-ami", "i-bnn", "i-default", "i-enochian", "i-hak", "i-klingon", "i-lux", "i-mingo",
-    "i-navajo", "i-pwn", "i-tao", "i-tay", "i-tsu", "sgn-BE-FR", "sgn-BE-NL", "sgn-CH-DE",
-    "art-lojban", "cel-gaulish", "no-bok", "no-nyn", "zh-guoyu", "zh-hakka", "zh-min", "zh-min-nan", "zh-xiang",
-)}
+_GRANDFATHERED = {
+    tag.lower()
+    for tag in (
+        "en-GB-oed",
+        "i-ami",
+        "i-bnn",
+        "i-default",
+        "i-enochian",
+        "i-hak",
+        "i-klingon",
+        "i-lux",
+        "i-mingo",
+        "i-navajo",
+        "i-pwn",
+        "i-tao",
+        "i-tay",
+        "i-tsu",
+        "sgn-BE-FR",
+        "sgn-BE-NL",
+        "sgn-CH-DE",
+        "art-lojban",
+        "cel-gaulish",
+        "no-bok",
+        "no-nyn",
+        "zh-guoyu",
+        "zh-hakka",
+        "zh-min",
+        "zh-min-nan",
+        "zh-xiang",
+    )
+}
 
 
 # --- the declared shapes (Part 2 2.2.s4.b1) ------------------------------------------
@@ -683,10 +748,12 @@ def is_mailto(value: Any) -> bool:
 
 def uuid_param(name: str) -> Callable[[Any], str]:
     """A UUID parameter, answered lower-cased."""
+
     def check(value: Any) -> str:
         if not is_uuid(value):
             raise ParamError(f"{name}: must be a UUID, got {value!r}")
         return value.lower()
+
     return check
 
 
@@ -695,30 +762,36 @@ def iri_param(name: str) -> Callable[[Any], str]:
         if not is_iri(value):
             raise ParamError(f"{name}: must be an IRI, got {value!r}")
         return value
+
     return check
 
 
 def flag_param(name: str) -> Callable[[Any], bool]:
     """A boolean parameter: exactly `true` or `false`."""
+
     def check(value: Any) -> bool:
         if value not in ("true", "false"):
             raise ParamError(f"{name}: must be true or false, got {value!r}")
         return value == "true"
+
     return check
 
 
 def timestamp_param(name: str) -> Callable[[Any], int]:
     """An ISO 8601 timestamp parameter, answered as microseconds since the epoch."""
+
     def check(value: Any) -> int:
         moment = parse_timestamp(value)
         if moment is None:
             raise ParamError(f"{name}: must be an ISO 8601 timestamp, got {value!r}")
         return int(moment.timestamp() * 1_000_000)
+
     return check
 
 
 def agent_json_param(name: str, *, allow_group: bool = True) -> Callable[[Any], dict]:
     """An Agent (or Identified Group) given as JSON, answered as the object."""
+
     def check(value: Any) -> dict:
         try:
             agent = parse_json(value)
@@ -729,6 +802,7 @@ def agent_json_param(name: str, *, allow_group: bool = True) -> Callable[[Any], 
         except StatementError as error:
             raise ParamError(str(error)) from None
         return agent
+
     return check
 
 
@@ -754,8 +828,9 @@ def validate_agent(value: Any, path: str = "agent", *, allow_group: bool = True,
             raise StatementError(f"{path}: must be an Agent, not a Group")
         _group(value, path)
         if need_ifi and not any(key in value for key in IFI_KEYS):
-            raise StatementError(f"{path}: an anonymous Group cannot be used here; an inverse functional "
-                                 "identifier is required")
+            raise StatementError(
+                f"{path}: an anonymous Group cannot be used here; an inverse functional identifier is required"
+            )
     else:
         _agent(value, path)
 
@@ -823,8 +898,10 @@ def _agent(value: Any, path: str) -> None:
     found = [key for key in IFI_KEYS if key in value]
     if len(found) != 1:
         detail = f"found {len(found)}" + (f": {', '.join(found)}" if found else "")
-        raise StatementError(f"{path}: an Agent must have exactly one inverse functional identifier "
-                             f"(mbox, mbox_sha1sum, openid, account); {detail}")
+        raise StatementError(
+            f"{path}: an Agent must have exactly one inverse functional identifier "
+            f"(mbox, mbox_sha1sum, openid, account); {detail}"
+        )
     _ifi(value, found[0], path)
 
 
@@ -836,8 +913,10 @@ def _group(value: Any, path: str) -> None:
         _string(value["name"], f"{path}.name")
     found = [key for key in IFI_KEYS if key in value]
     if len(found) > 1:
-        raise StatementError(f"{path}: an Identified Group must have exactly one inverse functional identifier; "
-                             f"found {len(found)}: {', '.join(found)}")
+        raise StatementError(
+            f"{path}: an Identified Group must have exactly one inverse functional identifier; "
+            f"found {len(found)}: {', '.join(found)}"
+        )
     if found:
         _ifi(value, found[0], path)
     elif "member" not in value:
@@ -899,8 +978,9 @@ def _object(value: Any, path: str, in_substatement: bool) -> str:
             raise StatementError(f"{path}: a SubStatement must not contain a SubStatement")
         _statement(value, path, substatement=True)
     else:
-        raise StatementError(f"{path}.objectType: must be one of Activity, Agent, Group, SubStatement, "
-                             f"StatementRef; got {_show(kind)}")
+        raise StatementError(
+            f"{path}.objectType: must be one of Activity, Agent, Group, SubStatement, StatementRef; got {_show(kind)}"
+        )
     return kind
 
 
@@ -938,8 +1018,9 @@ def _definition(value: Any, path: str) -> None:
         _extensions(value["extensions"], f"{path}.extensions")
     interaction = value.get("interactionType")
     if "interactionType" in value and interaction not in INTERACTION_TYPES:
-        raise StatementError(f"{path}.interactionType: must be one of {', '.join(sorted(INTERACTION_TYPES))}; "
-                             f"got {_show(interaction)}")
+        raise StatementError(
+            f"{path}.interactionType: must be one of {', '.join(sorted(INTERACTION_TYPES))}; got {_show(interaction)}"
+        )
     if "correctResponsesPattern" in value:
         if interaction is None:
             raise StatementError(f"{path}: 'correctResponsesPattern' needs an 'interactionType'")
@@ -1023,8 +1104,10 @@ def _context(value: Any, path: str, object_type: str) -> None:
     for key in ("revision", "platform"):
         if key in value:
             if object_type != "Activity":
-                raise StatementError(f"{path}.{key}: only allowed when the statement's object is an Activity "
-                                     f"(it is {_article(object_type)})")
+                raise StatementError(
+                    f"{path}.{key}: only allowed when the statement's object is an Activity "
+                    f"(it is {_article(object_type)})"
+                )
             _string(value[key], f"{path}.{key}")
     if "language" in value and not is_language_tag(value["language"]):
         raise StatementError(f"{path}.language: must be an RFC 5646 language tag, got {_show(value['language'])}")
@@ -1043,16 +1126,18 @@ def _authority(value: Any, path: str) -> None:
         return
     found = [key for key in IFI_KEYS if key in value]
     if found:
-        raise StatementError(f"{path}: a Group authority must be an anonymous Group (the OAuth consumer and user), "
-                             f"not one identified by {found[0]}")
+        raise StatementError(
+            f"{path}: a Group authority must be an anonymous Group (the OAuth consumer and user), "
+            f"not one identified by {found[0]}"
+        )
     _group(value, path)
     members = value["member"]
     if len(members) != 2:
-        raise StatementError(f"{path}: a Group authority must have exactly two Agents (OAuth consumer and user); "
-                             f"found {len(members)}")
+        raise StatementError(
+            f"{path}: a Group authority must have exactly two Agents (OAuth consumer and user); found {len(members)}"
+        )
     if not any("account" in member for member in members):
-        raise StatementError(f"{path}.member: one of the two Agents must be the OAuth consumer, identified by "
-                             "account")
+        raise StatementError(f"{path}.member: one of the two Agents must be the OAuth consumer, identified by account")
 
 
 def _attachment(value: Any, path: str) -> None:

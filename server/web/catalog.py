@@ -24,10 +24,11 @@ import logging
 import os
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -54,7 +55,7 @@ class JsonDocument:
     etag: str
 
     @classmethod
-    def of(cls, value: Any) -> "JsonDocument":
+    def of(cls, value: Any) -> JsonDocument:
         body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         packed = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
         if packed is not None and len(packed) > len(body) * 0.9:
@@ -205,8 +206,9 @@ def _chunk_objects(manifest: Mapping) -> dict[str, tuple]:
 # --- switching builds -------------------------------------------------------
 
 
-async def notify_reload(app: web.Application, hall_id: str | None, changed: list[str], error: str | None = None,
-                        *, share: bool = False) -> None:
+async def notify_reload(
+    app: web.Application, hall_id: str | None, changed: list[str], error: str | None = None, *, share: bool = False
+) -> None:
     """Announce on the app's build events that a hall changed or a build failed.
 
     `share`: also tell other workers.  Off for build switches, which every
@@ -340,8 +342,13 @@ async def plan_handler(request: web.Request) -> web.Response:
         "from": start,
         "variant": variant,
         "chunks": [
-            {"id": s.chunk, "room": s.room, "hops": s.hops, "distance": s.distance,
-             "model": chunk_model(chunks[s.chunk], variant, objects_url)}
+            {
+                "id": s.chunk,
+                "room": s.room,
+                "hops": s.hops,
+                "distance": s.distance,
+                "model": chunk_model(chunks[s.chunk], variant, objects_url),
+            }
             for s in steps
         ],
     }

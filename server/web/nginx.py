@@ -119,8 +119,8 @@ def _full(part: str, prefix: Path, options: NginxOptions) -> str:
     access = f"access_log {q('access.log')};" if options.access_log else "access_log off;"
     body = "\n".join("    " + line if line else "" for line in part.splitlines())
     return f"""\
-{head}pid {q('nginx.pid')};
-error_log {q('error.log')} warn;
+{head}pid {q("nginx.pid")};
+error_log {q("error.log")} warn;
 
 events {{
     worker_connections 1024;
@@ -133,11 +133,11 @@ http {{
     tcp_nodelay on;
     keepalive_timeout 65;
     keepalive_requests 100000;
-    client_body_temp_path {q('client_body')};
-    proxy_temp_path {q('proxy')};
-    fastcgi_temp_path {q('fastcgi')};
-    uwsgi_temp_path {q('uwsgi')};
-    scgi_temp_path {q('scgi')};
+    client_body_temp_path {q("client_body")};
+    proxy_temp_path {q("proxy")};
+    fastcgi_temp_path {q("fastcgi")};
+    uwsgi_temp_path {q("uwsgi")};
+    scgi_temp_path {q("scgi")};
     default_type application/octet-stream;
 
 {body}

@@ -47,13 +47,21 @@ class IssuedCertificate:
 
 
 def add_cert_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", action="append", required=True, metavar="NAME_OR_IP",
-                        help="host name or IP address members type on the headset (repeat for several)")
+    parser.add_argument(
+        "--host",
+        action="append",
+        required=True,
+        metavar="NAME_OR_IP",
+        help="host name or IP address members type on the headset (repeat for several)",
+    )
     parser.add_argument("--root", type=Path, default=Path("."), help="project folder (default: .)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the files (default: ROOT/var/tls)")
     parser.add_argument("--days", type=int, default=MAX_DAYS, help=f"server certificate lifetime (default {MAX_DAYS})")
-    parser.add_argument("--new-ca", action="store_true",
-                        help="make a new CA even if one exists (every headset must then trust it again)")
+    parser.add_argument(
+        "--new-ca",
+        action="store_true",
+        help="make a new CA even if one exists (every headset must then trust it again)",
+    )
 
 
 def cert_command(args) -> int:
@@ -68,8 +76,9 @@ def cert_command(args) -> int:
     return 0
 
 
-def issue_certificate(hosts: list[str], out: Path, days: int = MAX_DAYS, new_ca: bool = False,
-                      now: dt.datetime | None = None) -> IssuedCertificate:
+def issue_certificate(
+    hosts: list[str], out: Path, days: int = MAX_DAYS, new_ca: bool = False, now: dt.datetime | None = None
+) -> IssuedCertificate:
     """Write (or reuse) the CA in `out` and a server certificate for `hosts`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
@@ -81,8 +90,12 @@ def issue_certificate(hosts: list[str], out: Path, days: int = MAX_DAYS, new_ca:
     out.mkdir(parents=True, exist_ok=True)
     ca_cert, ca_key, created = _load_or_make_ca(out, new_ca, now)
     key = _new_key()
-    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, names[0][:64]),
-                         x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "Tunlan Halls")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, names[0][:64]),
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "Tunlan Halls"),
+        ]
+    )
     alt_names = [x509.IPAddress(ipaddress.ip_address(h)) if _is_ip(h) else x509.DNSName(h) for h in names]
     not_after = now + dt.timedelta(days=days)
     certificate = (
@@ -95,9 +108,20 @@ def issue_certificate(hosts: list[str], out: Path, days: int = MAX_DAYS, new_ca:
         .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, content_commitment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=True,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -131,8 +155,8 @@ def trust_instructions(issued: IssuedCertificate, port: int = 8443) -> str:
         "     or download it from a trusted machine);",
         "   - Settings > Security > Encryption & credentials > Install a certificate > CA certificate,",
         f"     pick {issued.ca_cert.name} and check that its SHA-256 matches the one above;",
-        "   - reopen the browser and visit the https:// address: no warning, and \"Enter VR\" appears.",
-        "   Without installing the CA, the browser shows a warning; \"Advanced > Proceed\" also works, per headset",
+        '   - reopen the browser and visit the https:// address: no warning, and "Enter VR" appears.',
+        '   Without installing the CA, the browser shows a warning; "Advanced > Proceed" also works, per headset',
         "   and browser profile, but some browsers then refuse WebXR.",
         "3. Desktop browsers: import the same file as a trusted authority (Chrome: Settings > Privacy and",
         "   security > Security > Manage certificates > Authorities > Import).",
@@ -160,8 +184,12 @@ def _checked_hosts(hosts: list[str]) -> list[str]:
 
 
 def _label_ok(label: str) -> bool:
-    return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" and all(
-        c.isascii() and (c.isalnum() or c == "-") for c in label)
+    return (
+        0 < len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+    )
 
 
 def _is_ip(host: str) -> bool:
@@ -190,8 +218,12 @@ def _load_or_make_ca(out: Path, new_ca: bool, now: dt.datetime):
             return ca_cert, ca_key, False
         log.warning("the CA in %s expires soon; making a new one", out)
     ca_key = _new_key()
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, f"Tunlan Halls local CA {now:%Y-%m-%d}"),
-                      x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "Tunlan Halls")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, f"Tunlan Halls local CA {now:%Y-%m-%d}"),
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "Tunlan Halls"),
+        ]
+    )
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -201,9 +233,20 @@ def _load_or_make_ca(out: Path, new_ca: bool, now: dt.datetime):
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=False,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -215,8 +258,9 @@ def _load_or_make_ca(out: Path, new_ca: bool, now: dt.datetime):
 def _key_pem(key) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _cert_pem(cert) -> bytes:

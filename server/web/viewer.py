@@ -40,8 +40,13 @@ THREE_FOLDERS = {"build": ("build",), "examples/jsm": ("examples", "jsm")}
 """URL part under `/vendor/three/` -> folder inside the `three` package."""
 SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 """One path segment: no leading dot (so no `.`, `..` or hidden files), no slashes or odd bytes."""
-VENDOR_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
-                ".json": "application/json", ".css": "text/css"}
+VENDOR_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".css": "text/css",
+}
 VENDOR_CACHE = "public, max-age=86400"
 """Library files change only when package.json moves; a day, revalidated by ETag after."""
 PAGE_CACHE = "no-cache"
@@ -113,8 +118,14 @@ async def viewer_page(request: web.Request) -> web.StreamResponse:
     if not page.is_file():
         return _not_found("浏览器展厅未安装 · The browser viewer is not installed")
     policy = content_security_policy(page, request.app[CONFIG].objects_url, request.host)
-    return web.FileResponse(page, headers={"Cache-Control": PAGE_CACHE, "Content-Type": "text/html; charset=utf-8",
-                                           "Content-Security-Policy": policy})
+    return web.FileResponse(
+        page,
+        headers={
+            "Cache-Control": PAGE_CACHE,
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": policy,
+        },
+    )
 
 
 INLINE_SCRIPT = re.compile(r"<script(?:\s+type=\"importmap\")?>(.*?)</script>", re.S)
@@ -126,21 +137,25 @@ def content_security_policy(page: Path, objects_url: str, host: str) -> str:
     `wasm-unsafe-eval` lets the meshopt decoder compile its WebAssembly; `blob:` URLs are pictures decoded
     from fetched chunk bytes.  Hall text never reaches the page as markup anyway: this is the second line.
     """
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
-                      for body in INLINE_SCRIPT.findall(page.read_text(encoding="utf-8")))
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'"
+        for body in INLINE_SCRIPT.findall(page.read_text(encoding="utf-8"))
+    )
     parts = urlsplit(objects_url)
     objects = f" {parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-    return "; ".join([
-        "default-src 'self'",
-        f"script-src 'self' 'wasm-unsafe-eval' {hashes}".rstrip(),
-        f"connect-src 'self' blob: ws://{host} wss://{host}{objects}",
-        f"img-src 'self' blob: data:{objects}",
-        f"media-src 'self' blob:{objects}",
-        "style-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'self'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'wasm-unsafe-eval' {hashes}".rstrip(),
+            f"connect-src 'self' blob: ws://{host} wss://{host}{objects}",
+            f"img-src 'self' blob: data:{objects}",
+            f"media-src 'self' blob:{objects}",
+            "style-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'self'",
+        ]
+    )
 
 
 def vendor_file(three: Path, url_part: str, path: str) -> Path | None:
@@ -193,13 +208,16 @@ def _vendor_entry(cache: dict, target: Path) -> VendorFile:
     entry = cache.get(target)
     if entry is None or entry.stamp != stamp:
         body = target.read_bytes()
-        entry = VendorFile(stamp, body, gzip.compress(body, compresslevel=6, mtime=0),
-                           hashlib.sha256(body).hexdigest()[:32])
+        entry = VendorFile(
+            stamp, body, gzip.compress(body, compresslevel=6, mtime=0), hashlib.sha256(body).hexdigest()[:32]
+        )
         cache[target] = entry
     return entry
 
 
 def _not_found(message: str) -> web.Response:
-    body = ('<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>404</title></head>'
-            f'<body><p>{html.escape(message)}</p><p><a href="/">返回展厅目录 · Back to the halls</a></p></body></html>')
+    body = (
+        '<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>404</title></head>'
+        f'<body><p>{html.escape(message)}</p><p><a href="/">返回展厅目录 · Back to the halls</a></p></body></html>'
+    )
     return web.Response(status=404, text=body, content_type="text/html", headers={"Cache-Control": "no-store"})

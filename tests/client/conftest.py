@@ -83,8 +83,9 @@ def _serve_compressed_bams(monkeypatch) -> None:
 
     if objects.OBJECT_NAME.fullmatch("0" * 64 + ".bam.pz"):
         return
-    monkeypatch.setattr(objects, "OBJECT_NAME", re.compile(
-        r"[0-9a-f]{64}\.(glb|bam\.pz|bam|png|jpg|jpeg|ogg|mp3|wav|mp4|webm)"))
+    monkeypatch.setattr(
+        objects, "OBJECT_NAME", re.compile(r"[0-9a-f]{64}\.(glb|bam\.pz|bam|png|jpg|jpeg|ogg|mp3|wav|mp4|webm)")
+    )
     monkeypatch.setitem(objects.CONTENT_TYPES, "bam.pz", "application/octet-stream")
 
 
@@ -95,8 +96,15 @@ def start_hall_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...,
     servers: list[HallServer] = []
 
     def start(project: Path, prepare=None, **changes) -> HallServer:
-        keys = dict(root=project, build_dir=project / "build", port=0, reload_interval=0.05,
-                    web_dir=project / "no-web", access_log=False, trainer_key=TRAINER_KEY)
+        keys = dict(
+            root=project,
+            build_dir=project / "build",
+            port=0,
+            reload_interval=0.05,
+            web_dir=project / "no-web",
+            access_log=False,
+            trainer_key=TRAINER_KEY,
+        )
         config = load_config(flags=keys | changes)
         requests: list[str] = []  # filled from the first response on, so made before the server
 
@@ -126,13 +134,35 @@ class ClientRun:
     screenshot: Path | None
 
 
-def run_client(url: str, hall: str, tmp: Path, *args: str, cache: Path | None = None, timeout: float = 60.0,
-               screenshot: bool = True, name: str = "run") -> ClientRun:
+def run_client(
+    url: str,
+    hall: str,
+    tmp: Path,
+    *args: str,
+    cache: Path | None = None,
+    timeout: float = 60.0,
+    screenshot: bool = True,
+    name: str = "run",
+) -> ClientRun:
     """`python -m tools.client URL --hall HALL --offscreen ...` in a child process."""
     report = tmp / f"{name}.json"
     shot = tmp / f"{name}.png" if screenshot else None
-    argv = [sys.executable, "-m", "tools.client", url, "--hall", hall, "--offscreen", "--size", "480x300",
-            "--report", str(report), "--timeout", "30", *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "tools.client",
+        url,
+        "--hall",
+        hall,
+        "--offscreen",
+        "--size",
+        "480x300",
+        "--report",
+        str(report),
+        "--timeout",
+        "30",
+        *args,
+    ]
     if shot is not None:
         argv += ["--screenshot", str(shot)]
     if cache is not None:

@@ -32,9 +32,12 @@ def main(url: str, cache: str, out: str) -> int:
     from tools.client.walk import WalkInput
 
     base = ShowBase(windowType="offscreen")
-    client = HallClient(base, ObjectStore(ObjectCache(cache), HttpSource(url)),
-                        ClientOptions(hall="alpha", name="驾驶员", member_id="driver-1", presence=False),
-                        interactive=False)
+    client = HallClient(
+        base,
+        ObjectStore(ObjectCache(cache), HttpSource(url)),
+        ClientOptions(hall="alpha", name="驾驶员", member_id="driver-1", presence=False),
+        interactive=False,
+    )
     seen: dict = {}
 
     def step_until(condition, seconds: float = 20.0) -> bool:

@@ -37,8 +37,9 @@ def test_unknown_version_is_refused_with_a_message_to_update(built_project):
     data = manifest_of(built_project, "alpha") | {"version": 2}
     with pytest.raises(ManifestError) as error:
         HallManifest.parse(data)
-    assert str(error.value) == ("manifest: version 2 is not supported by this client (it reads version 1); "
-                                "update the client")
+    assert str(error.value) == (
+        "manifest: version 2 is not supported by this client (it reads version 1); update the client"
+    )
 
 
 def test_malformed_manifest_names_the_hall(built_project):

@@ -17,8 +17,7 @@ def bam_names(project, hall: str) -> list[str]:
     return [c["objects"]["bam"]["name"] for c in manifest_of(project, hall)["chunks"]]
 
 
-def test_client_loads_exactly_the_listed_objects_then_nothing_from_a_warm_cache(project, start_hall_server,
-                                                                                 tmp_path):
+def test_client_loads_exactly_the_listed_objects_then_nothing_from_a_warm_cache(project, start_hall_server, tmp_path):
     server = start_hall_server(project)
     cache = tmp_path / "cache"
     cold = run_client(server.url, "alpha", tmp_path, "--no-presence", cache=cache, name="cold")
@@ -59,8 +58,9 @@ def test_client_rejects_a_corrupt_object_and_shows_the_rest(project, start_hall_
     run = run_client(server.url, "alpha", tmp_path, "--no-presence")
     assert run.code == 1
     assert run.report["loaded"] == 1 and run.report["total"] == 2
-    assert any(f"object {name}: sha256" in message and "(corrupt); discarded" in message
-               for message in run.report["failed"])
+    assert any(
+        f"object {name}: sha256" in message and "(corrupt); discarded" in message for message in run.report["failed"]
+    )
     assert "Traceback" not in run.stderr
     assert run.screenshot is not None and not inspect_image(run.screenshot).blank
 
@@ -95,20 +95,31 @@ def test_vr_without_openvr_says_what_to_install_and_exits_2(tmp_path):
         import pytest
 
         pytest.skip("panda3d-openvr is installed here")
-    done = subprocess.run([sys.executable, "-m", "tools.client", "http://127.0.0.1:9", "--hall", "alpha", "--vr"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.client", "http://127.0.0.1:9", "--hall", "alpha", "--vr"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 2
-    assert done.stderr.strip() == ("halls client: --vr needs the optional package panda3d-openvr (module "
-                                   "'p3dopenvr' is missing); install it with 'pip install panda3d-openvr' and "
-                                   "start SteamVR (or another OpenVR runtime)")
+    assert done.stderr.strip() == (
+        "halls client: --vr needs the optional package panda3d-openvr (module "
+        "'p3dopenvr' is missing); install it with 'pip install panda3d-openvr' and "
+        "start SteamVR (or another OpenVR runtime)"
+    )
 
 
 def test_thumbnail_comes_from_the_client_renderer(built_project, tmp_path):
     from tools.client import render_hall_thumbnail
 
-    out = render_hall_thumbnail(manifest_of(built_project, "alpha"), built_project / "build" / "objects",
-                                tmp_path / "alpha.png", size=(240, 150))
+    out = render_hall_thumbnail(
+        manifest_of(built_project, "alpha"),
+        built_project / "build" / "objects",
+        tmp_path / "alpha.png",
+        size=(240, 150),
+    )
     image = inspect_image(out, THEME)
     assert image.size == (240, 150)
     assert not image.blank and image.found(0.01) == list(THEME)

@@ -65,8 +65,12 @@ class Peer:
 
 
 def is_pose_at(member_id: int, x: float, y: float):
-    return lambda r: (not isinstance(r, dict) and int(r["id"]) == member_id
-                      and math.isclose(r["x"] / 100, x, abs_tol=0.02) and math.isclose(r["y"] / 100, y, abs_tol=0.02))
+    return lambda r: (
+        not isinstance(r, dict)
+        and int(r["id"]) == member_id
+        and math.isclose(r["x"] / 100, x, abs_tol=0.02)
+        and math.isclose(r["y"] / 100, y, abs_tol=0.02)
+    )
 
 
 def test_presence_client_joins_and_its_poses_reach_a_peer(project, start_hall_server):
@@ -111,11 +115,26 @@ def test_presence_client_reports_a_lost_hub_and_keeps_retrying(project, start_ha
 
 def run_client_async(url: str, tmp, *args: str):
     report = tmp / "presence.json"
-    argv = [sys.executable, "-m", "tools.client", url, "--hall", "alpha", "--offscreen", "--size", "320x200",
-            "--report", str(report), "--cache", str(tmp / "cache"), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "tools.client",
+        url,
+        "--hall",
+        "alpha",
+        "--offscreen",
+        "--size",
+        "320x200",
+        "--report",
+        str(report),
+        "--cache",
+        str(tmp / "cache"),
+        *args,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return report, asyncio.create_subprocess_exec(*argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
-                                                  stderr=asyncio.subprocess.PIPE)
+    return report, asyncio.create_subprocess_exec(
+        *argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
 
 
 def test_offscreen_client_appears_to_a_peer_with_name_and_pose(project, start_hall_server, tmp_path):
@@ -126,8 +145,9 @@ def test_offscreen_client_appears_to_a_peer_with_name_and_pose(project, start_ha
         report, starting = run_client_async(server.url, tmp_path, "--name", "李明", "--linger", "2.5")
         process = await starting
         try:
-            joined = await peer.expect(lambda m: isinstance(m, dict) and m.get("type") == "joined"
-                                       and m["members"][0]["name"] == "李明")
+            joined = await peer.expect(
+                lambda m: isinstance(m, dict) and m.get("type") == "joined" and m["members"][0]["name"] == "李明"
+            )
             member = joined["members"][0]["id"]
             await peer.expect(is_pose_at(member, 0.0, 0.0))  # alpha's spawn point
         finally:

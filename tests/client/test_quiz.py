@@ -72,9 +72,20 @@ def test_a_visit_reads_a_panel_answers_the_quiz_and_walks_into_the_next_hall(pro
 
     server = start_hall_server(project)
     out = tmp_path / "visit.json"
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "client" / "drive_client.py"), server.url,
-                           str(tmp_path / "cache"), str(out)], capture_output=True, text=True, timeout=90, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "client" / "drive_client.py"),
+            server.url,
+            str(tmp_path / "cache"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert seen["panel"] == "前言"

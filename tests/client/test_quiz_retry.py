@@ -23,8 +23,9 @@ def checkpoint(built_project):
 
 
 def attempts_used(server, api: QuizApi, checkpoint_id: str) -> int:
-    request = urllib.request.Request(f"{server.url}/api/halls/alpha/checkpoints/{checkpoint_id}",
-                                     headers={"Authorization": f"Bearer {api.token}"})
+    request = urllib.request.Request(
+        f"{server.url}/api/halls/alpha/checkpoints/{checkpoint_id}", headers={"Authorization": f"Bearer {api.token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())["attempts_used"]
 
@@ -36,8 +37,9 @@ def signed_in(server, **options) -> QuizApi:
 
 
 @pytest.mark.parametrize("mode", ["drop", "stall"])
-def test_a_lost_reply_is_retried_once_with_the_same_key_and_counts_one_attempt(project, start_hall_server,
-                                                                               checkpoint, mode):
+def test_a_lost_reply_is_retried_once_with_the_same_key_and_counts_one_attempt(
+    project, start_hall_server, checkpoint, mode
+):
     lossy = LossyAttempts(mode=mode)
     server = start_hall_server(project, prepare=lossy.install)
     api = signed_in(server, timeout=0.5)

@@ -55,8 +55,12 @@ def x_display(tmp_path):
     _require_tools()
     read, write = os.pipe()
     with open(tmp_path / "xvfb.log", "wb") as log:
-        process = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24",
-                                    "-nolisten", "tcp"], pass_fds=(write,), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+            pass_fds=(write,),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     os.close(write)
     try:
         number = b""
@@ -85,8 +89,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 def xdotool(display: str, *args: str, check: bool = True) -> str:
     """Run `xdotool ARGS` on `display`; its output.  `check`: fail the test on a non-zero exit."""
-    done = subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=10,
-                          env={**os.environ, "DISPLAY": display})
+    done = subprocess.run(
+        ["xdotool", *args], capture_output=True, text=True, timeout=10, env={**os.environ, "DISPLAY": display}
+    )
     if check and done.returncode != 0:
         pytest.fail(f"xdotool {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
     return done.stdout.strip()
@@ -150,13 +155,31 @@ def test_windowed_client_walks_while_w_is_held_and_the_wall_stops_it(project, st
         peer = await Peer.join(server.url)
         with open(log, "wb") as output:
             client = subprocess.Popen(
-                [sys.executable, "-m", "tools.cli", "client", server.url, "--hall", "alpha", "--name", "窗口",
-                 "--size", "640x400", "--cache", str(tmp_path / "cache")],
-                cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
-                env={**os.environ, "DISPLAY": x_display, "PYTHONPATH": str(ROOT)})
+                [
+                    sys.executable,
+                    "-m",
+                    "tools.cli",
+                    "client",
+                    server.url,
+                    "--hall",
+                    "alpha",
+                    "--name",
+                    "窗口",
+                    "--size",
+                    "640x400",
+                    "--cache",
+                    str(tmp_path / "cache"),
+                ],
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "DISPLAY": x_display, "PYTHONPATH": str(ROOT)},
+            )
         try:
-            joined = await peer.expect(lambda m: isinstance(m, dict) and m.get("type") == "joined"
-                                       and m["members"][0]["name"] == "窗口", timeout=60)  # a slow start under load
+            joined = await peer.expect(
+                lambda m: isinstance(m, dict) and m.get("type") == "joined" and m["members"][0]["name"] == "窗口",
+                timeout=60,
+            )  # a slow start under load
             member = joined["members"][0]["id"]
             await peer.expect(is_pose_at(member, 0.0, 0.0), timeout=30)  # in the hall, at the spawn point
             window = await client_window(x_display, client, log)
@@ -167,8 +190,9 @@ def test_windowed_client_walks_while_w_is_held_and_the_wall_stops_it(project, st
                 await asyncio.sleep(PUSH_SECONDS)
             except (AssertionError, TimeoutError):
                 seen = [round(float(r["y"]) / 100, 2) for r in peer.poses if int(r["id"]) == member]
-                pytest.fail(f"W held {WALK_TIMEOUT:.0f} s: the member's y went {seen}\n"
-                            f"{log.read_text(errors='replace')}")
+                pytest.fail(
+                    f"W held {WALK_TIMEOUT:.0f} s: the member's y went {seen}\n{log.read_text(errors='replace')}"
+                )
             finally:
                 xdotool(x_display, "keyup", "w")
             end = await last_pose(peer, member)

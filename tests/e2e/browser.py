@@ -61,8 +61,15 @@ class Browser:
     @classmethod
     def start(cls) -> Browser:
         process = subprocess.Popen(
-            ["node", str(HERE / "driver.mjs")], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, encoding="utf-8", bufsize=1, env={**os.environ, "CHROMIUM": CHROMIUM})
+            ["node", str(HERE / "driver.mjs")],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+            env={**os.environ, "CHROMIUM": CHROMIUM},
+        )
         return cls(process)
 
     def _read(self) -> None:
@@ -94,10 +101,15 @@ class Browser:
             self.to_driver.flush()
             return self._answer(request_id, timeout)
 
-    def new_page(self, width: int = 800, height: int = 500, https_errors_ok: bool = False,
-                 init_scripts: tuple[str, ...] = ()) -> Page:
-        page_id = self.request("newPage", viewport={"width": width, "height": height},
-                               ignoreHTTPSErrors=https_errors_ok, initScripts=list(init_scripts))
+    def new_page(
+        self, width: int = 800, height: int = 500, https_errors_ok: bool = False, init_scripts: tuple[str, ...] = ()
+    ) -> Page:
+        page_id = self.request(
+            "newPage",
+            viewport={"width": width, "height": height},
+            ignoreHTTPSErrors=https_errors_ok,
+            initScripts=list(init_scripts),
+        )
         return Page(self, page_id)
 
     def close(self) -> None:

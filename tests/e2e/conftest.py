@@ -100,8 +100,9 @@ def halls_project(request) -> Path:
 
 
 def server_config(root: Path, **changes) -> ServerConfig:
-    values = dict(root=root, build_dir=root / "build", port=0, access_log=False, reload_interval=0.1,
-                  trainer_key=TRAINER_KEY)
+    values = dict(
+        root=root, build_dir=root / "build", port=0, access_log=False, reload_interval=0.1, trainer_key=TRAINER_KEY
+    )
     return load_config(flags=values | changes)
 
 

@@ -19,8 +19,11 @@ def test_two_pages_see_each_others_avatars_and_movements(halls_server, open_page
     assert first.wait_for(SEES, "乙")["name"] == "乙"
     assert second.wait_for(SEES, "甲")["name"] == "甲"
     second.evaluate("() => window.__hallsViewer.goTo(3, -2, 90)")
-    seen = first.wait_for("""(name) => { const a = window.__hallsViewer.avatars.find((m) => m.name === name);
-        return a && Math.hypot(a.position[0] - 3, a.position[1] + 2) < 0.2 && a.position; }""", "乙")
+    seen = first.wait_for(
+        """(name) => { const a = window.__hallsViewer.avatars.find((m) => m.name === name);
+        return a && Math.hypot(a.position[0] - 3, a.position[1] + 2) < 0.2 && a.position; }""",
+        "乙",
+    )
     assert math.isclose(seen[2], 1.6, abs_tol=0.1)  # the head, at eye height
     assert first.evaluate("() => document.getElementById('presence-count').textContent") == "在线 2 人"
     second.close()

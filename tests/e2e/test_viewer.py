@@ -187,8 +187,9 @@ def test_checkpoint_opens_on_entering_and_shows_the_graded_result(halls_server, 
 
 
 def test_keyboard_only_room_jump_language_switch_and_snap_turns(halls_server, open_page):
-    page = open_page(init_scripts=(
-        "localStorage.setItem('halls.settings', JSON.stringify({reducedMotion: true, voice: false}))",))
+    page = open_page(
+        init_scripts=("localStorage.setItem('halls.settings', JSON.stringify({reducedMotion: true, voice: false}))",)
+    )
     page.goto(f"{halls_server.url}/halls/red")
     wait_loaded(page)
     page.evaluate("() => document.getElementById('view').focus()")

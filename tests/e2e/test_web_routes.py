@@ -53,8 +53,9 @@ def test_three_is_served_from_node_modules_gzipped_when_asked(halls_server):
     assert status == 200 and headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert body == (ROOT / "node_modules/three/build/three.module.js").read_bytes()
     assert "Content-Encoding" not in headers and headers["Cache-Control"] == "public, max-age=86400"
-    status, zipped_headers, zipped = fetch(halls_server, "/vendor/three/build/three.core.js",
-                                           {"Accept-Encoding": "gzip, br"})
+    status, zipped_headers, zipped = fetch(
+        halls_server, "/vendor/three/build/three.core.js", {"Accept-Encoding": "gzip, br"}
+    )
     assert status == 200 and zipped_headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped) == (ROOT / "node_modules/three/build/three.core.js").read_bytes()
     status, _, _ = fetch(halls_server, "/vendor/three/build/three.core.js", {"If-None-Match": zipped_headers["ETag"]})
@@ -65,13 +66,23 @@ def test_three_is_served_from_node_modules_gzipped_when_asked(halls_server):
     assert status == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/vendor/three/build/../package.json", "/vendor/three/build/%2e%2e/package.json",
-    "/vendor/three/build/..%2fpackage.json", "/vendor/three/examples/jsm/../../package.json",
-    "/vendor/three/build/.hidden.js", "/vendor/three/build/three.module.js%00.js", "/vendor/three/src/Three.js",
-    "/vendor/three/build/three.cjs", "/vendor/three/examples/jsm/%2fetc%2fpasswd.js", "/vendor/three/build//etc/passwd",
-    "/vendor/three/build/nothing.js", "/vendor/three/examples/jsm/loaders",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/vendor/three/build/../package.json",
+        "/vendor/three/build/%2e%2e/package.json",
+        "/vendor/three/build/..%2fpackage.json",
+        "/vendor/three/examples/jsm/../../package.json",
+        "/vendor/three/build/.hidden.js",
+        "/vendor/three/build/three.module.js%00.js",
+        "/vendor/three/src/Three.js",
+        "/vendor/three/build/three.cjs",
+        "/vendor/three/examples/jsm/%2fetc%2fpasswd.js",
+        "/vendor/three/build//etc/passwd",
+        "/vendor/three/build/nothing.js",
+        "/vendor/three/examples/jsm/loaders",
+    ],
+)
 def test_vendor_paths_outside_the_two_folders_answer_404(halls_server, path):
     assert fetch(halls_server, path)[0] == 404
 

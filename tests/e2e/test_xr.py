@@ -80,12 +80,15 @@ def test_checkpoint_questions_are_answered_with_the_laser_in_vr(halls_server, ha
     page = open_page(init_scripts=(FAKE_XR,))
     page.goto(f"{halls_server.url}/halls/red")
     wait_loaded(page)
-    page.evaluate("""async (id) => {
+    page.evaluate(
+        """async (id) => {
         const r = await fetch('/api/session', {method: 'POST', headers: {'Content-Type': 'application/json'},
                                                body: JSON.stringify({member_id: id, name: '头显学员'})});
         const d = await r.json();
         localStorage.setItem('halls.session', JSON.stringify({token: d.token, member: d.member}));
-    }""", f"VR-{uuid.uuid4().hex[:8]}")
+    }""",
+        f"VR-{uuid.uuid4().hex[:8]}",
+    )
     page.wait_for("() => window.__hallsViewer.xr.supported")
     page.click("#vr-button")
     page.wait_for("() => window.__hallsViewer.xr.presenting")
@@ -97,8 +100,9 @@ def test_checkpoint_questions_are_answered_with_the_laser_in_vr(halls_server, ha
         answers = question["answer"] if isinstance(question["answer"], list) else [question["answer"]]
         for answer in answers:
             label = {True: "正确", False: "错误"}.get(answer) if isinstance(answer, bool) else f"{answer}."
-            page.wait_for("(label) => window.__hallsViewer.viewer.xr.panel.labels.some((t) => t.startsWith(label))",
-                          label)
+            page.wait_for(
+                "(label) => window.__hallsViewer.viewer.xr.panel.labels.some((t) => t.startsWith(label))", label
+            )
             assert page.evaluate(AIM_AT_BUTTON, label) is not None
         last = question is keys["questions"][-1]
         assert page.evaluate(AIM_AT_BUTTON, "提交答案" if last else "下一题") is not None

@@ -54,12 +54,19 @@ def room(room_id: str, x: float, y: float = 0.0, size: float = 10.0) -> dict:
 
 
 def doorway(here: str, there: str) -> dict:
-    return Doorway(room=here, to_room=there, to_hall=None, position=(0.0, 0.0, 0.0), width=2.0,
-                   heading=0.0).model_dump(mode="json")
+    return Doorway(room=here, to_room=there, to_hall=None, position=(0.0, 0.0, 0.0), width=2.0, heading=0.0).model_dump(
+        mode="json"
+    )
 
 
-def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tuple[str, str]], salt: str = "",
-                  salted: set[str] | None = None) -> dict:
+def fake_manifest(
+    build: Path,
+    hall_id: str,
+    rooms: list[dict],
+    doors: list[tuple[str, str]],
+    salt: str = "",
+    salted: set[str] | None = None,
+) -> dict:
     """A manifest with one chunk per room; chunk bytes depend on hall, room and `salt` (for `salted` rooms)."""
     chunks = []
     for info in rooms:
@@ -70,17 +77,34 @@ def fake_manifest(build: Path, hall_id: str, rooms: list[dict], doors: list[tupl
             "glb_meshopt": store_object(build, b"glTF-meshopt" + seed * 10, "glb"),
             "bam": store_object(build, b"x\x9c" + seed * 80, "bam.pz"),
         }
-        chunks.append(Chunk.model_validate({"id": info["id"], "room": info["id"], "bounds": info["bounds"],
-                                            "triangles": 12, "draw_calls": 1, "nodes": [f"{info['id']}/shell"],
-                                            "objects": objects}))
-    return dump_manifest(Manifest(
-        id=hall_id, title=Text(zh=f"{hall_id}馆", en=hall_id.title()), intro=None, order=0,
-        theme=Theme(primary="#b22222", secondary="#f2c14e"),
-        spawn=Spawn(room=rooms[0]["id"], position=(0.0, 0.0, 0.0), heading=0.0),
-        rooms=tuple(Room.model_validate(r) for r in rooms),
-        doorways=tuple(Doorway.model_validate(doorway(a, b)) for a, b in doors),
-        chunks=tuple(chunks), exhibits=(), checkpoints=(),
-    ))
+        chunks.append(
+            Chunk.model_validate(
+                {
+                    "id": info["id"],
+                    "room": info["id"],
+                    "bounds": info["bounds"],
+                    "triangles": 12,
+                    "draw_calls": 1,
+                    "nodes": [f"{info['id']}/shell"],
+                    "objects": objects,
+                }
+            )
+        )
+    return dump_manifest(
+        Manifest(
+            id=hall_id,
+            title=Text(zh=f"{hall_id}馆", en=hall_id.title()),
+            intro=None,
+            order=0,
+            theme=Theme(primary="#b22222", secondary="#f2c14e"),
+            spawn=Spawn(room=rooms[0]["id"], position=(0.0, 0.0, 0.0), heading=0.0),
+            rooms=tuple(Room.model_validate(r) for r in rooms),
+            doorways=tuple(Doorway.model_validate(doorway(a, b)) for a, b in doors),
+            chunks=tuple(chunks),
+            exhibits=(),
+            checkpoints=(),
+        )
+    )
 
 
 def default_halls(build: Path, salt: str = "", salted: set[str] | None = None) -> dict[str, dict]:
@@ -106,7 +130,8 @@ def publish(build: Path, manifests: dict[str, dict], build_id: str) -> Path:
     for hall_id, manifest in models.items():
         (release / "halls" / hall_id).mkdir(parents=True, exist_ok=True)
         (release / "halls" / hall_id / "manifest.json").write_text(
-            json.dumps(dump_manifest(manifest), ensure_ascii=False))
+            json.dumps(dump_manifest(manifest), ensure_ascii=False)
+        )
         (release / "private" / "answers").mkdir(parents=True, exist_ok=True)
         (release / "private" / "answers" / f"{hall_id}.json").write_text(json.dumps({"answer": SECRET}))
     catalog = dump_catalog(catalog_of(models.values(), build_id))
@@ -127,8 +152,9 @@ def build_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(tmp_path: Path, build_dir: Path) -> ServerConfig:
-    return ServerConfig(root=tmp_path, build_dir=build_dir, port=0, reload_interval=0.05,
-                        web_dir=tmp_path / "no-web", access_log=False)
+    return ServerConfig(
+        root=tmp_path, build_dir=build_dir, port=0, reload_interval=0.05, web_dir=tmp_path / "no-web", access_log=False
+    )
 
 
 @pytest.fixture

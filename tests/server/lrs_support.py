@@ -55,8 +55,16 @@ class LrsClient:
         self.port = port
         self.auth = auth or basic()
 
-    def request(self, method: str, path: str, params: dict | None = None, body=None, headers: dict | None = None,
-                version: str | None = "1.0.3", auth: str | None | bool = True) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: dict | None = None,
+        body=None,
+        headers: dict | None = None,
+        version: str | None = "1.0.3",
+        auth: str | None | bool = True,
+    ) -> Reply:
         if params:
             path = f"{path}?{urlencode(params)}"
         all_headers = {}
@@ -123,8 +131,10 @@ def statement(**changes) -> dict:
     base = {
         "id": str(uuid.uuid4()),
         "actor": {"objectType": "Agent", "name": "学员", "mbox": "mailto:learner@example.com"},
-        "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced",
-                 "display": {"zh-CN": "体验", "en-US": "experienced"}},
+        "verb": {
+            "id": "http://adlnet.gov/expapi/verbs/experienced",
+            "display": {"zh-CN": "体验", "en-US": "experienced"},
+        },
         "object": {"objectType": "Activity", "id": "https://halls.example/xapi/halls/safety"},
     }
     base.update(changes)

@@ -63,7 +63,6 @@ def ralph_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("ralph", "uvicorn", "fastapi"))
 
 
-
 class RalphServer:
     """One Ralph LRS process; `stop()` / `start()` keep its port, credentials and stored statements."""
 
@@ -82,7 +81,7 @@ class RalphServer:
     def authorization(self) -> str:
         return "Basic " + base64.b64encode(f"{self.key}:{self.secret}".encode()).decode()
 
-    def start(self, timeout: float = 30.0) -> "RalphServer":
+    def start(self, timeout: float = 30.0) -> RalphServer:
         """Start Ralph and wait until `/__heartbeat__` answers."""
         if self.process is not None and self.process.poll() is None:
             return self
@@ -100,7 +99,11 @@ class RalphServer:
         with open(self.log_path, "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", LAUNCHER, "127.0.0.1", str(self.port), self.key, self.secret],
-                env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -128,7 +131,7 @@ class RalphServer:
             self.process.kill()
             self.process.wait(10)
 
-    def restart(self) -> "RalphServer":
+    def restart(self) -> RalphServer:
         self.stop()
         return self.start()
 
@@ -139,15 +142,24 @@ class RalphServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def request(self, method: str, path: str, body: bytes | None = None, params: dict | None = None,
-                headers: dict | None = None) -> tuple[int, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, params: dict | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes]:
         """A plain HTTP request to Ralph with its credentials (path relative to /xAPI/)."""
         target = "/xAPI/" + path + (f"?{urlencode(params)}" if params else "")
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            connection.request(method, target, body=body, headers={
-                "Authorization": self.authorization, "X-Experience-API-Version": "1.0.3",
-                "Content-Type": "application/json", **(headers or {})})
+            connection.request(
+                method,
+                target,
+                body=body,
+                headers={
+                    "Authorization": self.authorization,
+                    "X-Experience-API-Version": "1.0.3",
+                    "Content-Type": "application/json",
+                    **(headers or {}),
+                },
+            )
             response = connection.getresponse()
             return response.status, response.read()
         finally:
@@ -167,8 +179,9 @@ class RalphServer:
                 return found
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             try:
-                connection.request("GET", more, headers={"Authorization": self.authorization,
-                                                         "X-Experience-API-Version": "1.0.3"})
+                connection.request(
+                    "GET", more, headers={"Authorization": self.authorization, "X-Experience-API-Version": "1.0.3"}
+                )
                 response = connection.getresponse()
                 status, body = response.status, response.read()
             finally:

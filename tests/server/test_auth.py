@@ -13,7 +13,7 @@ import pytest
 
 from server.learning.auth import AuthFailure, EnrolmentRefused, Sessions, load_or_create_secret, read_personal_codes
 from tests.server.test_hub_support import HubClient, run
-from tests.server.test_quiz_support import ADMIN_CODE, TRAINER_CODE, CORRECT, quiz_config, start_quiz
+from tests.server.test_quiz_support import ADMIN_CODE, CORRECT, TRAINER_CODE, quiz_config, start_quiz
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -151,19 +151,28 @@ def test_session_answers_token_and_member_with_role_and_branch(quiz):
     assert staff.json()["member"]["role"] == "admin"
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"name": "x"}, 400, "member_id: 1-64 letters, digits or . _ @ - (starting with a letter or digit)"),
-    ({"member_id": "a b", "name": "x"}, 400,
-     "member_id: 1-64 letters, digits or . _ @ - (starting with a letter or digit)"),
-    ({"member_id": "m1"}, 400, "name: 1-40 characters, no control characters"),
-    ({"member_id": "m1", "name": "   "}, 400, "name: 1-40 characters, no control characters"),
-    ({"member_id": "m1", "name": "a\nb"}, 400, "name: 1-40 characters, no control characters"),
-    ({"member_id": "m1", "name": "x", "branch": "火星支部"}, 400,
-     "branch: unknown branch (one of: 一支部, 二支部, 机电支部)"),
-    ({"member_id": "m1", "name": "x", "enrolment_code": 5}, 400, "enrolment_code: expected a string"),
-    ({"member_id": "root", "name": "x"}, 403, "wrong or missing enrolment code"),
-    ({"member_id": "t1", "name": "x", "enrolment_code": "guess"}, 403, "wrong or missing enrolment code"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"name": "x"}, 400, "member_id: 1-64 letters, digits or . _ @ - (starting with a letter or digit)"),
+        (
+            {"member_id": "a b", "name": "x"},
+            400,
+            "member_id: 1-64 letters, digits or . _ @ - (starting with a letter or digit)",
+        ),
+        ({"member_id": "m1"}, 400, "name: 1-40 characters, no control characters"),
+        ({"member_id": "m1", "name": "   "}, 400, "name: 1-40 characters, no control characters"),
+        ({"member_id": "m1", "name": "a\nb"}, 400, "name: 1-40 characters, no control characters"),
+        (
+            {"member_id": "m1", "name": "x", "branch": "火星支部"},
+            400,
+            "branch: unknown branch (one of: 一支部, 二支部, 机电支部)",
+        ),
+        ({"member_id": "m1", "name": "x", "enrolment_code": 5}, 400, "enrolment_code: expected a string"),
+        ({"member_id": "root", "name": "x"}, 403, "wrong or missing enrolment code"),
+        ({"member_id": "t1", "name": "x", "enrolment_code": "guess"}, 403, "wrong or missing enrolment code"),
+    ],
+)
 def test_bad_sign_ins_are_refused_with_a_clear_error(quiz, body, status, message):
     config, server, api = quiz
     reply = api.call("POST", "/api/session", body)
@@ -187,8 +196,11 @@ RANK = {"member": 0, "trainer": 1, "admin": 2}
 
 def test_every_protected_endpoint_checks_the_token_and_the_role(quiz):
     config, server, api = quiz
-    tokens = {"member": api.sign_in("m1"), "trainer": api.sign_in("t1", enrolment_code=TRAINER_CODE),
-              "admin": api.sign_in("root", enrolment_code=ADMIN_CODE)}
+    tokens = {
+        "member": api.sign_in("m1"),
+        "trainer": api.sign_in("t1", enrolment_code=TRAINER_CODE),
+        "admin": api.sign_in("root", enrolment_code=ADMIN_CODE),
+    }
     registrations = {role: api.visit(token) for role, token in tokens.items()}
     good = Sessions(SECRET)
     prefix, body, signature = tokens["member"].split(".")

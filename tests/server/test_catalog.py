@@ -80,14 +80,17 @@ def test_unknown_api_path_answers_404_json_error(server):
     assert reply.status == 404 and reply.json() == {"error": "not found"}
 
 
-@pytest.mark.parametrize("query, header, kind", [
-    ("?variant=meshopt", None, "glb_meshopt"),
-    ("?variant=plain", None, "glb"),
-    ("?variant=bam", None, "bam"),
-    ("", "application/json; variant=meshopt", "glb_meshopt"),
-    ("", "application/json;variant=bam, */*;q=0.1", "bam"),
-    ("?variant=plain", "application/json; variant=bam", "glb"),
-])
+@pytest.mark.parametrize(
+    "query, header, kind",
+    [
+        ("?variant=meshopt", None, "glb_meshopt"),
+        ("?variant=plain", None, "glb"),
+        ("?variant=bam", None, "bam"),
+        ("", "application/json; variant=meshopt", "glb_meshopt"),
+        ("", "application/json;variant=bam, */*;q=0.1", "bam"),
+        ("?variant=plain", "application/json; variant=bam", "glb"),
+    ],
+)
 def test_manifest_variant_from_query_or_accept_gives_each_chunk_one_model(server, query, header, kind):
     reply = fetch(server.port, f"/api/halls/alpha{query}", headers={"Accept": header} if header else {})
     assert reply.status == 200
@@ -121,13 +124,16 @@ def test_objects_url_config_points_variant_models_at_a_cdn(start_server, config)
     assert chunk["model"]["url"] == "https://cdn.example.org/halls/" + chunk["model"]["name"]
 
 
-@pytest.mark.parametrize("path", [
-    "/api/halls/alpha/../../private/answers/alpha.json",
-    "/api/halls/%2e%2e%2fprivate%2fanswers%2falpha",
-    "/api/halls/..%2f..%2fprivate%2fanswers%2falpha.json",
-    "/api/halls/private",
-    "/private/answers/alpha.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/halls/alpha/../../private/answers/alpha.json",
+        "/api/halls/%2e%2e%2fprivate%2fanswers%2falpha",
+        "/api/halls/..%2f..%2fprivate%2fanswers%2falpha.json",
+        "/api/halls/private",
+        "/private/answers/alpha.json",
+    ],
+)
 def test_answer_keys_are_never_served(server, path):
     reply = fetch(server.port, path)
     assert reply.status == 404 and SECRET.encode() not in reply.body

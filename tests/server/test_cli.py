@@ -24,10 +24,15 @@ from tests.serving import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def _serve(args: list[str], env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "server.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_health(port: int, process: subprocess.Popen, context: ssl.SSLContext | None = None, timeout=120.0) -> dict:
@@ -71,8 +76,26 @@ def test_serve_speaks_https_with_configured_certificate(build_dir, tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     config = tmp_path / "halls.toml"
     config.write_text(f'tls_cert = "{cert}"\ntls_key = "{key}"\n')
     port = free_port()
@@ -143,7 +166,9 @@ def test_set_flag_reaches_any_config_key_and_wins_over_the_environment(tmp_path,
     monkeypatch.setenv("HALLS_PORT", "9100")
     parser = argparse.ArgumentParser()
     add_nginx_arguments(parser)
-    args = parser.parse_args(["--root", str(tmp_path), "--set", "port=9001", "--set", "base_url=https://halls.tunlan.test"])
+    args = parser.parse_args(
+        ["--root", str(tmp_path), "--set", "port=9001", "--set", "base_url=https://halls.tunlan.test"]
+    )
     out = io.StringIO()
     with redirect_stdout(out):
         assert nginx_command(args) == 0

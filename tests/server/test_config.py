@@ -90,17 +90,20 @@ def test_bad_value_in_environment_names_key_and_expected_type():
         load_config(env={"HALLS_WATCH": "maybe"})
 
 
-@pytest.mark.parametrize("flags, message", [
-    ({"port": 70000}, "not a TCP port"),
-    ({"workers": 0}, "at least 1"),
-    ({"tls_cert": "c.pem"}, "together"),
-    ({"workers": 2, "watch": True}, "single worker"),
-    ({"objects_url": "https://cdn.example.org"}, "must end with '/'"),
-    ({"hub_tick_hz": 0}, "positive"),
-    ({"hub_rate_burst": 0}, "hub_rate_burst: must be positive"),
-    ({"lrs_batch_size": 0}, "lrs_batch_size: must be at least 1"),
-    ({"enrolment": "code"}, "'code' needs enrolment_code"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ({"port": 70000}, "not a TCP port"),
+        ({"workers": 0}, "at least 1"),
+        ({"tls_cert": "c.pem"}, "together"),
+        ({"workers": 2, "watch": True}, "single worker"),
+        ({"objects_url": "https://cdn.example.org"}, "must end with '/'"),
+        ({"hub_tick_hz": 0}, "positive"),
+        ({"hub_rate_burst": 0}, "hub_rate_burst: must be positive"),
+        ({"lrs_batch_size": 0}, "lrs_batch_size: must be at least 1"),
+        ({"enrolment": "code"}, "'code' needs enrolment_code"),
+    ],
+)
 def test_inconsistent_values_are_refused(flags, message):
     with pytest.raises(ConfigError, match=message):
         load_config(flags=flags)
@@ -135,8 +138,10 @@ def test_section_keys_from_file_environment_and_flags_reach_their_sections(tmp_p
 
 def test_table_in_file_stands_for_its_key_prefix(tmp_path):
     file = tmp_path / "halls.toml"
-    file.write_text("port = 9000\n[hub]\ntick_hz = 10\nrate_burst = 2\n[lrs]\nurl = 'https://lrs.example'\n"
-                    "page_size = 20\n[auth]\ntrainers = ['t1', 't2']\n[session]\nttl = 60\n")
+    file.write_text(
+        "port = 9000\n[hub]\ntick_hz = 10\nrate_burst = 2\n[lrs]\nurl = 'https://lrs.example'\n"
+        "page_size = 20\n[auth]\ntrainers = ['t1', 't2']\n[session]\nttl = 60\n"
+    )
     config = load_config(file)
     assert config.port == 9000 and config.hub == HubSettings(tick_hz=10.0, rate_burst=2.0)
     assert config.forwarding.url == "https://lrs.example" and config.lrs.page_size == 20
@@ -169,9 +174,19 @@ def test_every_subsystem_gets_its_own_section_from_the_app_factory(tmp_path):
     from server.learning.forwarder import FORWARDER
     from server.lrs.service import LRS_STATE
 
-    config = load_config(flags={"root": tmp_path, "hub_neighbours": 5, "session_ttl": 90, "signin_window": 30,
-                                "branches": "一支部,二支部", "lrs_poll_interval": 0.5, "lrs_page_size": 9,
-                                "report_utc_offset": 0, "session_secret": "a secret of sixteen bytes"})
+    config = load_config(
+        flags={
+            "root": tmp_path,
+            "hub_neighbours": 5,
+            "session_ttl": 90,
+            "signin_window": 30,
+            "branches": "一支部,二支部",
+            "lrs_poll_interval": 0.5,
+            "lrs_page_size": 9,
+            "report_utc_offset": 0,
+            "session_secret": "a secret of sixteen bytes",
+        }
+    )
     app = create_app(config)
     assert app[SESSIONS].ttl == 90.0 and app[SESSIONS].branches == ("一支部", "二支部")
     assert app[SIGNIN_GUARD].window == 30.0
@@ -212,16 +227,29 @@ def test_relative_paths_in_sections_are_taken_from_root(tmp_path):
 def test_config_keys_are_the_flat_keys_of_fields_and_sections():
     keys = config_keys()
     assert len(keys) == len(set(keys))
-    assert {"hub_tick_hz", "hub_rate_burst", "trainer_key", "trainers", "lrs_url", "lrs_embedded",
-            "report_utc_offset"} <= set(keys)
+    assert {
+        "hub_tick_hz",
+        "hub_rate_burst",
+        "trainer_key",
+        "trainers",
+        "lrs_url",
+        "lrs_embedded",
+        "report_utc_offset",
+    } <= set(keys)
     assert not {"hub", "auth", "forwarding", "lrs", "report"} & set(keys)
     assert config_defaults()["lrs_page_size"] == LrsSettings().page_size
 
 
 # --- defaults in one place -----------------------------------------------------------------
 
-SETTINGS_CLASSES = {"ServerConfig", "HubSettings", "AuthSettings", "ForwardingSettings", "LrsSettings",
-                    "ReportSettings"}
+SETTINGS_CLASSES = {
+    "ServerConfig",
+    "HubSettings",
+    "AuthSettings",
+    "ForwardingSettings",
+    "LrsSettings",
+    "ReportSettings",
+}
 
 
 def _first_party_sources():
@@ -240,20 +268,35 @@ def test_no_first_party_code_reads_a_config_by_getattr_or_takes_it_untyped():
     for path, tree in _first_party_sources():
         where = path.relative_to(ROOT)
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ("getattr", "hasattr") and node.args and _names_a_config(node.args[0])):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+                and node.args
+                and _names_a_config(node.args[0])
+            ):
                 found.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
-            if isinstance(node, ast.arg) and node.arg in ("config", "cfg", "settings") and (
-                    node.annotation is None or ast.unparse(node.annotation) in ("Any", "typing.Any", "object")):
+            if (
+                isinstance(node, ast.arg)
+                and node.arg in ("config", "cfg", "settings")
+                and (node.annotation is None or ast.unparse(node.annotation) in ("Any", "typing.Any", "object"))
+            ):
                 found.append(f"{where}:{node.lineno}: untyped parameter {node.arg!r}")
     assert found == []
 
 
 def test_settings_classes_are_defined_once_in_server_config():
-    defined = [f"{path.relative_to(ROOT)}:{node.name}" for path, tree in _first_party_sources()
-               for node in ast.walk(tree)
-               if isinstance(node, ast.ClassDef) and node.name in SETTINGS_CLASSES | {"ForwarderSettings"}]
+    defined = [
+        f"{path.relative_to(ROOT)}:{node.name}"
+        for path, tree in _first_party_sources()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name in SETTINGS_CLASSES | {"ForwarderSettings"}
+    ]
     assert sorted(defined) == sorted(f"server/config.py:{name}" for name in SETTINGS_CLASSES)
-    from_config = [f"{path.relative_to(ROOT)}:{node.lineno}" for path, tree in _first_party_sources()
-                   for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "from_config"]
+    from_config = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path, tree in _first_party_sources()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "from_config"
+    ]
     assert from_config == []

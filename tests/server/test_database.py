@@ -49,8 +49,9 @@ def test_a_failing_job_rolls_back_only_its_own_writes_in_a_group_commit(tmp_path
             queue_statements(connection, [("id-bad", "{}")], 0.0)
             raise ValueError("no")
 
-        results = await asyncio.gather(database.write(good, 1), database.write(bad), database.write(good, 2),
-                                        return_exceptions=True)
+        results = await asyncio.gather(
+            database.write(good, 1), database.write(bad), database.write(good, 2), return_exceptions=True
+        )
         ids = [row[0] for row in database.reader.execute("SELECT id FROM statements ORDER BY seq")]
         commits = database.commits
         await database.close()

@@ -71,20 +71,31 @@ def test_state_delete_one_and_all(lrs):
     assert lrs.get(STATE, _state()).json() == []
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"agent": AGENT, "stateId": "a"}, "missing required parameter 'activityId'"),
-    ({"activityId": ACTIVITY, "stateId": "a"}, "missing required parameter 'agent'"),
-    ({"activityId": "safety", "agent": AGENT, "stateId": "a"}, "activityId: must be an IRI, got 'safety'"),
-    ({"activityId": ACTIVITY, "agent": '{"name": "x"}', "stateId": "a"},
-     "agent: an Agent must have exactly one inverse functional identifier (mbox, mbox_sha1sum, openid, account); "
-     "found 0"),
-    ({"activityId": ACTIVITY, "agent": AGENT, "stateId": "a", "registration": "1"},
-     "registration: must be a UUID, got '1'"),
-    ({"activityId": ACTIVITY, "agent": AGENT, "stateId": "a", "since": "2020-01-01T00:00:00Z"},
-     "unknown parameter 'since' for GET /xapi/activities/state"),
-    ({"activityId": ACTIVITY, "agent": AGENT, "StateId": "a"},
-     "unknown parameter 'StateId' for GET /xapi/activities/state"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"agent": AGENT, "stateId": "a"}, "missing required parameter 'activityId'"),
+        ({"activityId": ACTIVITY, "stateId": "a"}, "missing required parameter 'agent'"),
+        ({"activityId": "safety", "agent": AGENT, "stateId": "a"}, "activityId: must be an IRI, got 'safety'"),
+        (
+            {"activityId": ACTIVITY, "agent": '{"name": "x"}', "stateId": "a"},
+            "agent: an Agent must have exactly one inverse functional identifier "
+            "(mbox, mbox_sha1sum, openid, account); found 0",
+        ),
+        (
+            {"activityId": ACTIVITY, "agent": AGENT, "stateId": "a", "registration": "1"},
+            "registration: must be a UUID, got '1'",
+        ),
+        (
+            {"activityId": ACTIVITY, "agent": AGENT, "stateId": "a", "since": "2020-01-01T00:00:00Z"},
+            "unknown parameter 'since' for GET /xapi/activities/state",
+        ),
+        (
+            {"activityId": ACTIVITY, "agent": AGENT, "StateId": "a"},
+            "unknown parameter 'StateId' for GET /xapi/activities/state",
+        ),
+    ],
+)
 def test_bad_state_parameters_are_400(lrs, params, message):
     reply = lrs.get(STATE, params)
     assert (reply.status, reply.error) == (400, message)
@@ -100,8 +111,9 @@ def test_state_put_honours_if_match_and_if_none_match(lrs):
     assert lrs.put(STATE, b'{"v": 3}', params, headers=JSON).status == 204
 
 
-@pytest.mark.parametrize("path, subject", [(ACTIVITY_PROFILE, {"activityId": ACTIVITY}),
-                                           (AGENT_PROFILE, {"agent": AGENT})])
+@pytest.mark.parametrize(
+    "path, subject", [(ACTIVITY_PROFILE, {"activityId": ACTIVITY}), (AGENT_PROFILE, {"agent": AGENT})]
+)
 def test_profile_concurrency_rules(lrs, path, subject):
     params = {**subject, "profileId": "prefs"}
     assert lrs.put(path, b'{"lang": "zh"}', params, headers={**JSON, "If-None-Match": "*"}).status == 204
@@ -116,8 +128,10 @@ def test_profile_concurrency_rules(lrs, path, subject):
     assert lrs.get(path, params).json() == {"lang": "en"}
     created = {**subject, "profileId": "new"}
     assert lrs.put(path, b'{"a": 1}', created, headers={**JSON, "If-None-Match": "*"}).status == 204
-    assert lrs.put(path, b'{"a": 1}', {**subject, "profileId": "missing"},
-                   headers={**JSON, "If-Match": etag}).status == 412
+    assert (
+        lrs.put(path, b'{"a": 1}', {**subject, "profileId": "missing"}, headers={**JSON, "If-Match": etag}).status
+        == 412
+    )
     assert lrs.post(path, b'{"b": 2}', created, headers={**JSON, "If-Match": '"stale"'}).status == 412
     assert lrs.post(path, b'{"b": 2}', created, headers=JSON).status == 204
     assert lrs.get(path, created).json() == {"a": 1, "b": 2}
@@ -127,8 +141,9 @@ def test_profile_concurrency_rules(lrs, path, subject):
     assert lrs.get(path, created).status == 404
 
 
-@pytest.mark.parametrize("path, subject", [(ACTIVITY_PROFILE, {"activityId": ACTIVITY}),
-                                           (AGENT_PROFILE, {"agent": AGENT})])
+@pytest.mark.parametrize(
+    "path, subject", [(ACTIVITY_PROFILE, {"activityId": ACTIVITY}), (AGENT_PROFILE, {"agent": AGENT})]
+)
 def test_profile_put_without_a_concurrency_header_is_400_when_new_and_409_when_it_exists(lrs, path, subject):
     """xAPI 1.0.3 Part 3 3.1.s3.b1: "A Client making a PUT request to either the Agent Profile Resource or
     Activity Profile Resource MUST include the If-Match header or the If-None-Match header" (a missing

@@ -30,9 +30,16 @@ def make_jws(payload: dict, alg: str = "RS256") -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "halls test signer")])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-                   .sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     der = certificate.public_bytes(serialization.Encoding.DER)
     header = {"alg": alg, "x5c": [base64.b64encode(der).decode()]}
     signing_input = _b64(json.dumps(header).encode()) + b"." + _b64(json.dumps(payload).encode())
@@ -41,9 +48,14 @@ def make_jws(payload: dict, alg: str = "RS256") -> bytes:
 
 
 def _signature_attachment(jws: bytes) -> dict:
-    return {"usageType": SIGNATURE_USAGE, "display": {"en-US": "Signature"},
-            "description": {"en-US": "A test signature"}, "contentType": "application/octet-stream",
-            "length": len(jws), "sha2": hashlib.sha256(jws).hexdigest()}
+    return {
+        "usageType": SIGNATURE_USAGE,
+        "display": {"en-US": "Signature"},
+        "description": {"en-US": "A test signature"},
+        "contentType": "application/octet-stream",
+        "length": len(jws),
+        "sha2": hashlib.sha256(jws).hexdigest(),
+    }
 
 
 def signed_statement_body(tamper: bool) -> tuple[bytes, str, str]:
@@ -56,10 +68,14 @@ def signed_statement_body(tamper: bool) -> tuple[bytes, str, str]:
         sent["verb"]["id"] = "http://adlnet.gov/expapi/verbs/failed"
     sent["attachments"] = [_signature_attachment(jws)]
     boundary = "signed-boundary"
-    body = (f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode() + json.dumps(sent).encode()
-            + f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
-              f"X-Experience-API-Hash: {hashlib.sha256(jws).hexdigest()}\r\n\r\n".encode()
-            + jws + f"\r\n--{boundary}--\r\n".encode())
+    body = (
+        f"--{boundary}\r\nContent-Type: application/json\r\n\r\n".encode()
+        + json.dumps(sent).encode()
+        + f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n"
+        f"X-Experience-API-Hash: {hashlib.sha256(jws).hexdigest()}\r\n\r\n".encode()
+        + jws
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/mixed; boundary={boundary}", original["id"]
 
 
@@ -79,10 +95,13 @@ def test_signature_from_another_key_is_rejected():
         check_signature(original, _signature_attachment(forged), forged)
 
 
-@pytest.mark.parametrize("header, message", [
-    ({"alg": "HS256"}, "signature attachment: JWS alg must be RS256, RS384 or RS512"),
-    ({"alg": "none"}, "signature attachment: JWS alg must be RS256, RS384 or RS512"),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ({"alg": "HS256"}, "signature attachment: JWS alg must be RS256, RS384 or RS512"),
+        ({"alg": "none"}, "signature attachment: JWS alg must be RS256, RS384 or RS512"),
+    ],
+)
 def test_signature_with_a_forbidden_algorithm_is_rejected(header, message):
     original = spec_examples()["statements"]["signed original (Part 2 Appendix D)"]
     jws = _b64(json.dumps(header).encode()) + b"." + _b64(json.dumps(original).encode()) + b"." + _b64(b"sig")

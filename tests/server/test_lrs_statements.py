@@ -38,16 +38,33 @@ def test_request_without_version_header_is_400_with_reason(lrs):
     assert reply.headers["X-Experience-API-Version"] == "1.0.3"
 
 
-@pytest.mark.parametrize("version, status", [("1.0", 200), ("1.0.0", 200), ("1.0.3", 200), ("1.0.9", 200),
-                                             ("0.95", 400), ("1.1.0", 400), ("2.0.0", 400), ("latest", 400)])
+@pytest.mark.parametrize(
+    "version, status",
+    [
+        ("1.0", 200),
+        ("1.0.0", 200),
+        ("1.0.3", 200),
+        ("1.0.9", 200),
+        ("0.95", 400),
+        ("1.1.0", 400),
+        ("2.0.0", 400),
+        ("latest", 400),
+    ],
+)
 def test_version_header_accepts_only_1_0_x(lrs, version, status):
     assert lrs.get(S, version=version).status == status
 
 
 def test_every_response_carries_the_version_header(lrs):
-    replies = [lrs.get("/xapi/about", version=None), lrs.get(S), lrs.get(S, auth=None), lrs.get("/xapi/nothing"),
-               lrs.request("PATCH", S), lrs.post(S, b"{", headers={"Content-Type": "application/json"}),
-               lrs.get(S, version="9.9")]
+    replies = [
+        lrs.get("/xapi/about", version=None),
+        lrs.get(S),
+        lrs.get(S, auth=None),
+        lrs.get("/xapi/nothing"),
+        lrs.request("PATCH", S),
+        lrs.post(S, b"{", headers={"Content-Type": "application/json"}),
+        lrs.get(S, version="9.9"),
+    ]
     assert [reply.status for reply in replies] == [200, 200, 401, 404, 405, 400, 400]
     assert all(reply.headers["X-Experience-API-Version"] == "1.0.3" for reply in replies)
 
@@ -108,20 +125,34 @@ def test_put_with_same_id_and_different_content_is_409_and_changes_nothing(lrs):
 def test_reput_differing_only_in_lrs_assigned_properties_is_not_a_conflict(lrs):
     sent = statement(timestamp="2024-05-01T08:00:00+08:00")
     assert lrs.put(S, sent, {"statementId": sent["id"]}).status == 204
-    again = {**sent, "timestamp": "2024-05-01T00:00:00.000Z", "version": "1.0.0",
-             "verb": {"id": sent["verb"]["id"]}, "id": sent["id"].upper()}
+    again = {
+        **sent,
+        "timestamp": "2024-05-01T00:00:00.000Z",
+        "version": "1.0.0",
+        "verb": {"id": sent["verb"]["id"]},
+        "id": sent["id"].upper(),
+    }
     assert lrs.put(S, again, {"statementId": sent["id"]}).status == 204
 
 
-@pytest.mark.parametrize("params, body, message", [
-    ({}, statement(), "missing required parameter 'statementId'"),
-    ({"statementId": "abc"}, statement(), "statementId: must be a UUID, got 'abc'"),
-    ({"statementId": str(uuid.UUID(int=7))}, statement(id=str(uuid.UUID(int=8))),
-     f"the statement's id {uuid.UUID(int=8)} differs from statementId {uuid.UUID(int=7)}"),
-    ({"statementId": str(uuid.UUID(int=7))}, [statement()], "PUT takes one statement, not an array (POST batches)"),
-    ({"statementId": str(uuid.UUID(int=7)), "extra": "1"}, statement(),
-     "unknown parameter 'extra' for PUT /xapi/statements"),
-])
+@pytest.mark.parametrize(
+    "params, body, message",
+    [
+        ({}, statement(), "missing required parameter 'statementId'"),
+        ({"statementId": "abc"}, statement(), "statementId: must be a UUID, got 'abc'"),
+        (
+            {"statementId": str(uuid.UUID(int=7))},
+            statement(id=str(uuid.UUID(int=8))),
+            f"the statement's id {uuid.UUID(int=8)} differs from statementId {uuid.UUID(int=7)}",
+        ),
+        ({"statementId": str(uuid.UUID(int=7))}, [statement()], "PUT takes one statement, not an array (POST batches)"),
+        (
+            {"statementId": str(uuid.UUID(int=7)), "extra": "1"},
+            statement(),
+            "unknown parameter 'extra' for PUT /xapi/statements",
+        ),
+    ],
+)
 def test_bad_put_is_400_with_reason(lrs, params, body, message):
     reply = lrs.put(S, body, params)
     assert (reply.status, reply.error) == (400, message)
@@ -140,8 +171,10 @@ def test_post_answers_ids_in_order_and_assigns_missing_ids(lrs):
 def test_post_batch_is_all_or_nothing(lrs):
     good = statement()
     reply = lrs.post(S, [good, statement(verb={"id": "experienced"})])
-    assert (reply.status, reply.error) == (400, "statements[1].verb.id: must be an absolute IRI with a scheme, "
-                                                "got 'experienced'")
+    assert (reply.status, reply.error) == (
+        400,
+        "statements[1].verb.id: must be an absolute IRI with a scheme, got 'experienced'",
+    )
     stored = statement()
     assert lrs.post(S, stored).status == 200
     conflict = lrs.post(S, [statement(), {**stored, "result": {"success": False}}])
@@ -162,20 +195,27 @@ def test_post_resending_the_same_statement_is_accepted_and_stored_once(lrs):
     assert _ids(lrs.get(S)) == [sent["id"]]
 
 
-@pytest.mark.parametrize("body, content_type, message", [
-    (b"{", "application/json", "the body is not valid JSON"),
-    (b"42", "application/json", "the body must be a statement or an array of statements"),
-    (b'{"actor": {}, "actor": {}}', "application/json", "property 'actor' appears twice in one object"),
-    (b"{}", "text/plain", "statements must be sent as application/json or multipart/mixed, not text/plain"),
-])
+@pytest.mark.parametrize(
+    "body, content_type, message",
+    [
+        (b"{", "application/json", "the body is not valid JSON"),
+        (b"42", "application/json", "the body must be a statement or an array of statements"),
+        (b'{"actor": {}, "actor": {}}', "application/json", "property 'actor' appears twice in one object"),
+        (b"{}", "text/plain", "statements must be sent as application/json or multipart/mixed, not text/plain"),
+    ],
+)
 def test_malformed_statement_bodies_are_400(lrs, body, content_type, message):
     reply = lrs.post(S, body, headers={"Content-Type": content_type})
     assert reply.status == 400 and message in reply.error
 
 
 def test_invalid_statements_are_400_never_422(lrs):
-    for bad in (statement(actor={"mbox": "a@example.com"}), statement(result={"score": {"scaled": 2}}),
-                statement(verb={"id": "http://e.com/v", "display": {"en_US": "x"}}), statement(id="nope")):
+    for bad in (
+        statement(actor={"mbox": "a@example.com"}),
+        statement(result={"score": {"scaled": 2}}),
+        statement(verb={"id": "http://e.com/v", "display": {"en_US": "x"}}),
+        statement(id="nope"),
+    ):
         assert lrs.post(S, bad).status == 400
 
 
@@ -216,21 +256,28 @@ def test_get_single_statement_has_last_modified_and_etag(lrs):
     assert head.status == 200 and head.body == b"" and head.headers["ETag"] == reply.headers["ETag"]
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"statementId": str(uuid.UUID(int=1)), "voidedStatementId": str(uuid.UUID(int=2))},
-     "statementId and voidedStatementId cannot be used together"),
-    ({"statementId": str(uuid.UUID(int=1)), "verb": "http://e.com/v"},
-     "statementId can only be combined with format and attachments, not verb"),
-    ({"StatementId": str(uuid.UUID(int=1))}, "unknown parameter 'StatementId' for GET statements"),
-    ({"verb": "experienced"}, "verb: must be an IRI, got 'experienced'"),
-    ({"agent": "{\"mbox\": \"x\"}"}, "agent.mbox: must be a mailto IRI ('mailto:name@example.com'), got 'x'"),
-    ({"agent": "mailto:a@example.com"}, "agent: must be JSON, got 'mailto:a@example.com'"),
-    ({"limit": "-1"}, "limit: must be a non-negative integer, got '-1'"),
-    ({"ascending": "yes"}, "ascending: must be true or false, got 'yes'"),
-    ({"format": "full"}, "format: must be one of exact, ids, canonical, got 'full'"),
-    ({"since": "last week"}, "since: must be an ISO 8601 timestamp, got 'last week'"),
-    ({"registration": "r1"}, "registration: must be a UUID, got 'r1'"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"statementId": str(uuid.UUID(int=1)), "voidedStatementId": str(uuid.UUID(int=2))},
+            "statementId and voidedStatementId cannot be used together",
+        ),
+        (
+            {"statementId": str(uuid.UUID(int=1)), "verb": "http://e.com/v"},
+            "statementId can only be combined with format and attachments, not verb",
+        ),
+        ({"StatementId": str(uuid.UUID(int=1))}, "unknown parameter 'StatementId' for GET statements"),
+        ({"verb": "experienced"}, "verb: must be an IRI, got 'experienced'"),
+        ({"agent": '{"mbox": "x"}'}, "agent.mbox: must be a mailto IRI ('mailto:name@example.com'), got 'x'"),
+        ({"agent": "mailto:a@example.com"}, "agent: must be JSON, got 'mailto:a@example.com'"),
+        ({"limit": "-1"}, "limit: must be a non-negative integer, got '-1'"),
+        ({"ascending": "yes"}, "ascending: must be true or false, got 'yes'"),
+        ({"format": "full"}, "format: must be one of exact, ids, canonical, got 'full'"),
+        ({"since": "last week"}, "since: must be an ISO 8601 timestamp, got 'last week'"),
+        ({"registration": "r1"}, "registration: must be a UUID, got 'r1'"),
+    ],
+)
 def test_bad_statement_queries_are_400_with_reason(lrs, params, message):
     reply = lrs.get(S, params)
     assert (reply.status, reply.error) == (400, message)
@@ -260,16 +307,24 @@ def _seed(lrs) -> dict[str, dict]:
     registration = "ec531277-b57b-4c15-8d91-d292c5b2b8f7"
     safety, hall = "https://halls.example/xapi/checkpoints/safety-1", "https://halls.example/xapi/halls/safety"
     made = {
-        "answered": statement(actor=learner, verb={"id": "http://adlnet.gov/expapi/verbs/answered"},
-                              object={"id": safety + "/q1"},
-                              context={"registration": registration, "contextActivities": {"parent": [{"id": safety}],
-                                                                                           "grouping": [{"id": hall}]},
-                                       "instructor": trainer}),
-        "passed": statement(actor=learner, verb={"id": "http://adlnet.gov/expapi/verbs/passed"}, object={"id": safety},
-                            context={"registration": registration, "contextActivities": {"parent": [{"id": hall}]}}),
+        "answered": statement(
+            actor=learner,
+            verb={"id": "http://adlnet.gov/expapi/verbs/answered"},
+            object={"id": safety + "/q1"},
+            context={
+                "registration": registration,
+                "contextActivities": {"parent": [{"id": safety}], "grouping": [{"id": hall}]},
+                "instructor": trainer,
+            },
+        ),
+        "passed": statement(
+            actor=learner,
+            verb={"id": "http://adlnet.gov/expapi/verbs/passed"},
+            object={"id": safety},
+            context={"registration": registration, "contextActivities": {"parent": [{"id": hall}]}},
+        ),
         "team": statement(actor=team, verb={"id": "http://adlnet.gov/expapi/verbs/attended"}, object={"id": hall}),
-        "mentored": statement(actor=trainer, verb={"id": "http://id.tincanapi.com/verb/mentored"},
-                              object=learner),
+        "mentored": statement(actor=trainer, verb={"id": "http://id.tincanapi.com/verb/mentored"}, object=learner),
         "other": statement(actor={"mbox": "mailto:someone@example.com"}, object={"id": "http://e.com/elsewhere"}),
     }
     for item in made.values():
@@ -294,7 +349,10 @@ def test_query_filters_match_the_specified_statements(lrs):
     assert _query(lrs, verb="http://adlnet.gov/expapi/verbs/passed") == {ids["passed"]}
     assert _query(lrs, activity="https://halls.example/xapi/halls/safety") == {ids["team"]}
     assert _query(lrs, activity="https://halls.example/xapi/halls/safety", related_activities="true") == {
-        ids["team"], ids["answered"], ids["passed"]}
+        ids["team"],
+        ids["answered"],
+        ids["passed"],
+    }
     assert _query(lrs, registration="EC531277-B57B-4C15-8D91-D292C5B2B8F7") == {ids["answered"], ids["passed"]}
     assert _query(lrs, agent=learner, verb="http://adlnet.gov/expapi/verbs/answered") == {ids["answered"]}
     assert _query(lrs, agent=json.dumps({"mbox": "mailto:LEARNER@EXAMPLE.COM"})) == set()
@@ -355,8 +413,9 @@ def test_canonical_format_uses_the_latest_definition_and_one_language(lrs):
     second = statement(object={"id": activity, "definition": {"name": {"en-US": "Miner's lamp"}}})
     lrs.post(S, first)
     lrs.post(S, second)
-    got = lrs.get(S, {"statementId": first["id"], "format": "canonical"},
-                  headers={"Accept-Language": "en-US;q=0.8, zh"}).json()
+    got = lrs.get(
+        S, {"statementId": first["id"], "format": "canonical"}, headers={"Accept-Language": "en-US;q=0.8, zh"}
+    ).json()
     assert got["object"]["definition"]["name"] == {"zh-CN": "矿灯"}
     got = lrs.get(S, {"statementId": first["id"], "format": "canonical"}, headers={"Accept-Language": "en"}).json()
     assert got["object"]["definition"]["name"] == {"en-US": "Miner's lamp"}
@@ -371,8 +430,10 @@ def test_canonical_format_uses_the_latest_definition_and_one_language(lrs):
 
 
 def _void(target_id: str) -> dict:
-    return statement(verb={"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
-                     object={"objectType": "StatementRef", "id": target_id})
+    return statement(
+        verb={"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en-US": "voided"}},
+        object={"objectType": "StatementRef", "id": target_id},
+    )
 
 
 def test_voided_statement_is_only_found_by_voided_statement_id(lrs):
@@ -396,8 +457,9 @@ def test_voiding_a_voiding_statement_is_400(lrs):
     lrs.post(S, voiding)
     reply = lrs.post(S, _void(voiding["id"]))
     assert reply.status == 400
-    assert reply.error == (f"statements[0].object: statement {voiding['id']} is a voiding statement and cannot "
-                           "be voided")
+    assert reply.error == (
+        f"statements[0].object: statement {voiding['id']} is a voiding statement and cannot be voided"
+    )
     assert lrs.get(S, {"statementId": voiding["id"]}).status == 200
 
 
@@ -411,10 +473,16 @@ def test_voiding_before_the_target_arrives_voids_it_on_arrival(lrs):
 
 def test_statement_ref_targets_match_filters_recursively(lrs):
     made = _seed(lrs)
-    comment = statement(actor={"mbox": "mailto:reviewer@example.com"}, verb={"id": "http://e.com/commented"},
-                        object={"objectType": "StatementRef", "id": made["passed"]["id"]})
-    reply = statement(actor={"mbox": "mailto:reviewer2@example.com"}, verb={"id": "http://e.com/replied"},
-                      object={"objectType": "StatementRef", "id": comment["id"]})
+    comment = statement(
+        actor={"mbox": "mailto:reviewer@example.com"},
+        verb={"id": "http://e.com/commented"},
+        object={"objectType": "StatementRef", "id": made["passed"]["id"]},
+    )
+    reply = statement(
+        actor={"mbox": "mailto:reviewer2@example.com"},
+        verb={"id": "http://e.com/replied"},
+        object={"objectType": "StatementRef", "id": comment["id"]},
+    )
     lrs.post(S, [comment, reply])
     found = _query(lrs, verb="http://adlnet.gov/expapi/verbs/passed")
     assert found == {made["passed"]["id"], comment["id"], reply["id"]}
@@ -434,9 +502,20 @@ def _multipart(parts: list[tuple[dict, bytes]], boundary: str) -> bytes:
 def test_multipart_example_from_the_specification_is_stored_with_its_attachment(lrs):
     example = EXAMPLES["multipart_example"]
     boundary, data = example["boundary"], example["attachment"].encode()
-    body = _multipart([({"Content-Type": "application/json"}, json.dumps(example["statement"]).encode()),
-                       ({"Content-Type": "text/plain", "Content-Transfer-Encoding": "binary",
-                         "X-Experience-API-Hash": hashlib.sha256(data).hexdigest()}, data)], boundary)
+    body = _multipart(
+        [
+            ({"Content-Type": "application/json"}, json.dumps(example["statement"]).encode()),
+            (
+                {
+                    "Content-Type": "text/plain",
+                    "Content-Transfer-Encoding": "binary",
+                    "X-Experience-API-Hash": hashlib.sha256(data).hexdigest(),
+                },
+                data,
+            ),
+        ],
+        boundary,
+    )
     reply = lrs.post(S, body, headers={"Content-Type": f'multipart/mixed; boundary="{boundary}"'})
     assert reply.status == 200, reply.body
     statement_id = reply.json()[0]
@@ -459,22 +538,51 @@ def test_attachment_without_data_or_file_url_is_400(lrs):
 
 def test_multipart_part_with_a_wrong_hash_is_400(lrs):
     example = EXAMPLES["multipart_example"]
-    body = _multipart([({"Content-Type": "application/json"}, json.dumps(example["statement"]).encode()),
-                       ({"Content-Type": "text/plain", "Content-Transfer-Encoding": "binary",
-                         "X-Experience-API-Hash": example["statement"]["attachments"][0]["sha2"]}, b"something else")],
-                      "b0undary")
+    body = _multipart(
+        [
+            ({"Content-Type": "application/json"}, json.dumps(example["statement"]).encode()),
+            (
+                {
+                    "Content-Type": "text/plain",
+                    "Content-Transfer-Encoding": "binary",
+                    "X-Experience-API-Hash": example["statement"]["attachments"][0]["sha2"],
+                },
+                b"something else",
+            ),
+        ],
+        "b0undary",
+    )
     reply = lrs.post(S, body, headers={"Content-Type": "multipart/mixed; boundary=b0undary"})
     assert reply.status == 400 and "does not match its X-Experience-API-Hash" in reply.error
 
 
 def test_malformed_signature_attachment_is_400(lrs):
     jws = b"not-a-jws"
-    sent = statement(attachments=[{"usageType": "http://adlnet.gov/expapi/attachments/signature",
-                                   "display": {"en-US": "Signature"}, "contentType": "application/octet-stream",
-                                   "length": len(jws), "sha2": hashlib.sha256(jws).hexdigest()}])
-    body = _multipart([({"Content-Type": "application/json"}, json.dumps(sent).encode()),
-                       ({"Content-Type": "application/octet-stream", "Content-Transfer-Encoding": "binary",
-                         "X-Experience-API-Hash": hashlib.sha256(jws).hexdigest()}, jws)], "sig")
+    sent = statement(
+        attachments=[
+            {
+                "usageType": "http://adlnet.gov/expapi/attachments/signature",
+                "display": {"en-US": "Signature"},
+                "contentType": "application/octet-stream",
+                "length": len(jws),
+                "sha2": hashlib.sha256(jws).hexdigest(),
+            }
+        ]
+    )
+    body = _multipart(
+        [
+            ({"Content-Type": "application/json"}, json.dumps(sent).encode()),
+            (
+                {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Transfer-Encoding": "binary",
+                    "X-Experience-API-Hash": hashlib.sha256(jws).hexdigest(),
+                },
+                jws,
+            ),
+        ],
+        "sig",
+    )
     reply = lrs.post(S, body, headers={"Content-Type": "multipart/mixed; boundary=sig"})
     assert (reply.status, reply.error) == (400, "signature attachment: not a JWS in compact serialization")
 
@@ -495,14 +603,24 @@ def test_signed_statement_with_a_valid_rs256_signature_is_accepted(lrs):
 def test_alternate_request_syntax_from_the_specification(lrs):
     content = json.dumps(EXAMPLES["statements"]["cross-domain content (Part 3 Appendix C)"], separators=(",", ":"))
     statement_id = "c70c2b85-c294-464f-baca-cebd4fb9b348"
-    form = urlencode({"statementId": statement_id, "Authorization": basic(), "X-Experience-API-Version": "1.0.3",
-                      "Content-Type": "application/json", "Content-Length": str(len(content)), "content": content})
-    reply = lrs.post(S + "?method=PUT", form, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                     version=None, auth=None)
+    form = urlencode(
+        {
+            "statementId": statement_id,
+            "Authorization": basic(),
+            "X-Experience-API-Version": "1.0.3",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(content)),
+            "content": content,
+        }
+    )
+    reply = lrs.post(
+        S + "?method=PUT", form, headers={"Content-Type": "application/x-www-form-urlencoded"}, version=None, auth=None
+    )
     assert reply.status == 204, reply.body
     form = urlencode({"statementId": statement_id, "Authorization": basic(), "X-Experience-API-Version": "1.0.3"})
-    got = lrs.post(S + "?method=GET", form, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                   version=None, auth=None)
+    got = lrs.post(
+        S + "?method=GET", form, headers={"Content-Type": "application/x-www-form-urlencoded"}, version=None, auth=None
+    )
     assert got.status == 200 and got.json()["id"] == statement_id
 
 

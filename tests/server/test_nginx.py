@@ -22,19 +22,25 @@ DATA = os.urandom(300_000)
 COMPARED = ("ETag", "Cache-Control", "Content-Type", "Content-Length", "Content-Range", "Accept-Ranges")
 
 
-
 @pytest.fixture
 def nginx(server, config, tmp_path):
     """nginx on a free port, objects from the fake build, the rest proxied to `server`."""
     port = free_port()
     prefix = tmp_path / "nginx"
     prefix.mkdir()
-    options = NginxOptions(listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{server.port}", full=True,
-                           prefix=prefix, foreground=True, access_log=False)
+    options = NginxOptions(
+        listen=f"127.0.0.1:{port}",
+        upstream=f"127.0.0.1:{server.port}",
+        full=True,
+        prefix=prefix,
+        foreground=True,
+        access_log=False,
+    )
     conf = prefix / "nginx.conf"
     conf.write_text(nginx_config(config, options))
-    process = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(prefix), "-e", "stderr"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(prefix), "-e", "stderr"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -77,18 +83,22 @@ def test_nginx_config_is_accepted_by_nginx(config, tmp_path):
     conf = prefix / "nginx.conf"
     options = NginxOptions(full=True, prefix=prefix, listen="127.0.0.1:1", upstream="127.0.0.1:8080")
     conf.write_text(nginx_config(config, options))
-    run = subprocess.run([NGINX, "-t", "-c", str(conf), "-p", str(prefix), "-e", "stderr"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [NGINX, "-t", "-c", str(conf), "-p", str(prefix), "-e", "stderr"], capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stderr
 
 
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Range": "bytes=0-1023"},
-    {"Range": "bytes=-100"},
-    {"Range": "bytes=299000-"},
-    {"Range": f"bytes={len(DATA)}-"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Range": "bytes=0-1023"},
+        {"Range": "bytes=-100"},
+        {"Range": "bytes=299000-"},
+        {"Range": f"bytes={len(DATA)}-"},
+    ],
+)
 def test_nginx_serves_object_like_the_server(server, nginx, glb, headers):
     direct, proxied = _both(server, nginx, f"/objects/{glb['name']}", headers=headers)
     assert_same(direct, proxied)
@@ -121,14 +131,17 @@ def test_nginx_honours_if_range_like_the_server(server, nginx, glb, if_range, st
     assert_same(direct, proxied)
 
 
-@pytest.mark.parametrize("path", [
-    "/objects/%2e%2e/current/catalog.json",
-    "/objects/..%2fcurrent%2fprivate%2fanswers%2falpha.json",
-    "/objects/" + "a" * 64 + ".glb",
-    "/objects/" + "A" * 64 + ".glb",
-    "/private/answers/alpha.json",
-    "/current/private/answers/alpha.json",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/objects/%2e%2e/current/catalog.json",
+        "/objects/..%2fcurrent%2fprivate%2fanswers%2falpha.json",
+        "/objects/" + "a" * 64 + ".glb",
+        "/objects/" + "A" * 64 + ".glb",
+        "/private/answers/alpha.json",
+        "/current/private/answers/alpha.json",
+    ],
+)
 def test_nginx_answers_404_to_what_the_server_refuses(server, nginx, path):
     direct, proxied = _both(server, nginx, path)
     assert direct.status == proxied.status == 404
@@ -156,8 +169,12 @@ def test_nginx_proxies_the_api_with_etags_and_304(server, nginx):
 def test_nginx_passes_websocket_upgrade_to_the_hub(server, nginx):
     key = base64.b64encode(os.urandom(16)).decode()
     with socket.create_connection(("127.0.0.1", nginx), timeout=5) as sock:
-        sock.sendall((f"GET /ws/halls/alpha HTTP/1.1\r\nHost: 127.0.0.1:{nginx}\r\nUpgrade: websocket\r\n"
-                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET /ws/halls/alpha HTTP/1.1\r\nHost: 127.0.0.1:{nginx}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         head = sock.recv(4096).decode("latin-1")
     assert head.startswith("HTTP/1.1 101"), head
     assert "upgrade: websocket" in head.lower()

@@ -35,12 +35,22 @@ def test_object_head_answers_headers_without_body(server, glb):
     assert reply.headers["ETag"] == f'"{glb["sha256"]}"'
 
 
-@pytest.mark.parametrize("ext, content_type", [
-    ("glb", "model/gltf-binary"), ("bam", "application/octet-stream"), ("bam.pz", "application/octet-stream"),
-    ("png", "image/png"),
-    ("jpg", "image/jpeg"), ("jpeg", "image/jpeg"), ("ogg", "audio/ogg"), ("mp3", "audio/mpeg"),
-    ("wav", "audio/wav"), ("mp4", "video/mp4"), ("webm", "video/webm"),
-])
+@pytest.mark.parametrize(
+    "ext, content_type",
+    [
+        ("glb", "model/gltf-binary"),
+        ("bam", "application/octet-stream"),
+        ("bam.pz", "application/octet-stream"),
+        ("png", "image/png"),
+        ("jpg", "image/jpeg"),
+        ("jpeg", "image/jpeg"),
+        ("ogg", "audio/ogg"),
+        ("mp3", "audio/mpeg"),
+        ("wav", "audio/wav"),
+        ("mp4", "video/mp4"),
+        ("webm", "video/webm"),
+    ],
+)
 def test_object_content_type_follows_extension(server, build_dir, ext, content_type):
     entry = store_object(build_dir, b"object of kind " + ext.encode(), ext)
     reply = fetch(server.port, f"/objects/{entry['name']}")
@@ -55,8 +65,9 @@ def test_object_is_never_compressed_even_when_gzip_is_accepted(server, glb):
 
 @pytest.mark.parametrize("if_none_match", ['"{h}"', 'W/"{h}"', '"other", "{h}"', "*"])
 def test_object_if_none_match_with_its_hash_answers_304_with_validators(server, glb, if_none_match):
-    reply = fetch(server.port, f"/objects/{glb['name']}",
-                  headers={"If-None-Match": if_none_match.format(h=glb["sha256"])})
+    reply = fetch(
+        server.port, f"/objects/{glb['name']}", headers={"If-None-Match": if_none_match.format(h=glb["sha256"])}
+    )
     assert reply.status == 304 and reply.body == b""
     assert reply.headers["ETag"] == f'"{glb["sha256"]}"'
     assert reply.headers["Cache-Control"] == "public, max-age=31536000, immutable"
@@ -72,49 +83,58 @@ def test_object_if_match_with_another_tag_answers_412(server, glb):
     assert reply.status == 412
 
 
-@pytest.mark.parametrize("header, first, last", [
-    ("bytes=0-99", 0, 99),
-    ("bytes=100-", 100, len(DATA) - 1),
-    ("bytes=-50", len(DATA) - 50, len(DATA) - 1),
-    ("bytes=10000-99999", 10000, len(DATA) - 1),
-    ("bytes=-99999", 0, len(DATA) - 1),
-    ("bytes=100-" + "9" * 5000, 100, len(DATA) - 1),  # positions past int()'s 4,300-digit limit
-    ("bytes=-" + "9" * 5000, 0, len(DATA) - 1),
-])
+@pytest.mark.parametrize(
+    "header, first, last",
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=100-", 100, len(DATA) - 1),
+        ("bytes=-50", len(DATA) - 50, len(DATA) - 1),
+        ("bytes=10000-99999", 10000, len(DATA) - 1),
+        ("bytes=-99999", 0, len(DATA) - 1),
+        ("bytes=100-" + "9" * 5000, 100, len(DATA) - 1),  # positions past int()'s 4,300-digit limit
+        ("bytes=-" + "9" * 5000, 0, len(DATA) - 1),
+    ],
+)
 def test_object_range_answers_206_with_content_range(server, glb, header, first, last):
     reply = fetch(server.port, f"/objects/{glb['name']}", headers={"Range": header})
     assert reply.status == 206
-    assert reply.body == DATA[first:last + 1]
+    assert reply.body == DATA[first : last + 1]
     assert reply.headers["Content-Range"] == f"bytes {first}-{last}/{len(DATA)}"
     assert reply.headers["Content-Length"] == str(last - first + 1)
     assert reply.headers["ETag"] == f'"{glb["sha256"]}"'
 
 
-@pytest.mark.parametrize("header", [f"bytes={len(DATA)}-", "bytes=20000-20010", "bytes=-0", "bytes=50-10",
-                                    "bytes=" + "9" * 5000 + "-"])  # past int()'s 4,300-digit limit
+@pytest.mark.parametrize(
+    "header", [f"bytes={len(DATA)}-", "bytes=20000-20010", "bytes=-0", "bytes=50-10", "bytes=" + "9" * 5000 + "-"]
+)  # past int()'s 4,300-digit limit
 def test_object_unsatisfiable_range_answers_416_with_size(server, glb, header):
     reply = fetch(server.port, f"/objects/{glb['name']}", headers={"Range": header})
     assert reply.status == 416
     assert reply.headers["Content-Range"] == f"bytes */{len(DATA)}"
 
 
-@pytest.mark.parametrize("header", ["items=0-10", "bytes=0-1,5-6", "bytes=abc", "bytes=--5",
-                                    "bytes=\xc2\xb2-5", "bytes=-\xd9\xa3"])  # '²' and Arabic-Indic 3, sent as UTF-8
+@pytest.mark.parametrize(
+    "header", ["items=0-10", "bytes=0-1,5-6", "bytes=abc", "bytes=--5", "bytes=\xc2\xb2-5", "bytes=-\xd9\xa3"]
+)  # '²' and Arabic-Indic 3, sent as UTF-8
 def test_object_range_it_cannot_use_is_ignored_and_whole_object_sent(server, glb, header):
     reply = fetch(server.port, f"/objects/{glb['name']}", headers={"Range": header})
     assert reply.status == 200 and reply.body == DATA
 
 
 def test_object_if_range_with_its_etag_answers_206(server, glb):
-    reply = fetch(server.port, f"/objects/{glb['name']}",
-                  headers={"Range": "bytes=0-9", "If-Range": f'"{glb["sha256"]}"'})
+    reply = fetch(
+        server.port, f"/objects/{glb['name']}", headers={"Range": "bytes=0-9", "If-Range": f'"{glb["sha256"]}"'}
+    )
     assert reply.status == 206 and reply.body == DATA[:10]
 
 
 @pytest.mark.parametrize("if_range", ['"' + "1" * 64 + '"', 'W/"{h}"', "Sun, 29 Nov 2026 02:24:37 GMT"])
 def test_object_if_range_that_does_not_match_answers_whole_object(server, glb, if_range):
-    reply = fetch(server.port, f"/objects/{glb['name']}",
-                  headers={"Range": "bytes=0-9", "If-Range": if_range.format(h=glb["sha256"])})
+    reply = fetch(
+        server.port,
+        f"/objects/{glb['name']}",
+        headers={"Range": "bytes=0-9", "If-Range": if_range.format(h=glb["sha256"])},
+    )
     assert reply.status == 200 and reply.body == DATA
 
 

@@ -43,6 +43,7 @@ def all_delivered(config):
 def stats_of(server):
     async def read():
         return outbox_stats(server.app)
+
     return server.call(read())
 
 
@@ -61,13 +62,14 @@ def test_200_and_204_mark_the_batch_delivered(tmp_path, start_server, lrs, statu
     assert len(rows) == 4 and set(lrs.statements) == {r["id"] for r in rows}
     assert len(lrs.requests) == 1 and lrs.requests[0]["version"] == "1.0.3"
     # the forwarder counts a batch just after its commit: wait for the count too
-    stats = wait_for(lambda: (lambda s: s if s["forwarder"]["delivered"] == 4 else None)(stats_of(server)),
-                     what="4 delivered in /api/health")
+    stats = wait_for(
+        lambda: (lambda s: s if s["forwarder"]["delivered"] == 4 else None)(stats_of(server)),
+        what="4 delivered in /api/health",
+    )
     assert (stats["queued"], stats["dead_letters"], stats["oldest_unsent_age_s"]) == (0, 0, None)
 
 
-def test_409_for_one_statement_marks_it_delivered_with_an_alarm_and_keeps_the_rest(tmp_path, start_server, lrs,
-                                                                                  caplog):
+def test_409_for_one_statement_marks_it_delivered_with_an_alarm_and_keeps_the_rest(tmp_path, start_server, lrs, caplog):
     lrs.default = 503  # hold the queue until the LRS has a different statement under one of our ids
     config, server, api = started(tmp_path, start_server, lrs)
     run_session(api)
@@ -91,8 +93,10 @@ def test_400_isolates_the_bad_statement_in_a_dead_letter_that_an_admin_can_resen
     ids = [r["id"] for r in statements_in(config)]
     lrs.poison = {ids[1]}
     lrs.default = 200
-    wait_for(lambda: [r for r in statements_in(config) if r["_state"] == DEAD] and stats_of(server)["queued"] == 0,
-             what="a dead letter")
+    wait_for(
+        lambda: [r for r in statements_in(config) if r["_state"] == DEAD] and stats_of(server)["queued"] == 0,
+        what="a dead letter",
+    )
     states = {r["id"]: r["_state"] for r in statements_in(config)}
     assert states == {i: DEAD if i == ids[1] else DELIVERED for i in ids}
     assert set(lrs.statements) == set(ids) - {ids[1]}
@@ -101,8 +105,9 @@ def test_400_isolates_the_bad_statement_in_a_dead_letter_that_an_admin_can_resen
     assert len(letters) == 1
     letter = letters[0]
     assert (letter["status"], letter["count"], letter["resent"]) == (400, 1, None)
-    assert letter["statements"] == [{"id": ids[1], "verb": "answered",
-                                     "object": "https://halls.example/halls/alpha/checkpoints/quiz1/questions/m1"}]
+    assert letter["statements"] == [
+        {"id": ids[1], "verb": "answered", "object": "https://halls.example/halls/alpha/checkpoints/quiz1/questions/m1"}
+    ]
     assert "invalid statement" in letter["response"] and "correctResponsesPattern" not in letter["response"]
     stats = stats_of(server)
     assert (stats["dead_letters"], stats["dead_letter_statements"]) == (1, 1)
@@ -124,7 +129,8 @@ def test_400_isolates_the_bad_statement_in_a_dead_letter_that_an_admin_can_resen
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_401_and_403_dead_letter_the_whole_batch_for_resending_after_the_credentials_are_fixed(
-        tmp_path, start_server, lrs, status):
+    tmp_path, start_server, lrs, status
+):
     lrs.script = [status]
     config, server, api = started(tmp_path, start_server, lrs)
     run_session(api)
@@ -177,6 +183,7 @@ def test_refused_connection_keeps_statements_queued_and_shows_it_in_health(tmp_p
     config = quiz_config(tmp_path, lrs_url="http://127.0.0.1:9/xapi/")
     server, api = start_quiz(start_server, config)
     run_session(api)
+
     def backing_off_after_failures():
         stats = stats_of(server)
         forwarder = stats["forwarder"]
@@ -223,17 +230,32 @@ def test_only_the_lease_holder_forwards_when_two_workers_share_the_database(tmp_
     assert len(sent) == len(set(sent)) == 20
 
 
-@pytest.mark.parametrize("status, outcome", [(200, "delivered"), (204, "delivered"), (409, "conflict"),
-                                             (400, "rejected"), (413, "rejected"), (422, "rejected"),
-                                             (401, "unauthorized"), (403, "unauthorized"), (404, "transient"),
-                                             (429, "transient"), (500, "transient"), (503, "transient")])
+@pytest.mark.parametrize(
+    "status, outcome",
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (409, "conflict"),
+        (400, "rejected"),
+        (413, "rejected"),
+        (422, "rejected"),
+        (401, "unauthorized"),
+        (403, "unauthorized"),
+        (404, "transient"),
+        (429, "transient"),
+        (500, "transient"),
+        (503, "transient"),
+    ],
+)
 def test_status_classes(status, outcome):
     assert classify(status) == outcome
 
 
 def test_redaction_removes_key_revealing_parts_of_echoed_statements():
-    echoed = ('{"error": "bad", "statement": {"object": {"definition": {"correctResponsesPattern": ["A[,]C"]}},'
-              ' "result": {"response": "A[,]C", "success": true}}}')
+    echoed = (
+        '{"error": "bad", "statement": {"object": {"definition": {"correctResponsesPattern": ["A[,]C"]}},'
+        ' "result": {"response": "A[,]C", "success": true}}}'
+    )
     assert redact_keys(echoed) == '{"error": "bad", "statement": {"object": {"definition": {}}}}'
     text = "bad input {'correctResponsesPattern': ['true'], 'success': True}"
     assert redact_keys(text) == 'bad input {"redacted": true, "redacted": true}'
@@ -257,6 +279,7 @@ def test_without_an_lrs_statements_stay_queued_and_health_says_so(tmp_path, star
     config = quiz_config(tmp_path, lrs_url=None, lrs_embedded=False)
     server, api = start_quiz(start_server, config)
     run_session(api)
-    stats = wait_for(lambda: (lambda s: s if s["forwarder"]["state"] == "no-lrs" else None)(stats_of(server)),
-                     what="no-lrs")
+    stats = wait_for(
+        lambda: (lambda s: s if s["forwarder"]["state"] == "no-lrs" else None)(stats_of(server)), what="no-lrs"
+    )
     assert stats["queued"] == 4 and stats["forwarder"]["failures"] == 0

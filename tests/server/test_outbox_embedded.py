@@ -26,17 +26,23 @@ def test_statements_reach_the_embedded_lrs_and_read_back_unchanged(served):
     registration = api.visit(member)
     assert api.attempt(member, registration, "quiz1").status == 200
     assert api.attempt(member, registration, "quiz2").status == 200
-    api.call("POST", "/api/halls/alpha/dioramas/bridge/experienced", {"registration": registration, "seconds": 30},
-             member)
-    rows = wait_for(lambda: (lambda r: r if r and all(s["_state"] == 1 for s in r) else None)(statements_in(config)),
-                    what="delivered to the embedded LRS")
+    api.call(
+        "POST", "/api/halls/alpha/dioramas/bridge/experienced", {"registration": registration, "seconds": 30}, member
+    )
+    rows = wait_for(
+        lambda: (lambda r: r if r and all(s["_state"] == 1 for s in r) else None)(statements_in(config)),
+        what="delivered to the embedded LRS",
+    )
     assert len(rows) == 8
     key, secret = server.call(_credentials(server.app))
     auth = "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
     for row in rows:
         sent = {k: v for k, v in row.items() if k != "_state"}
-        reply = api.call("GET", f"/xapi/statements?statementId={sent['id']}",
-                         headers={"X-Experience-API-Version": "1.0.3", "Authorization": auth})
+        reply = api.call(
+            "GET",
+            f"/xapi/statements?statementId={sent['id']}",
+            headers={"X-Experience-API-Version": "1.0.3", "Authorization": auth},
+        )
         assert reply.status == 200, reply.body
         stored = reply.json()
         for added in ("stored", "authority", "version"):

@@ -33,10 +33,12 @@ web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 """
 
 
-
 def start(tmp_path: Path, lrs: FakeLrs, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-c", SERVER, str(tmp_path), lrs.url, str(port)], cwd=ROOT,
-                               env=os.environ | {"PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path), lrs.url, str(port)],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
     api = Api(port)
 
     def up():

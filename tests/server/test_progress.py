@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -42,10 +42,14 @@ def reported(tmp_path, start_server):
     connection = sqlite3.connect(tmp_path / "var" / "halls.sqlite")
     with connection:
         connection.execute("UPDATE members SET created = ?", (at("2026-03-01T09:00:00"),))
-        connection.execute("UPDATE attempts SET submitted = ?, duration = 60 WHERE number = 1 AND checkpoint = 'quiz1'",
-                           (at("2026-03-10T23:30:00"),))
-        connection.execute("UPDATE attempts SET submitted = ?, duration = 30 WHERE NOT (number = 1 AND "
-                           "checkpoint = 'quiz1')", (at("2026-03-12T08:00:00"),))
+        connection.execute(
+            "UPDATE attempts SET submitted = ?, duration = 60 WHERE number = 1 AND checkpoint = 'quiz1'",
+            (at("2026-03-10T23:30:00"),),
+        )
+        connection.execute(
+            "UPDATE attempts SET submitted = ?, duration = 30 WHERE NOT (number = 1 AND checkpoint = 'quiz1')",
+            (at("2026-03-12T08:00:00"),),
+        )
         connection.execute("UPDATE completions SET completed = ?", (at("2026-03-12T08:00:00"),))
         connection.execute("UPDATE experiences SET at = ?", (at("2026-03-12T09:00:00"),))
         connection.execute("UPDATE visits SET started = ?", (at("2026-03-10T23:00:00"),))
@@ -66,24 +70,48 @@ def test_progress_lists_members_halls_checkpoints_and_completion_rates(reported)
     report = reply.json()
     assert report["branches"] == ["一支部", "二支部"] and report["branch_choices"] == ["一支部", "二支部", "机电支部"]
     alpha, beta = report["halls"]
-    assert alpha == {"id": "alpha", "title": {"zh": "alpha馆", "en": "Alpha"}, "checkpoints": ["quiz1", "quiz2"],
-                     "enrolled": 3, "started": 2, "completed": 1, "completion_rate": 0.3333}
+    assert alpha == {
+        "id": "alpha",
+        "title": {"zh": "alpha馆", "en": "Alpha"},
+        "checkpoints": ["quiz1", "quiz2"],
+        "enrolled": 3,
+        "started": 2,
+        "completed": 1,
+        "completion_rate": 0.3333,
+    }
     assert (beta["started"], beta["completed"], beta["completion_rate"]) == (0, 0, 0.0)
     members = members_by_id(report)
     assert list(members) == ["ann", "cy", "bo"]  # by branch, then id
     ann = members["ann"]
     assert (ann["name"], ann["branch"]) == ("安", "一支部")
     assert ann["halls"]["alpha"] == {
-        "complete": True, "completed_at": "2026-03-12T08:00:00+08:00", "time_spent_s": 60 + 30 + 30 + 120,
+        "complete": True,
+        "completed_at": "2026-03-12T08:00:00+08:00",
+        "time_spent_s": 60 + 30 + 30 + 120,
         "checkpoints": {
-            "quiz1": {"attempts": 2, "best_score": 1.0, "last_score": 1.0, "passed": True,
-                      "first_passed_at": "2026-03-12T08:00:00+08:00"},
-            "quiz2": {"attempts": 1, "best_score": 1.0, "last_score": 1.0, "passed": True,
-                      "first_passed_at": "2026-03-12T08:00:00+08:00"},
+            "quiz1": {
+                "attempts": 2,
+                "best_score": 1.0,
+                "last_score": 1.0,
+                "passed": True,
+                "first_passed_at": "2026-03-12T08:00:00+08:00",
+            },
+            "quiz2": {
+                "attempts": 1,
+                "best_score": 1.0,
+                "last_score": 1.0,
+                "passed": True,
+                "first_passed_at": "2026-03-12T08:00:00+08:00",
+            },
         },
     }
     assert members["bo"]["halls"]["alpha"]["checkpoints"]["quiz1"] == {
-        "attempts": 1, "best_score": 0.0, "last_score": 0.0, "passed": False, "first_passed_at": None}
+        "attempts": 1,
+        "best_score": 0.0,
+        "last_score": 0.0,
+        "passed": False,
+        "first_passed_at": None,
+    }
     assert members["cy"]["halls"] == {}
 
 
@@ -115,12 +143,15 @@ def test_date_range_counts_whole_days_in_china_time(reported):
     assert members_by_id(moment)["ann"]["halls"]["alpha"]["time_spent_s"] == 120
 
 
-@pytest.mark.parametrize("query, message", [
-    ("from=yesterday", "from: expected a date YYYY-MM-DD or an ISO date-time, got 'yesterday'"),
-    ("to=2026-13-01", "to: expected a date YYYY-MM-DD or an ISO date-time, got '2026-13-01'"),
-    ("from=2026-03-12&to=2026-03-10", "to: must be after from"),
-    ("branch=火星支部", "branch: unknown branch '火星支部' (one of: 一支部, 二支部, 机电支部)"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("from=yesterday", "from: expected a date YYYY-MM-DD or an ISO date-time, got 'yesterday'"),
+        ("to=2026-13-01", "to: expected a date YYYY-MM-DD or an ISO date-time, got '2026-13-01'"),
+        ("from=2026-03-12&to=2026-03-10", "to: must be after from"),
+        ("branch=火星支部", "branch: unknown branch '火星支部' (one of: 一支部, 二支部, 机电支部)"),
+    ],
+)
 def test_bad_filters_answer_400(reported, query, message):
     config, api, trainer = reported
     reply = api.call("GET", "/api/progress?" + query, token=trainer)
@@ -137,10 +168,21 @@ def test_csv_export_has_a_row_per_member_hall_and_checkpoint(reported):
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert len(rows) == 4 * 3  # members ann, cy, bo, t1 x checkpoints quiz1, quiz2, only
     ann_quiz1 = next(r for r in rows if r["member_id"] == "ann" and r["checkpoint"] == "quiz1")
-    assert ann_quiz1 == {"member_id": "ann", "name": "安", "branch": "一支部", "hall": "alpha", "checkpoint": "quiz1",
-                         "attempts": "2", "best_score": "1.0", "last_score": "1.0", "passed": "1",
-                         "first_passed_at": "2026-03-12T08:00:00+08:00", "hall_complete": "1",
-                         "hall_completed_at": "2026-03-12T08:00:00+08:00", "hall_time_spent_s": "240.0"}
+    assert ann_quiz1 == {
+        "member_id": "ann",
+        "name": "安",
+        "branch": "一支部",
+        "hall": "alpha",
+        "checkpoint": "quiz1",
+        "attempts": "2",
+        "best_score": "1.0",
+        "last_score": "1.0",
+        "passed": "1",
+        "first_passed_at": "2026-03-12T08:00:00+08:00",
+        "hall_complete": "1",
+        "hall_completed_at": "2026-03-12T08:00:00+08:00",
+        "hall_time_spent_s": "240.0",
+    }
     idle = next(r for r in rows if r["member_id"] == "cy" and r["checkpoint"] == "only")
     assert (idle["attempts"], idle["best_score"], idle["passed"]) == ("0", "", "0")
 
@@ -187,8 +229,10 @@ def test_halls_report_explains_a_bad_filter_or_missing_records(tmp_path, capsys)
 def test_parse_filter_reads_dates_in_the_configured_offset():
     utc = ReportSettings(utc_offset=0)
     where = parse_filter({"from": "2026-03-10", "to": "2026-03-10"}, utc)
-    assert (where.start, where.end) == (datetime(2026, 3, 10, tzinfo=timezone.utc).timestamp(),
-                                        datetime(2026, 3, 11, tzinfo=timezone.utc).timestamp())
+    assert (where.start, where.end) == (
+        datetime(2026, 3, 10, tzinfo=UTC).timestamp(),
+        datetime(2026, 3, 11, tzinfo=UTC).timestamp(),
+    )
     assert parse_filter({}, utc) == parse_filter({"branch": ""}, utc)
     with pytest.raises(BadFilter):
         parse_filter({"from": "2026-03-10T25:00"}, utc)

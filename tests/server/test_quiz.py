@@ -68,21 +68,24 @@ def test_scaled_score_is_rounded_to_four_places(quiz1):
     assert marks(quiz1, {"s1": "C"}).scaled == 0.3333
 
 
-@pytest.mark.parametrize("responses, message", [
-    (None, "'answers' must be a non-empty object of question id -> response"),
-    ({}, "'answers' must be a non-empty object of question id -> response"),
-    (["C"], "'answers' must be a non-empty object of question id -> response"),
-    ({"zz": "A"}, "unknown question id 'zz' in checkpoint 'quiz1'"),
-    ({"s1": "D"}, "question 's1': expected one option id (A, B, C), got \"D\""),
-    ({"s1": ["C"]}, "question 's1': expected one option id (A, B, C), got [\"C\"]"),
-    ({"s1": 3}, "question 's1': expected one option id (A, B, C), got 3"),
-    ({"m1": "A"}, "question 'm1': expected a list of option ids (A, B, C, D), got \"A\""),
-    ({"m1": ["A", "E"]}, "question 'm1': unknown option id 'E' (choose from A, B, C, D)"),
-    ({"m1": ["A", "A"]}, "question 'm1': an option id is repeated"),
-    ({"m1": [1]}, "question 'm1': expected a list of option ids (A, B, C, D), got [1]"),
-    ({"t1": "false"}, "question 't1': expected true or false, got \"false\""),
-    ({"t1": 0}, "question 't1': expected true or false, got 0"),
-])
+@pytest.mark.parametrize(
+    "responses, message",
+    [
+        (None, "'answers' must be a non-empty object of question id -> response"),
+        ({}, "'answers' must be a non-empty object of question id -> response"),
+        (["C"], "'answers' must be a non-empty object of question id -> response"),
+        ({"zz": "A"}, "unknown question id 'zz' in checkpoint 'quiz1'"),
+        ({"s1": "D"}, "question 's1': expected one option id (A, B, C), got \"D\""),
+        ({"s1": ["C"]}, "question 's1': expected one option id (A, B, C), got [\"C\"]"),
+        ({"s1": 3}, "question 's1': expected one option id (A, B, C), got 3"),
+        ({"m1": "A"}, "question 'm1': expected a list of option ids (A, B, C, D), got \"A\""),
+        ({"m1": ["A", "E"]}, "question 'm1': unknown option id 'E' (choose from A, B, C, D)"),
+        ({"m1": ["A", "A"]}, "question 'm1': an option id is repeated"),
+        ({"m1": [1]}, "question 'm1': expected a list of option ids (A, B, C, D), got [1]"),
+        ({"t1": "false"}, "question 't1': expected true or false, got \"false\""),
+        ({"t1": 0}, "question 't1': expected true or false, got 0"),
+    ],
+)
 def test_malformed_responses_are_refused_with_the_question_named(quiz1, responses, message):
     with pytest.raises(InvalidResponses) as refused:
         parse_responses(quiz1, responses)

@@ -52,8 +52,16 @@ def test_full_session_never_shows_an_answer_key_in_any_response_or_info_log(tmp_
         member = api.sign_in("m1", "张三", branch="一支部")
         trainer = api.sign_in("t1", "李老师", enrolment_code=TRAINER_CODE)
         admin = api.sign_in("root", "管理员", enrolment_code=ADMIN_CODE)
-        for path in ("/api/halls", "/api/halls/alpha", "/api/halls/alpha?variant=plain", "/api/halls/beta",
-                     "/api/halls/alpha/plan", "/api/health", "/reports", "/"):
+        for path in (
+            "/api/halls",
+            "/api/halls/alpha",
+            "/api/halls/alpha?variant=plain",
+            "/api/halls/beta",
+            "/api/halls/alpha/plan",
+            "/api/health",
+            "/reports",
+            "/",
+        ):
             api.call("GET", path, token=member)
         registration = api.visit(member)
         for checkpoint in ("quiz1", "quiz2"):
@@ -71,8 +79,12 @@ def test_full_session_never_shows_an_answer_key_in_any_response_or_info_log(tmp_
         beta = api.visit(member, "beta", "headset")
         assert api.attempt(member, beta, "only", WRONG["only"], hall="beta").status == 200
         assert api.attempt(member, beta, "only", hall="beta").status == 200
-        api.call("POST", "/api/halls/alpha/dioramas/bridge/experienced", {"registration": registration, "seconds": 75},
-                 member)
+        api.call(
+            "POST",
+            "/api/halls/alpha/dioramas/bridge/experienced",
+            {"registration": registration, "seconds": 75},
+            member,
+        )
         api.call("GET", "/api/me/progress", token=member)
         api.call("GET", "/api/progress", token=trainer)
         api.call("GET", "/api/progress?format=csv", token=trainer)
@@ -104,10 +116,18 @@ def test_wrong_then_right_attempt_passes_with_scores_and_attempts_left(quiz):
     member = api.sign_in("m1")
     registration = api.visit(member)
     first = api.attempt(member, registration, "quiz1", {"s1": "C", "m1": ["A"], "t1": True}).json()
-    assert first == {"passed": False, "score": {"raw": 1, "max": 3, "scaled": 0.3333},
-                     "results": [{"question": "s1", "correct": True, "explanation": {"zh": "丙是对的。", "en": None}},
-                                 {"question": "m1", "correct": False}, {"question": "t1", "correct": False}],
-                     "attempts_left": 2, "retry_after": 0, "hall_complete": False}
+    assert first == {
+        "passed": False,
+        "score": {"raw": 1, "max": 3, "scaled": 0.3333},
+        "results": [
+            {"question": "s1", "correct": True, "explanation": {"zh": "丙是对的。", "en": None}},
+            {"question": "m1", "correct": False},
+            {"question": "t1", "correct": False},
+        ],
+        "attempts_left": 2,
+        "retry_after": 0,
+        "hall_complete": False,
+    }
     second = api.attempt(member, registration, "quiz1").json()
     assert second["passed"] and second["score"] == {"raw": 3, "max": 3, "scaled": 1.0}
     assert second["attempts_left"] == 0 and second["retry_after"] == 0
@@ -126,8 +146,11 @@ def test_attempts_run_out_with_403_and_the_last_try_shows_every_explanation(tmp_
         assert reply["attempts_left"] == left and all("explanation" not in r for r in reply["results"])
     last = api.attempt(member, registration, "quiz1", WRONG["quiz1"]).json()
     assert last["attempts_left"] == 0 and not last["passed"]
-    assert [r.get("explanation") for r in last["results"]] == [{"zh": "丙是对的。", "en": None},
-                                                              {"zh": "一和四。", "en": None}, None]
+    assert [r.get("explanation") for r in last["results"]] == [
+        {"zh": "丙是对的。", "en": None},
+        {"zh": "一和四。", "en": None},
+        None,
+    ]
     refused = api.attempt(member, registration, "quiz1")
     assert refused.status == 403 and refused.json() == {"error": "no attempts left", "attempts_left": 0}
     assert len([s for s in statements_in(config) if s["verb"]["id"].endswith("/failed")]) == 3
@@ -163,8 +186,13 @@ def test_hall_is_complete_when_every_checkpoint_is_passed_and_completed_is_sent_
     assert api.attempt(member, registration, "quiz2").json()["hall_complete"]
     progress = api.call("GET", "/api/me/progress", token=member).json()
     assert progress == {
-        "alpha": {"complete": True, "checkpoints": {"quiz1": {"passed": True, "attempts": 1, "best_score": 1.0},
-                                                    "quiz2": {"passed": True, "attempts": 1, "best_score": 1.0}}},
+        "alpha": {
+            "complete": True,
+            "checkpoints": {
+                "quiz1": {"passed": True, "attempts": 1, "best_score": 1.0},
+                "quiz2": {"passed": True, "attempts": 1, "best_score": 1.0},
+            },
+        },
         "beta": {"complete": False, "checkpoints": {"only": {"passed": False, "attempts": 0, "best_score": None}}},
     }
     completed = [s for s in statements_in(config) if s["verb"]["id"] == "http://adlnet.gov/expapi/verbs/completed"]
@@ -174,18 +202,25 @@ def test_hall_is_complete_when_every_checkpoint_is_passed_and_completed_is_sent_
     assert completed[0]["result"] == {"success": True, "completion": True}
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"answers": {"s1": "C"}}, "registration: expected the string from POST /api/halls/{hall}/visits"),
-    ({"answers": {"s1": "C"}, "registration": "REG", "platform": "phone"},
-     "platform: expected one of browser, headset, client"),
-    ({"answers": {"zz": "C"}, "registration": "REG"}, "unknown question id 'zz' in checkpoint 'quiz1'"),
-    ({"answers": {"s1": "E"}, "registration": "REG"}, "question 's1': expected one option id (A, B, C), got \"E\""),
-    ({"answers": {"t1": "yes"}, "registration": "REG"}, "question 't1': expected true or false, got \"yes\""),
-    ({"answers": ["C"], "registration": "REG"}, "'answers' must be a non-empty object of question id -> response"),
-    ({"answers": {"s1": "C"}, "registration": "not-a-visit"},
-     "unknown registration for hall 'alpha': start a visit first"),
-    ([1, 2], "body: expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"answers": {"s1": "C"}}, "registration: expected the string from POST /api/halls/{hall}/visits"),
+        (
+            {"answers": {"s1": "C"}, "registration": "REG", "platform": "phone"},
+            "platform: expected one of browser, headset, client",
+        ),
+        ({"answers": {"zz": "C"}, "registration": "REG"}, "unknown question id 'zz' in checkpoint 'quiz1'"),
+        ({"answers": {"s1": "E"}, "registration": "REG"}, "question 's1': expected one option id (A, B, C), got \"E\""),
+        ({"answers": {"t1": "yes"}, "registration": "REG"}, "question 't1': expected true or false, got \"yes\""),
+        ({"answers": ["C"], "registration": "REG"}, "'answers' must be a non-empty object of question id -> response"),
+        (
+            {"answers": {"s1": "C"}, "registration": "not-a-visit"},
+            "unknown registration for hall 'alpha': start a visit first",
+        ),
+        ([1, 2], "body: expected a JSON object"),
+    ],
+)
 def test_malformed_attempts_answer_400_with_a_clear_json_error_and_use_no_try(quiz, body, message):
     config, server, api = quiz
     member = api.sign_in("m1")
@@ -202,8 +237,13 @@ def test_malformed_attempts_answer_400_with_a_clear_json_error_and_use_no_try(qu
 def test_not_json_body_answers_400(quiz):
     config, server, api = quiz
     member = api.sign_in("m1")
-    reply = api.call("POST", "/api/halls/alpha/checkpoints/quiz1/attempts", token=member, raw=b"{nope",
-                     headers={"Content-Type": "application/json"})
+    reply = api.call(
+        "POST",
+        "/api/halls/alpha/checkpoints/quiz1/attempts",
+        token=member,
+        raw=b"{nope",
+        headers={"Content-Type": "application/json"},
+    )
     assert (reply.status, reply.json()) == (400, {"error": "body: expected a JSON object"})
 
 
@@ -215,16 +255,21 @@ def test_registration_of_another_member_or_hall_is_refused(quiz):
     assert other_member.status == 400
     other_hall = api.attempt(ann, anns_beta_visit)
     assert (other_hall.status, other_hall.json()["error"]) == (
-        400, "unknown registration for hall 'alpha': start a visit first")
+        400,
+        "unknown registration for hall 'alpha': start a visit first",
+    )
 
 
 def test_member_id_in_a_body_is_ignored(quiz):
     config, server, api = quiz
     ann, bo = api.sign_in("ann", "安"), api.sign_in("bo", "博")
     registration = api.visit(ann)
-    reply = api.call("POST", "/api/halls/alpha/checkpoints/quiz1/attempts",
-                     {"answers": CORRECT["quiz1"], "registration": registration, "member_id": "bo",
-                      "member": "bo", "actor": "bo"}, ann)
+    reply = api.call(
+        "POST",
+        "/api/halls/alpha/checkpoints/quiz1/attempts",
+        {"answers": CORRECT["quiz1"], "registration": registration, "member_id": "bo", "member": "bo", "actor": "bo"},
+        ann,
+    )
     assert reply.status == 200
     actors = {s["actor"]["account"]["name"] for s in statements_in(config)}
     assert actors == {"ann"}
@@ -238,11 +283,19 @@ def test_unknown_hall_checkpoint_or_diorama_answers_404(quiz):
     cases = [
         ("GET", "/api/halls/nowhere/checkpoints/quiz1", None, "unknown hall 'nowhere'"),
         ("GET", "/api/halls/alpha/checkpoints/nope", None, "unknown checkpoint 'nope' in hall 'alpha'"),
-        ("POST", "/api/halls/alpha/checkpoints/nope/attempts", {"answers": {"x": "A"}, "registration": registration},
-         "unknown checkpoint 'nope' in hall 'alpha'"),
+        (
+            "POST",
+            "/api/halls/alpha/checkpoints/nope/attempts",
+            {"answers": {"x": "A"}, "registration": registration},
+            "unknown checkpoint 'nope' in hall 'alpha'",
+        ),
         ("POST", "/api/halls/nowhere/visits", {"platform": "browser"}, "unknown hall 'nowhere'"),
-        ("POST", "/api/halls/alpha/dioramas/nope/experienced", {"registration": registration, "seconds": 3},
-         "unknown diorama 'nope' in hall 'alpha'"),
+        (
+            "POST",
+            "/api/halls/alpha/dioramas/nope/experienced",
+            {"registration": registration, "seconds": 3},
+            "unknown diorama 'nope' in hall 'alpha'",
+        ),
     ]
     for method, path, body, message in cases:
         reply = api.call(method, path, body, member)
@@ -267,8 +320,11 @@ def test_racing_attempts_never_use_more_tries_than_allowed(quiz):
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [200] * 3 + [403] * 9
-    numbers = [s["context"]["extensions"]["https://halls.example/extensions/attempt"]
-               for s in statements_in(config) if s["verb"]["id"].endswith("/failed")]
+    numbers = [
+        s["context"]["extensions"]["https://halls.example/extensions/attempt"]
+        for s in statements_in(config)
+        if s["verb"]["id"].endswith("/failed")
+    ]
     assert sorted(numbers) == [1, 2, 3]
 
 
@@ -279,10 +335,18 @@ def test_checkpoint_view_has_questions_and_the_members_state(quiz):
     assert view.status == 200 and view.headers["Cache-Control"] == "no-store"
     body = view.json()
     assert body == {
-        "id": "quiz1", "hall": "alpha", "title": {"zh": "第一站", "en": "Station one"}, "pass_mark": 0.6,
-        "attempts_allowed": 3, "cooldown": 0.0,
+        "id": "quiz1",
+        "hall": "alpha",
+        "title": {"zh": "第一站", "en": "Station one"},
+        "pass_mark": 0.6,
+        "attempts_allowed": 3,
+        "cooldown": 0.0,
         "questions": [{k: q[k] for k in ("id", "type", "prompt", "options")} for q in KEYS["alpha"][0]["questions"]],
-        "attempts_used": 0, "attempts_left": 3, "retry_after": 0, "passed": False, "best_score": None,
+        "attempts_used": 0,
+        "attempts_left": 3,
+        "retry_after": 0,
+        "passed": False,
+        "best_score": None,
     }
 
 
@@ -290,12 +354,17 @@ def test_experienced_records_diorama_time_and_checks_seconds(quiz):
     config, server, api = quiz
     member = api.sign_in("m1")
     registration = api.visit(member, platform="headset")
-    ok = api.call("POST", "/api/halls/alpha/dioramas/bridge/experienced", {"registration": registration,
-                                                                           "seconds": 92.5}, member)
+    ok = api.call(
+        "POST", "/api/halls/alpha/dioramas/bridge/experienced", {"registration": registration, "seconds": 92.5}, member
+    )
     assert (ok.status, ok.json()) == (201, {"recorded": True, "seconds": 92.5})
     for seconds in (0, -3, "10", True, 99999):
-        bad = api.call("POST", "/api/halls/alpha/dioramas/bridge/experienced", {"registration": registration,
-                                                                                "seconds": seconds}, member)
+        bad = api.call(
+            "POST",
+            "/api/halls/alpha/dioramas/bridge/experienced",
+            {"registration": registration, "seconds": seconds},
+            member,
+        )
         assert (bad.status, bad.json()) == (400, {"error": "seconds: expected a number above 0 and at most 14400"})
     [statement] = statements_in(config)
     assert statement["verb"]["id"] == "http://adlnet.gov/expapi/verbs/experienced"
@@ -327,8 +396,12 @@ def test_statements_reach_the_lrs_once_with_version_header_and_basic_auth(quiz, 
     sent = [i for r in lrs.requests for i in r["ids"]]
     assert len(sent) == len(set(sent)) == 7
     # the forwarder counts a batch just after its commit: wait for both
-    stats = wait_for(lambda: (lambda s: s if s["queued"] == 0 and s["forwarder"]["delivered"] == 7 else None)(
-        server.call(_stats(server.app))), what="the queue empty and 7 delivered in /api/health")
+    stats = wait_for(
+        lambda: (lambda s: s if s["queued"] == 0 and s["forwarder"]["delivered"] == 7 else None)(
+            server.call(_stats(server.app))
+        ),
+        what="the queue empty and 7 delivered in /api/health",
+    )
     assert stats["dead_letters"] == 0 and stats["oldest_unsent_age_s"] is None
 
 

@@ -22,16 +22,25 @@ ATTEMPTS = "/api/halls/{hall}/checkpoints/{checkpoint}/attempts"
 
 
 def submit(api, token, registration, key, checkpoint="quiz1", answers=None, hall="alpha"):
-    body = {"answers": CORRECT[checkpoint] if answers is None else answers, "registration": registration,
-            "platform": "headset"}
-    return api.call("POST", ATTEMPTS.format(hall=hall, checkpoint=checkpoint), body, token,
-                    headers={"Idempotency-Key": key} if key is not None else None)
+    body = {
+        "answers": CORRECT[checkpoint] if answers is None else answers,
+        "registration": registration,
+        "platform": "headset",
+    }
+    return api.call(
+        "POST",
+        ATTEMPTS.format(hall=hall, checkpoint=checkpoint),
+        body,
+        token,
+        headers={"Idempotency-Key": key} if key is not None else None,
+    )
 
 
 def attempt_rows(config) -> list[tuple]:
     with sqlite3.connect(Path(config.var_path) / "halls.sqlite") as connection:
-        return connection.execute("SELECT member, checkpoint, number, idempotency_key FROM attempts "
-                                  "ORDER BY id").fetchall()
+        return connection.execute(
+            "SELECT member, checkpoint, number, idempotency_key FROM attempts ORDER BY id"
+        ).fetchall()
 
 
 def used(api, token, checkpoint="quiz1") -> tuple[int, int]:
@@ -120,11 +129,14 @@ def test_a_replay_during_the_cooldown_returns_the_original_result_not_429(quiz):
     assert used(api, member, "quiz2") == (1, 1)
 
 
-@pytest.mark.parametrize("checkpoint, answers, message", [
-    ("quiz1", {"s1": "B", "m1": ["A"], "t1": True}, "a submission with other answers"),
-    ("quiz1", {"s1": "A", "m1": ["A"]}, "a submission with other answers"),
-    ("quiz2", {"q": "A"}, "checkpoint 'quiz1' of hall 'alpha'"),
-])
+@pytest.mark.parametrize(
+    "checkpoint, answers, message",
+    [
+        ("quiz1", {"s1": "B", "m1": ["A"], "t1": True}, "a submission with other answers"),
+        ("quiz1", {"s1": "A", "m1": ["A"]}, "a submission with other answers"),
+        ("quiz2", {"q": "A"}, "checkpoint 'quiz1' of hall 'alpha'"),
+    ],
+)
 def test_the_same_key_with_other_answers_or_checkpoint_is_409(quiz, checkpoint, answers, message):
     config, server, api = quiz
     member = api.sign_in("m1")
@@ -152,18 +164,28 @@ def test_a_malformed_key_is_400_and_uses_no_try(quiz, key):
     config, server, api = quiz
     member = api.sign_in("m1")
     registration = api.visit(member)
-    reply = api.call("POST", ATTEMPTS.format(hall="alpha", checkpoint="quiz1"),
-                     {"answers": CORRECT["quiz1"], "registration": registration}, member,
-                     headers={"Idempotency-Key": key.encode("utf-8").decode("latin-1")})
+    reply = api.call(
+        "POST",
+        ATTEMPTS.format(hall="alpha", checkpoint="quiz1"),
+        {"answers": CORRECT["quiz1"], "registration": registration},
+        member,
+        headers={"Idempotency-Key": key.encode("utf-8").decode("latin-1")},
+    )
     assert (reply.status, reply.json()) == (
-        400, {"error": "Idempotency-Key: expected 8-64 letters, digits, _ or - (one new key per submission)"})
+        400,
+        {"error": "Idempotency-Key: expected 8-64 letters, digits, _ or - (one new key per submission)"},
+    )
     assert attempt_rows(config) == [] and statements_in(config) == []
 
 
 def test_a_key_is_checked_after_authentication(quiz):
     config, server, api = quiz
-    reply = api.call("POST", ATTEMPTS.format(hall="alpha", checkpoint="quiz1"), {"answers": CORRECT["quiz1"]},
-                     headers={"Idempotency-Key": "bad"})
+    reply = api.call(
+        "POST",
+        ATTEMPTS.format(hall="alpha", checkpoint="quiz1"),
+        {"answers": CORRECT["quiz1"]},
+        headers={"Idempotency-Key": "bad"},
+    )
     assert reply.status == 401
 
 
@@ -200,6 +222,7 @@ def test_replays_and_409s_show_no_answer_key(quiz):
 
 # --- the transaction and the schema -----------------------------------------------------------------------------
 
+
 def old_database(path: Path) -> None:
     """A halls.sqlite as the code before idempotency keys made it (no `idempotency_key`), holding one attempt."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,9 +234,11 @@ def old_database(path: Path) -> None:
                 continue
             connection.execute(statement)
         connection.execute("INSERT INTO members VALUES ('m1', 'old', NULL, 1, 1)")
-        connection.execute("INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, "
-                           "duration, raw, max, scaled, passed, responses) VALUES ('m1', 'alpha', 'quiz1', 1, 'r', "
-                           "'browser', 1, 1, 0, 3, 0, 0, '{}')")
+        connection.execute(
+            "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, "
+            "duration, raw, max, scaled, passed, responses) VALUES ('m1', 'alpha', 'quiz1', 1, 'r', "
+            "'browser', 1, 1, 0, 3, 0, 0, '{}')"
+        )
         connection.execute("INSERT INTO checkpoint_status VALUES ('m1', 'alpha', 'quiz1', 1, 1, 0, 0)")
 
 
@@ -255,8 +280,12 @@ def test_the_server_upgrades_an_existing_database_and_keys_work_on_it(tmp_path, 
     assert [row[2:] for row in attempt_rows(config)] == [(1, None), (2, "after-upgrade-1")]
     with sqlite3.connect(path) as connection:
         indexes = [row[1] for row in connection.execute("PRAGMA index_list(attempts)")]
-        plan = " ".join(row[-1] for row in connection.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM attempts WHERE member = ? AND idempotency_key = ?", ("m1", "k")))
+        plan = " ".join(
+            row[-1]
+            for row in connection.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM attempts WHERE member = ? AND idempotency_key = ?", ("m1", "k")
+            )
+        )
     assert "attempts_idempotency" in indexes and "attempts_idempotency" in plan
 
 
@@ -265,9 +294,11 @@ def test_the_index_refuses_a_second_attempt_with_one_key_even_outside_the_handle
         database = Database(tmp_path / "halls.sqlite", [OUTBOX_SCHEMA, LEARNERS_SCHEMA])
         database.open()
         try:
-            insert = ("INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, "
-                      "duration, raw, max, scaled, passed, responses, idempotency_key) "
-                      "VALUES ('m1', 'alpha', 'quiz1', ?, 'r', 'browser', 1, 1, 0, 3, 0, 0, '{}', ?)")
+            insert = (
+                "INSERT INTO attempts (member, hall, checkpoint, number, registration, platform, submitted, "
+                "duration, raw, max, scaled, passed, responses, idempotency_key) "
+                "VALUES ('m1', 'alpha', 'quiz1', ?, 'r', 'browser', 1, 1, 0, 3, 0, 0, '{}', ?)"
+            )
             for number, key in ((1, None), (2, None), (3, "k-00000001")):
                 await database.write(lambda connection, n=number, k=key: connection.execute(insert, (n, k)))
             with pytest.raises(sqlite3.IntegrityError):

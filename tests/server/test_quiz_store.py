@@ -29,8 +29,16 @@ def scenario(tmp_path, body):
 
             def attempt(checkpoint_id, responses):
                 checkpoint = checkpoints[checkpoint_id]
-                return AttemptRequest("m1", checkpoint, grade(checkpoint, parse_responses(checkpoint, responses)),
-                                      registration, None, time.time(), frozenset(checkpoints), Vocabulary("https://h"))
+                return AttemptRequest(
+                    "m1",
+                    checkpoint,
+                    grade(checkpoint, parse_responses(checkpoint, responses)),
+                    registration,
+                    None,
+                    time.time(),
+                    frozenset(checkpoints),
+                    Vocabulary("https://h"),
+                )
 
             return await body(database, attempt)
         finally:

@@ -33,35 +33,89 @@ TRAINER_CODE = "trainer-code-91c2"
 # --- the fake build -----------------------------------------------------------
 
 QUIZ_ONE: dict[str, Any] = {
-    "id": "quiz1", "room": "a", "title": {"zh": "第一站", "en": "Station one"}, "position": [0, 0, 0], "radius": 1.5,
-    "pass_mark": 0.6, "attempts": 3, "cooldown": 0,
+    "id": "quiz1",
+    "room": "a",
+    "title": {"zh": "第一站", "en": "Station one"},
+    "position": [0, 0, 0],
+    "radius": 1.5,
+    "pass_mark": 0.6,
+    "attempts": 3,
+    "cooldown": 0,
     "questions": [
-        {"id": "s1", "type": "single", "prompt": {"zh": "单选题", "en": None},
-         "options": [{"id": "A", "text": {"zh": "甲", "en": None}}, {"id": "B", "text": {"zh": "乙", "en": None}},
-                     {"id": "C", "text": {"zh": "丙", "en": None}}],
-         "answer": "C", "explanation": {"zh": "丙是对的。", "en": None}},
-        {"id": "m1", "type": "multiple", "prompt": {"zh": "多选题", "en": "Pick all"},
-         "options": [{"id": "A", "text": {"zh": "一", "en": None}}, {"id": "B", "text": {"zh": "二", "en": None}},
-                     {"id": "C", "text": {"zh": "三", "en": None}}, {"id": "D", "text": {"zh": "四", "en": None}}],
-         "answer": ["A", "D"], "explanation": {"zh": "一和四。", "en": None}},
-        {"id": "t1", "type": "true-false", "prompt": {"zh": "判断题", "en": None}, "options": [],
-         "answer": False, "explanation": None},
+        {
+            "id": "s1",
+            "type": "single",
+            "prompt": {"zh": "单选题", "en": None},
+            "options": [
+                {"id": "A", "text": {"zh": "甲", "en": None}},
+                {"id": "B", "text": {"zh": "乙", "en": None}},
+                {"id": "C", "text": {"zh": "丙", "en": None}},
+            ],
+            "answer": "C",
+            "explanation": {"zh": "丙是对的。", "en": None},
+        },
+        {
+            "id": "m1",
+            "type": "multiple",
+            "prompt": {"zh": "多选题", "en": "Pick all"},
+            "options": [
+                {"id": "A", "text": {"zh": "一", "en": None}},
+                {"id": "B", "text": {"zh": "二", "en": None}},
+                {"id": "C", "text": {"zh": "三", "en": None}},
+                {"id": "D", "text": {"zh": "四", "en": None}},
+            ],
+            "answer": ["A", "D"],
+            "explanation": {"zh": "一和四。", "en": None},
+        },
+        {
+            "id": "t1",
+            "type": "true-false",
+            "prompt": {"zh": "判断题", "en": None},
+            "options": [],
+            "answer": False,
+            "explanation": None,
+        },
     ],
 }
 QUIZ_TWO: dict[str, Any] = {
-    "id": "quiz2", "room": "b", "title": {"zh": "第二站", "en": None}, "position": [10, 0, 0], "radius": 1.5,
-    "pass_mark": 1.0, "attempts": 2, "cooldown": 30,
+    "id": "quiz2",
+    "room": "b",
+    "title": {"zh": "第二站", "en": None},
+    "position": [10, 0, 0],
+    "radius": 1.5,
+    "pass_mark": 1.0,
+    "attempts": 2,
+    "cooldown": 30,
     "questions": [
-        {"id": "q", "type": "single", "prompt": {"zh": "二选一", "en": None},
-         "options": [{"id": "A", "text": {"zh": "是", "en": None}}, {"id": "B", "text": {"zh": "否", "en": None}}],
-         "answer": "B", "explanation": {"zh": "否。", "en": None}},
+        {
+            "id": "q",
+            "type": "single",
+            "prompt": {"zh": "二选一", "en": None},
+            "options": [{"id": "A", "text": {"zh": "是", "en": None}}, {"id": "B", "text": {"zh": "否", "en": None}}],
+            "answer": "B",
+            "explanation": {"zh": "否。", "en": None},
+        },
     ],
 }
 QUIZ_BETA: dict[str, Any] = {
-    "id": "only", "room": "only", "title": {"zh": "唯一", "en": None}, "position": [0, 0, 0], "radius": 1.5,
-    "pass_mark": 0.5, "attempts": 5, "cooldown": 0,
-    "questions": [{"id": "tf", "type": "true-false", "prompt": {"zh": "对吗", "en": None}, "options": [],
-                   "answer": True, "explanation": {"zh": "对。", "en": None}}],
+    "id": "only",
+    "room": "only",
+    "title": {"zh": "唯一", "en": None},
+    "position": [0, 0, 0],
+    "radius": 1.5,
+    "pass_mark": 0.5,
+    "attempts": 5,
+    "cooldown": 0,
+    "questions": [
+        {
+            "id": "tf",
+            "type": "true-false",
+            "prompt": {"zh": "对吗", "en": None},
+            "options": [],
+            "answer": True,
+            "explanation": {"zh": "对。", "en": None},
+        }
+    ],
 }
 KEYS = {"alpha": [QUIZ_ONE, QUIZ_TWO], "beta": [QUIZ_BETA]}
 CORRECT = {"quiz1": {"s1": "C", "m1": ["A", "D"], "t1": False}, "quiz2": {"q": "B"}, "only": {"tf": True}}
@@ -76,14 +130,24 @@ def publish_quiz_build(build: Path, build_id: str = "q1") -> Path:
     """Publish halls alpha (checkpoints quiz1, quiz2; diorama `bridge`) and beta (checkpoint `only`)."""
     manifests = default_halls(build)
     manifests["alpha"]["checkpoints"] = [public(c) for c in KEYS["alpha"]]
-    bridge = Exhibit(id="bridge", room="c", kind="diorama", node="c/exhibit/bridge", title=Text(zh="飞夺泸定桥"),
-                     text=None, position=(20.0, 0.0, 0.0), radius=3.0, assets=())
+    bridge = Exhibit(
+        id="bridge",
+        room="c",
+        kind="diorama",
+        node="c/exhibit/bridge",
+        title=Text(zh="飞夺泸定桥"),
+        text=None,
+        position=(20.0, 0.0, 0.0),
+        radius=3.0,
+        assets=(),
+    )
     manifests["alpha"]["exhibits"] = [bridge.model_dump(mode="json")]
     manifests["beta"]["checkpoints"] = [public(c) for c in KEYS["beta"]]
     release = publish(build, manifests, build_id)
     for hall_id, checkpoints in KEYS.items():
         (release / "private" / "answers" / f"{hall_id}.json").write_text(
-            json.dumps({"hall": hall_id, "checkpoints": checkpoints}, ensure_ascii=False))
+            json.dumps({"hall": hall_id, "checkpoints": checkpoints}, ensure_ascii=False)
+        )
     return release
 
 
@@ -106,10 +170,23 @@ def quiz_config(tmp_path: Path, **changes: Any) -> ServerConfig:
         publish_quiz_build(build)
     codes = tmp_path / "codes.txt"
     codes.write_text(f"# personal codes\nt1 {TRAINER_CODE}\nroot {ADMIN_CODE}\n")
-    values = dict(root=tmp_path, build_dir=build, port=0, reload_interval=0.05, web_dir=tmp_path / "no-web",
-                  access_log=False, base_url="https://halls.example", trainers="t1", admins="root",
-                  branches="一支部,二支部,机电支部", enrolment_tokens=codes, lrs_url="http://127.0.0.1:9/xapi/",
-                  lrs_backoff_base=0.05, lrs_backoff_max=0.2, lrs_poll_interval=0.05)
+    values = dict(
+        root=tmp_path,
+        build_dir=build,
+        port=0,
+        reload_interval=0.05,
+        web_dir=tmp_path / "no-web",
+        access_log=False,
+        base_url="https://halls.example",
+        trainers="t1",
+        admins="root",
+        branches="一支部,二支部,机电支部",
+        enrolment_tokens=codes,
+        lrs_url="http://127.0.0.1:9/xapi/",
+        lrs_backoff_base=0.05,
+        lrs_backoff_max=0.2,
+        lrs_poll_interval=0.05,
+    )
     values.update(changes)
     return load_config(flags=values)
 
@@ -134,8 +211,15 @@ class Api:
     port: int
     seen: list[tuple[str, Reply]] = field(default_factory=list)
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
-             headers: dict | None = None, raw: bytes | None = None) -> Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
         try:
             sent = dict(headers or {})
@@ -163,11 +247,25 @@ class Api:
         assert reply.status == 201, reply.body
         return reply.json()["registration"]
 
-    def attempt(self, token: str, registration: str, checkpoint: str = "quiz1", answers: dict | None = None,
-                hall: str = "alpha", platform: str = "browser") -> Reply:
-        return self.call("POST", f"/api/halls/{hall}/checkpoints/{checkpoint}/attempts",
-                         {"answers": CORRECT[checkpoint] if answers is None else answers,
-                          "registration": registration, "platform": platform}, token)
+    def attempt(
+        self,
+        token: str,
+        registration: str,
+        checkpoint: str = "quiz1",
+        answers: dict | None = None,
+        hall: str = "alpha",
+        platform: str = "browser",
+    ) -> Reply:
+        return self.call(
+            "POST",
+            f"/api/halls/{hall}/checkpoints/{checkpoint}/attempts",
+            {
+                "answers": CORRECT[checkpoint] if answers is None else answers,
+                "registration": registration,
+                "platform": platform,
+            },
+            token,
+        )
 
 
 # --- a fake LRS ----------------------------------------------------------------------
@@ -185,8 +283,7 @@ class FakeLrs:
     `poison` answers 400 (with the statement echoed, as some LRSs do).
     """
 
-    def __init__(self, script: list | None = None, default: Any = 200, delay: float = 0.0,
-                 hang: float = 5.0) -> None:
+    def __init__(self, script: list | None = None, default: Any = 200, delay: float = 0.0, hang: float = 5.0) -> None:
         self.script = list(script or [])
         self.default = default
         self.delay = delay
@@ -219,9 +316,15 @@ class FakeLrs:
         body = await request.json()
         ids = [s["id"] for s in body]
         auth = request.headers.get("Authorization", "")
-        self.requests.append({"ids": ids, "version": request.headers.get("X-Experience-API-Version"),
-                              "auth": base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else None,
-                              "behaviour": behaviour, "at": time.monotonic()})
+        self.requests.append(
+            {
+                "ids": ids,
+                "version": request.headers.get("X-Experience-API-Version"),
+                "auth": base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else None,
+                "behaviour": behaviour,
+                "at": time.monotonic(),
+            }
+        )
         self.received.set()
         headers = {"X-Experience-API-Version": "1.0.3"}
         if behaviour == "timeout":

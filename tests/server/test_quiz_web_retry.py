@@ -51,8 +51,13 @@ process.stdout.write(JSON.stringify(out));
 
 
 def drive(url: str, steps: list) -> list[dict]:
-    done = subprocess.run(["node", "--input-type=module", "-e", DRIVER, url, str(API_JS), json.dumps(steps)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", DRIVER, url, str(API_JS), json.dumps(steps)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -84,8 +89,9 @@ def test_a_lost_reply_is_retried_with_the_same_key_and_one_try_counts(lossy_serv
 
 def test_after_both_tries_are_lost_submitting_the_same_answers_again_reuses_the_key(lossy_server):
     server, loss, database = lossy_server(lose=2)
-    lost, again, changed = drive(server.url, [["quiz1", WRONG], ["quiz1", dict(reversed(WRONG.items()))],
-                                              ["quiz1", CORRECT["quiz1"]]])
+    lost, again, changed = drive(
+        server.url, [["quiz1", WRONG], ["quiz1", dict(reversed(WRONG.items()))], ["quiz1", CORRECT["quiz1"]]]
+    )
     assert lost["status"] == 0
     assert again["result"]["attempts_left"] == 2  # the stored try's result, not a second try
     assert changed["result"]["passed"]

@@ -18,8 +18,10 @@ REGISTRATION = str(uuid.uuid5(uuid.NAMESPACE_URL, "visit-1"))
 ACTOR = {"objectType": "Agent", "name": "张三", "account": {"homePage": BASE, "name": "m-1001"}}
 CONTEXT: dict[str, Any] = {
     "registration": REGISTRATION,
-    "contextActivities": {"parent": [{"id": f"{BASE}/xapi/halls/safety", "objectType": "Activity"}],
-                          "grouping": [{"id": f"{BASE}/xapi/base/tunlan", "objectType": "Activity"}]},
+    "contextActivities": {
+        "parent": [{"id": f"{BASE}/xapi/halls/safety", "objectType": "Activity"}],
+        "grouping": [{"id": f"{BASE}/xapi/base/tunlan", "objectType": "Activity"}],
+    },
     "platform": "browser",
     "language": "zh-CN",
 }
@@ -29,32 +31,69 @@ def hall_statements() -> list[dict]:
     """Statements of the kinds the hall server sends: answered, passed, completed, experienced."""
     checkpoint = f"{BASE}/xapi/checkpoints/safety-1"
     return [
-        {"id": str(uuid.uuid4()), "actor": ACTOR,
-         "verb": {"id": "http://adlnet.gov/expapi/verbs/answered", "display": {"zh-CN": "回答", "en-US": "answered"}},
-         "object": {"objectType": "Activity", "id": f"{checkpoint}/q1", "definition": {
-             "type": "http://adlnet.gov/expapi/activities/cmi.interaction", "interactionType": "choice",
-             "name": {"zh-CN": "哪个是廉洁主题展厅？"}, "correctResponsesPattern": ["B"],
-             "choices": [{"id": "A", "description": {"zh-CN": "红色屯兰"}},
-                         {"id": "B", "description": {"zh-CN": "廉洁屯兰"}}]}},
-         "result": {"response": "B", "success": True},
-         "context": {**CONTEXT, "contextActivities": {**CONTEXT["contextActivities"],
-                                                      "parent": [{"id": checkpoint, "objectType": "Activity"}]}},
-         "timestamp": "2026-03-01T08:00:00.000Z"},
-        {"id": str(uuid.uuid4()), "actor": ACTOR,
-         "verb": {"id": "http://adlnet.gov/expapi/verbs/passed", "display": {"zh-CN": "通过", "en-US": "passed"}},
-         "object": {"objectType": "Activity", "id": checkpoint, "definition": {
-             "type": "http://adlnet.gov/expapi/activities/assessment", "name": {"zh-CN": "安全知识小测验"}}},
-         "result": {"score": {"scaled": 0.8, "raw": 4, "min": 0, "max": 5}, "success": True, "duration": "PT2M5.5S"},
-         "context": CONTEXT, "timestamp": "2026-03-01T08:02:05.500Z"},
-        {"id": str(uuid.uuid4()), "actor": ACTOR,
-         "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"zh-CN": "完成"}},
-         "object": {"objectType": "Activity", "id": f"{BASE}/xapi/halls/safety"},
-         "result": {"completion": True}, "context": {**CONTEXT, "contextActivities": {
-             "grouping": CONTEXT["contextActivities"]["grouping"]}}},
-        {"id": str(uuid.uuid4()), "actor": ACTOR,
-         "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"zh-CN": "参观"}},
-         "object": {"objectType": "Activity", "id": f"{BASE}/xapi/dioramas/langya"},
-         "result": {"duration": "PT95S"}, "context": CONTEXT},
+        {
+            "id": str(uuid.uuid4()),
+            "actor": ACTOR,
+            "verb": {
+                "id": "http://adlnet.gov/expapi/verbs/answered",
+                "display": {"zh-CN": "回答", "en-US": "answered"},
+            },
+            "object": {
+                "objectType": "Activity",
+                "id": f"{checkpoint}/q1",
+                "definition": {
+                    "type": "http://adlnet.gov/expapi/activities/cmi.interaction",
+                    "interactionType": "choice",
+                    "name": {"zh-CN": "哪个是廉洁主题展厅？"},
+                    "correctResponsesPattern": ["B"],
+                    "choices": [
+                        {"id": "A", "description": {"zh-CN": "红色屯兰"}},
+                        {"id": "B", "description": {"zh-CN": "廉洁屯兰"}},
+                    ],
+                },
+            },
+            "result": {"response": "B", "success": True},
+            "context": {
+                **CONTEXT,
+                "contextActivities": {
+                    **CONTEXT["contextActivities"],
+                    "parent": [{"id": checkpoint, "objectType": "Activity"}],
+                },
+            },
+            "timestamp": "2026-03-01T08:00:00.000Z",
+        },
+        {
+            "id": str(uuid.uuid4()),
+            "actor": ACTOR,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/passed", "display": {"zh-CN": "通过", "en-US": "passed"}},
+            "object": {
+                "objectType": "Activity",
+                "id": checkpoint,
+                "definition": {
+                    "type": "http://adlnet.gov/expapi/activities/assessment",
+                    "name": {"zh-CN": "安全知识小测验"},
+                },
+            },
+            "result": {"score": {"scaled": 0.8, "raw": 4, "min": 0, "max": 5}, "success": True, "duration": "PT2M5.5S"},
+            "context": CONTEXT,
+            "timestamp": "2026-03-01T08:02:05.500Z",
+        },
+        {
+            "id": str(uuid.uuid4()),
+            "actor": ACTOR,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed", "display": {"zh-CN": "完成"}},
+            "object": {"objectType": "Activity", "id": f"{BASE}/xapi/halls/safety"},
+            "result": {"completion": True},
+            "context": {**CONTEXT, "contextActivities": {"grouping": CONTEXT["contextActivities"]["grouping"]}},
+        },
+        {
+            "id": str(uuid.uuid4()),
+            "actor": ACTOR,
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced", "display": {"zh-CN": "参观"}},
+            "object": {"objectType": "Activity", "id": f"{BASE}/xapi/dioramas/langya"},
+            "result": {"duration": "PT95S"},
+            "context": CONTEXT,
+        },
     ]
 
 
@@ -92,8 +131,9 @@ def test_ralph_accepts_hall_statements_and_returns_them(ralph_running):
     assert {s["id"] for s in statements} <= {s["id"] for s in ralph.statements()}
 
 
-@pytest.mark.parametrize("name", ["simplest (Part 2 2.4)", "attempted (Part 2 Appendix A)",
-                                  "cross-domain content (Part 3 Appendix C)"])
+@pytest.mark.parametrize(
+    "name", ["simplest (Part 2 2.4)", "attempted (Part 2 Appendix A)", "cross-domain content (Part 3 Appendix C)"]
+)
 def test_ralph_accepts_specification_examples(ralph_running, name):
     ralph = ralph_running
     item = dict(spec_examples()["statements"][name])

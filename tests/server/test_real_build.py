@@ -46,6 +46,9 @@ def test_real_build_answer_keys_stay_private(real_server, project):
     assert (project / "build/current/private/answers/alpha.json").exists()
     manifest = fetch(real_server.port, "/api/halls/alpha")
     assert b'"answer"' not in manifest.body
-    for path in ("/private/answers/alpha.json", "/current/private/answers/alpha.json",
-                 "/objects/..%2fcurrent%2fprivate%2fanswers%2falpha.json"):
+    for path in (
+        "/private/answers/alpha.json",
+        "/current/private/answers/alpha.json",
+        "/objects/..%2fcurrent%2fprivate%2fanswers%2falpha.json",
+    ):
         assert fetch(real_server.port, path).status == 404

@@ -33,10 +33,19 @@ def checkpoint():
 
 def statements(checkpoint, responses, *, attempt=1, completed=False, vocabulary=None):
     marks = grade(checkpoint, parse_responses(checkpoint, responses))
-    made = attempt_statements(vocabulary or Vocabulary(BASE), Learner("m1", "张三"), checkpoint, marks,
-                              registration=REGISTRATION, attempt=attempt, platform="headset", timestamp=MOMENT,
-                              duration=83.456, hall_title={"zh": "红色屯兰", "en": "Red Tunlan"},
-                              hall_completed=completed)
+    made = attempt_statements(
+        vocabulary or Vocabulary(BASE),
+        Learner("m1", "张三"),
+        checkpoint,
+        marks,
+        registration=REGISTRATION,
+        attempt=attempt,
+        platform="headset",
+        timestamp=MOMENT,
+        duration=83.456,
+        hall_title={"zh": "红色屯兰", "en": "Red Tunlan"},
+        hall_completed=completed,
+    )
     return [json.loads(s.to_json()) for s in made]
 
 
@@ -45,12 +54,19 @@ def test_answered_choice_statement_has_interaction_choices_pattern_and_response(
     single, multiple, judged = answered[:3]
     assert single["verb"] == {"id": f"{ADL}/verbs/answered", "display": {"en-US": "answered", "zh-CN": "回答"}}
     assert single["object"] == {
-        "objectType": "Activity", "id": f"{BASE}/halls/alpha/checkpoints/quiz1/questions/s1",
-        "definition": {"name": {"zh-CN": "单选题"}, "type": f"{ADL}/activities/cmi.interaction",
-                       "interactionType": "choice", "correctResponsesPattern": ["C"],
-                       "choices": [{"id": "A", "description": {"zh-CN": "甲"}},
-                                   {"id": "B", "description": {"zh-CN": "乙"}},
-                                   {"id": "C", "description": {"zh-CN": "丙"}}]},
+        "objectType": "Activity",
+        "id": f"{BASE}/halls/alpha/checkpoints/quiz1/questions/s1",
+        "definition": {
+            "name": {"zh-CN": "单选题"},
+            "type": f"{ADL}/activities/cmi.interaction",
+            "interactionType": "choice",
+            "correctResponsesPattern": ["C"],
+            "choices": [
+                {"id": "A", "description": {"zh-CN": "甲"}},
+                {"id": "B", "description": {"zh-CN": "乙"}},
+                {"id": "C", "description": {"zh-CN": "丙"}},
+            ],
+        },
     }
     assert single["result"] == {"success": False, "response": "A"}
     assert multiple["object"]["definition"]["correctResponsesPattern"] == ["A[,]D"]
@@ -73,8 +89,11 @@ def test_actor_context_and_timestamp_are_as_agreed(checkpoint):
     assert [a["id"] for a in context["contextActivities"]["parent"]] == [f"{BASE}/halls/alpha/checkpoints/quiz1"]
     assert [a["id"] for a in context["contextActivities"]["grouping"]] == [f"{BASE}/halls/alpha", f"{BASE}/"]
     hall, base = context["contextActivities"]["grouping"]  # context activities: id and type; names go with objects
-    assert hall == {"objectType": "Activity", "id": f"{BASE}/halls/alpha",
-                    "definition": {"type": f"{ADL}/activities/module"}}
+    assert hall == {
+        "objectType": "Activity",
+        "id": f"{BASE}/halls/alpha",
+        "definition": {"type": f"{ADL}/activities/module"},
+    }
     assert base["definition"] == {"type": f"{ADL}/activities/course"}
 
 
@@ -84,10 +103,16 @@ def test_checkpoint_statement_is_an_assessment_with_score_success_and_duration(c
     outcome = made[-1]
     assert outcome["verb"]["id"] == f"{ADL}/verbs/passed"
     assert outcome["object"]["id"] == f"{BASE}/halls/alpha/checkpoints/quiz1"
-    assert outcome["object"]["definition"] == {"name": {"zh-CN": "第一站", "en": "Station one"},
-                                               "type": f"{ADL}/activities/assessment"}
-    assert outcome["result"] == {"score": {"scaled": 0.6667, "raw": 2.0, "min": 0.0, "max": 3.0}, "success": True,
-                                 "completion": True, "duration": "PT1M23.46S"}
+    assert outcome["object"]["definition"] == {
+        "name": {"zh-CN": "第一站", "en": "Station one"},
+        "type": f"{ADL}/activities/assessment",
+    }
+    assert outcome["result"] == {
+        "score": {"scaled": 0.6667, "raw": 2.0, "min": 0.0, "max": 3.0},
+        "success": True,
+        "completion": True,
+        "duration": "PT1M23.46S",
+    }
     assert [a["id"] for a in outcome["context"]["contextActivities"]["parent"]] == [f"{BASE}/halls/alpha"]
     failed = statements(checkpoint, {"s1": "A"})[-1]
     assert failed["verb"]["id"] == f"{ADL}/verbs/failed" and failed["result"]["success"] is False
@@ -101,22 +126,41 @@ def test_unanswered_questions_have_no_answered_statement(checkpoint):
 def test_completed_statement_is_about_the_hall(checkpoint):
     completed = statements(checkpoint, {"s1": "C", "m1": ["A", "D"], "t1": False}, completed=True)[-1]
     assert completed["verb"]["id"] == f"{ADL}/verbs/completed"
-    assert completed["object"] == {"objectType": "Activity", "id": f"{BASE}/halls/alpha", "definition": {
-        "name": {"zh-CN": "红色屯兰", "en": "Red Tunlan"}, "type": f"{ADL}/activities/module"}}
+    assert completed["object"] == {
+        "objectType": "Activity",
+        "id": f"{BASE}/halls/alpha",
+        "definition": {"name": {"zh-CN": "红色屯兰", "en": "Red Tunlan"}, "type": f"{ADL}/activities/module"},
+    }
     assert completed["result"] == {"success": True, "completion": True}
     assert completed["context"]["contextActivities"]["grouping"][0]["definition"] == {
-        "name": {"zh-CN": "屯兰矿党建实训基地"}, "type": f"{ADL}/activities/course"}
+        "name": {"zh-CN": "屯兰矿党建实训基地"},
+        "type": f"{ADL}/activities/course",
+    }
     assert "parent" not in completed["context"]["contextActivities"]
     assert completed["id"] == statement_id(REGISTRATION, "alpha", "completed")
 
 
 def test_experienced_statement_records_diorama_time():
-    made = json.loads(experienced_statement(
-        Vocabulary(BASE), Learner("m1"), hall_id="red", diorama_id="luding", registration=REGISTRATION, sequence=2,
-        platform="browser", timestamp=MOMENT, seconds=3725.0, diorama_title={"zh": "飞夺泸定桥", "en": None}).to_json())
+    made = json.loads(
+        experienced_statement(
+            Vocabulary(BASE),
+            Learner("m1"),
+            hall_id="red",
+            diorama_id="luding",
+            registration=REGISTRATION,
+            sequence=2,
+            platform="browser",
+            timestamp=MOMENT,
+            seconds=3725.0,
+            diorama_title={"zh": "飞夺泸定桥", "en": None},
+        ).to_json()
+    )
     assert made["verb"]["id"] == f"{ADL}/verbs/experienced"
-    assert made["object"] == {"objectType": "Activity", "id": f"{BASE}/halls/red/dioramas/luding",
-                              "definition": {"name": {"zh-CN": "飞夺泸定桥"}, "type": f"{ADL}/activities/simulation"}}
+    assert made["object"] == {
+        "objectType": "Activity",
+        "id": f"{BASE}/halls/red/dioramas/luding",
+        "definition": {"name": {"zh-CN": "飞夺泸定桥"}, "type": f"{ADL}/activities/simulation"},
+    }
     assert made["result"] == {"duration": "PT1H2M5S"}
     assert made["actor"] == {"objectType": "Agent", "account": {"homePage": BASE, "name": "m1"}}
     assert made["id"] == statement_id(REGISTRATION, "red", "luding", "2", "experienced")
@@ -124,8 +168,9 @@ def test_experienced_statement_records_diorama_time():
 
 def test_ids_are_uuid5_of_registration_checkpoint_attempt_verb_and_question(checkpoint):
     made = statements(checkpoint, {"s1": "C", "m1": ["A"], "t1": False}, attempt=2)
-    assert made[0]["id"] == str(uuid.uuid5(NAMESPACE, "\x1f".join([REGISTRATION, "alpha", "quiz1", "2", "answered",
-                                                                   "s1"])))
+    assert made[0]["id"] == str(
+        uuid.uuid5(NAMESPACE, "\x1f".join([REGISTRATION, "alpha", "quiz1", "2", "answered", "s1"]))
+    )
     assert made[-1]["id"] == str(uuid.uuid5(NAMESPACE, "\x1f".join([REGISTRATION, "alpha", "quiz1", "2", "passed"])))
     assert all(uuid.UUID(s["id"]).version == 5 for s in made)
 
@@ -141,8 +186,18 @@ def test_same_event_gives_the_same_ids_and_bytes_other_attempts_other_ids(checkp
     assert len({s["id"] for s in once}) == len(once)
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "PT0S"), (0.004, "PT0S"), (12.345, "PT12.35S"), (60, "PT1M0S"),
-                                           (3600, "PT1H0S"), (3661.5, "PT1H1M1.50S"), (-4, "PT0S")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "PT0S"),
+        (0.004, "PT0S"),
+        (12.345, "PT12.35S"),
+        (60, "PT1M0S"),
+        (3600, "PT1H0S"),
+        (3661.5, "PT1H1M1.50S"),
+        (-4, "PT0S"),
+    ],
+)
 def test_durations_are_iso_8601(seconds, text):
     assert iso_duration(seconds) == text
 
@@ -155,9 +210,21 @@ def test_timestamps_are_utc_with_milliseconds():
 def all_kinds(checkpoint) -> list[dict]:
     made = statements(checkpoint, {"s1": "C", "m1": ["A", "D"], "t1": True}, completed=True)
     made += statements(checkpoint, {"s1": "B"}, attempt=2)
-    made.append(json.loads(experienced_statement(
-        Vocabulary(BASE), Learner("m1", "张三"), hall_id="alpha", diorama_id="bridge", registration=REGISTRATION,
-        sequence=1, platform="client", timestamp=MOMENT, seconds=42).to_json()))
+    made.append(
+        json.loads(
+            experienced_statement(
+                Vocabulary(BASE),
+                Learner("m1", "张三"),
+                hall_id="alpha",
+                diorama_id="bridge",
+                registration=REGISTRATION,
+                sequence=1,
+                platform="client",
+                timestamp=MOMENT,
+                seconds=42,
+            ).to_json()
+        )
+    )
     return made
 
 
@@ -179,9 +246,18 @@ def test_statements_json_writes_the_same_bytes_as_to_json(checkpoint):
     vocabulary = Vocabulary(BASE)
     marks = grade(checkpoint, parse_responses(checkpoint, {"s1": "C", "m1": ["A", "D"], "t1": True}))
     for attempt in (1, 2):
-        made = attempt_statements(vocabulary, Learner("m1", "张\"三"), checkpoint, marks, registration=REGISTRATION,
-                                  attempt=attempt, platform="browser", timestamp=MOMENT, duration=1.5,
-                                  hall_completed=True)
+        made = attempt_statements(
+            vocabulary,
+            Learner("m1", '张"三'),
+            checkpoint,
+            marks,
+            registration=REGISTRATION,
+            attempt=attempt,
+            platform="browser",
+            timestamp=MOMENT,
+            duration=1.5,
+            hall_completed=True,
+        )
         fragments = vocabulary.activities(checkpoint).fragments
         assert statements_json(made, fragments) == [s.to_json() for s in made]
         assert statements_json(made) == [s.to_json() for s in made]
@@ -192,9 +268,19 @@ def test_statement_ids_must_be_uuids():
 
     from server.learning.records import Statement
 
-    good = json.loads(experienced_statement(
-        Vocabulary(BASE), Learner("m1"), hall_id="red", diorama_id="d", registration=REGISTRATION, sequence=1,
-        platform="browser", timestamp=MOMENT, seconds=1).to_json())
+    good = json.loads(
+        experienced_statement(
+            Vocabulary(BASE),
+            Learner("m1"),
+            hall_id="red",
+            diorama_id="d",
+            registration=REGISTRATION,
+            sequence=1,
+            platform="browser",
+            timestamp=MOMENT,
+            seconds=1,
+        ).to_json()
+    )
     with pytest.raises(ValidationError):
         Statement.model_validate(good | {"id": 'not-a-uuid", "x": "'})
 

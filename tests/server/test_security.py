@@ -41,7 +41,10 @@ def test_a_request_just_under_the_limit_is_read_and_answered_on_its_merits(serve
 
 def test_every_test_the_threat_model_cites_exists():
     cited = set(re.findall(r"`(test_[a-z0-9_]+)`", SECURITY))
-    defined = {match for path in (ROOT / "tests").rglob("test_*.py")
-               for match in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(encoding="utf-8"), re.M)}
+    defined = {
+        match
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for match in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(encoding="utf-8"), re.M)
+    }
     assert len(cited) >= 20, "docs/security.md backs its claims with tests: cite them as `test_name`"
     assert cited <= defined, f"docs/security.md cites tests that do not exist: {sorted(cited - defined)}"

@@ -49,8 +49,9 @@ def test_guessing_a_code_gets_429_while_other_devices_still_sign_in(tmp_path, st
     assert locked.status == 429 and locked.json()["error"].startswith("too many refused sign-ins from this device")
     assert 590 <= int(locked.headers["Retry-After"]) <= 600
     # behind nginx on the same host, the member's own address is the last X-Forwarded-For hop
-    other = api.call("POST", "/api/session", {"member_id": "m1", "name": "张三"},
-                     headers={"X-Forwarded-For": "10.0.0.7"})
+    other = api.call(
+        "POST", "/api/session", {"member_id": "m1", "name": "张三"}, headers={"X-Forwarded-For": "10.0.0.7"}
+    )
     assert other.status == 200
     proxied = {"X-Forwarded-For": "10.0.0.8"}
     assert [api.call("POST", "/api/session", guess, headers=proxied).status for _ in range(4)] == [403, 403, 403, 429]

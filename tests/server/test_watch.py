@@ -52,14 +52,21 @@ def test_rebuild_serves_new_build_and_tells_hub_which_chunks_changed(watched, fa
 
 
 def test_failed_rebuild_keeps_last_good_build_and_sends_every_diagnostic(watched, fake_hub, builder):
-    builder.error = AuthorErrors([
-        Diagnostic("halls/alpha.yaml", 3, 5, "rooms[0].id", "bad room id 'A B'"),
-        Diagnostic("halls/beta.yaml", 7, 1, "", "no such asset 'assets/x.png'"),
-    ])
+    builder.error = AuthorErrors(
+        [
+            Diagnostic("halls/alpha.yaml", 3, 5, "rooms[0].id", "bad room id 'A B'"),
+            Diagnostic("halls/beta.yaml", 7, 1, "", "no such asset 'assets/x.png'"),
+        ]
+    )
     assert watched.call(rebuild(watched.app)) is False
     assert fetch(watched.port, "/api/halls").json()["build"] == "b1"
-    assert fake_hub.reloads == [(None, [], "halls/alpha.yaml:3:5: rooms[0].id: bad room id 'A B'\n"
-                                            "halls/beta.yaml:7:1: no such asset 'assets/x.png'")]
+    assert fake_hub.reloads == [
+        (
+            None,
+            [],
+            "halls/alpha.yaml:3:5: rooms[0].id: bad room id 'A B'\nhalls/beta.yaml:7:1: no such asset 'assets/x.png'",
+        )
+    ]
 
 
 def test_successful_rebuild_after_a_failure_clears_the_error(watched, fake_hub, builder):
@@ -105,8 +112,16 @@ def test_edit_to_real_hall_is_rebuilt_and_only_its_chunk_reported(fake_hub, star
     from server.cli import ensure_build
     from server.config import ServerConfig
 
-    config = ServerConfig(root=project, port=0, watch=True, watch_interval=0.05, reload_interval=60,
-                          meshopt=shutil.which("node") is not None, web_dir=project / "no-web", access_log=False)
+    config = ServerConfig(
+        root=project,
+        port=0,
+        watch=True,
+        watch_interval=0.05,
+        reload_interval=60,
+        meshopt=shutil.which("node") is not None,
+        web_dir=project / "no-web",
+        access_log=False,
+    )
     assert ensure_build(config)
     server = start_server(config)
     before = fetch(server.port, "/api/halls/alpha").json()
@@ -124,11 +139,14 @@ def test_edit_to_real_hall_is_rebuilt_and_only_its_chunk_reported(fake_hub, star
     reply = fetch(server.port, "/objects/" + glb["name"])
     assert reply.status == 200 and reply.body[:4] == b"glTF" and len(reply.body) == glb["size"]
 
-    hall.write_text(hall.read_text(encoding="utf-8").replace("size: [10, 8, 4]", "size: [10, 8, oops]"),
-                    encoding="utf-8")
+    hall.write_text(
+        hall.read_text(encoding="utf-8").replace("size: [10, 8, 4]", "size: [10, 8, oops]"), encoding="utf-8"
+    )
     wait_for(lambda: len(fake_hub.reloads) > 1, timeout=60, what="error after a broken edit")
     hall_id, changed, error = fake_hub.reloads[1]
     assert hall_id is None and changed == [] and "halls/alpha.yaml:" in error
     assert fetch(server.port, "/api/halls/alpha").json() == after
-    assert json.loads((project / "build/current/catalog.json").read_text())["build"] == \
-        fetch(server.port, "/api/health").json()["build"]
+    assert (
+        json.loads((project / "build/current/catalog.json").read_text())["build"]
+        == fetch(server.port, "/api/health").json()["build"]
+    )

@@ -12,8 +12,9 @@ def main(argv=None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     add_client_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     return client_command(args)
 
 

@@ -54,8 +54,17 @@ EVENTS_PER_FRAME = 4
 """Stream events handled per frame at most."""
 COLLISION_BUDGET = 0.006
 """Seconds per frame spent turning loaded chunks into collision solids."""
-KEYS = {"w": "forward", "arrow_up": "forward", "s": "back", "arrow_down": "back", "a": "left", "d": "right",
-        "arrow_left": "turn_left", "arrow_right": "turn_right", "shift": "run"}
+KEYS = {
+    "w": "forward",
+    "arrow_up": "forward",
+    "s": "back",
+    "arrow_down": "back",
+    "a": "left",
+    "d": "right",
+    "arrow_left": "turn_left",
+    "arrow_right": "turn_right",
+    "shift": "run",
+}
 
 
 @dataclass
@@ -105,8 +114,15 @@ class Timeline:
 class HallClient:
     """One member's visit, across halls, inside a ShowBase."""
 
-    def __init__(self, base, store: ObjectStore, options: ClientOptions, *, started: float | None = None,
-                 interactive: bool = True) -> None:
+    def __init__(
+        self,
+        base,
+        store: ObjectStore,
+        options: ClientOptions,
+        *,
+        started: float | None = None,
+        interactive: bool = True,
+    ) -> None:
         self.base = base
         self.store = store
         self.options = options
@@ -159,8 +175,9 @@ class HallClient:
 
     # --- halls ----------------------------------------------------------------------
 
-    def open_hall(self, hall_id: str, *, from_hall: str | None = None, room: str | None = None,
-                  stream: HallStream | None = None) -> None:
+    def open_hall(
+        self, hall_id: str, *, from_hall: str | None = None, room: str | None = None, stream: HallStream | None = None
+    ) -> None:
         """Stream `hall_id` (or adopt `stream`, started early); the current hall stays until its manifest is in."""
         if self.stream is not None:
             self.stream.cancel()
@@ -210,8 +227,16 @@ class HallClient:
     def _frame(self, task):
         dt = ClockObject.getGlobalClock().getDt()
         now = time.monotonic()
-        for step in (self._drain, self._build_collision, lambda: self._walk(dt), self._doorways, self._exhibits,
-                     lambda: self._presence_tick(dt, now), self._dialog_tick, lambda: self._hud(now)):
+        for step in (
+            self._drain,
+            self._build_collision,
+            lambda: self._walk(dt),
+            self._doorways,
+            self._exhibits,
+            lambda: self._presence_tick(dt, now),
+            self._dialog_tick,
+            lambda: self._hud(now),
+        ):
             try:
                 step()
             except Exception as exc:  # noqa: BLE001 - nothing may stop the render loop
@@ -296,8 +321,9 @@ class HallClient:
                 log.exception("chunk %s", chunk.id)
                 self.notice(f"chunk {chunk.id!r} skipped: {type(exc).__name__}: {exc}", error=True)
 
-        self.base.loader.loadModel(Filename.fromOsSpecific(str(event.path)), noCache=True, okMissing=True,
-                                   callback=loaded)
+        self.base.loader.loadModel(
+            Filename.fromOsSpecific(str(event.path)), noCache=True, okMissing=True, callback=loaded
+        )
 
     def _show(self, hall_id: str, chunk, model, fetch_seconds: float) -> None:
         if self.scene is None or self.manifest is None or self.manifest.id != hall_id:
@@ -312,8 +338,13 @@ class HallClient:
         self.scene.attach(chunk.id, model)
         self.timeline.mark("first_chunk")
         self._pending_marks.add("first_frame")
-        self.timeline.chunks.append({"id": chunk.id, "fetch_seconds": round(fetch_seconds, 4),
-                                     "at": round(time.perf_counter() - self.timeline.started, 4)})
+        self.timeline.chunks.append(
+            {
+                "id": chunk.id,
+                "fetch_seconds": round(fetch_seconds, 4),
+                "at": round(time.perf_counter() - self.timeline.started, 4),
+            }
+        )
         self._builds.append((hall_id, chunk.id, CollisionBuilder(model)))
 
     def _build_collision(self) -> None:
@@ -354,10 +385,12 @@ class HallClient:
         if self.quiz_dialog is not None:
             intent = WalkInput()
         else:
-            intent = WalkInput(forward=keys.get("forward", False) - keys.get("back", False),
-                               strafe=keys.get("right", False) - keys.get("left", False),
-                               turn=keys.get("turn_left", False) - keys.get("turn_right", False),
-                               run=keys.get("run", False))
+            intent = WalkInput(
+                forward=keys.get("forward", False) - keys.get("back", False),
+                strafe=keys.get("right", False) - keys.get("left", False),
+                turn=keys.get("turn_left", False) - keys.get("turn_right", False),
+                run=keys.get("run", False),
+            )
         self._mouse_look()
         self.walker.update(dt, intent)
         assert self.manifest is not None, "the scene is made from a manifest (_on_manifest sets both)"
@@ -534,9 +567,12 @@ class HallClient:
 
         def submit(answers: dict):
             if api.token is None:
-                api.open_session(self.options.member_id or member_id(self.store.cache.root if self.store.cache
-                                                                    else Path(".")),
-                                 self.options.name, self.options.branch, self.options.enrolment_code)
+                api.open_session(
+                    self.options.member_id or member_id(self.store.cache.root if self.store.cache else Path(".")),
+                    self.options.name,
+                    self.options.branch,
+                    self.options.enrolment_code,
+                )
             return api.submit(hall_id, checkpoint.id, answers, platform=self.options.platform)
 
         def closed() -> None:
@@ -558,16 +594,18 @@ class HallClient:
         if not self.options.presence or not isinstance(source, HttpSource):
             return
         role = "trainer" if self.options.trainer_key else "member"
-        self.presence = PresenceClient(source.base_url, hall_id, self.options.name, role=role,
-                                       key=self.options.trainer_key).start()
+        self.presence = PresenceClient(
+            source.base_url, hall_id, self.options.name, role=role, key=self.options.trainer_key
+        ).start()
 
     def _presence_tick(self, dt: float, now: float) -> None:
         presence = self.presence
         if presence is None:
             return
         if self._room_id is not None and self.scene is not None and self.scene.loaded:
-            presence.set_pose(self._room_id, self.walker.position,
-                              head_quaternion(self.walker.head.getQuat(self.world)))
+            presence.set_pose(
+                self._room_id, self.walker.position, head_quaternion(self.walker.head.getQuat(self.world))
+            )
         for kind, data in presence.poll():
             if kind in ("welcome", "joined", "left"):
                 self.avatars.roster(kind, data)

@@ -146,8 +146,9 @@ class Avatars:
             avatar = self.avatars.get(member_id)
             target = (record["x"] / 100.0, record["y"] / 100.0, record["z"] / 100.0)
             if avatar is None:
-                avatar = self.avatars[member_id] = Avatar(self.root, member_id,
-                                                          self.names.get(member_id, f"#{member_id}"), self.font)
+                avatar = self.avatars[member_id] = Avatar(
+                    self.root, member_id, self.names.get(member_id, f"#{member_id}"), self.font
+                )
                 avatar.root.setPos(*target)
             q = Quat(record["qw"] / 32767.0, record["qx"] / 32767.0, record["qy"] / 32767.0, record["qz"] / 32767.0)
             avatar.target = Point3(*target)

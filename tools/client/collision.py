@@ -133,7 +133,7 @@ def _geom_triangles(geom) -> np.ndarray:
     start = column.getStart()
     if column.getComponentBytes() != 4:  # doubles or packed data: the slow, general reader
         return _triangles_by_reader(geom)
-    positions = np.ascontiguousarray(rows[:, start:start + 12]).view("<f4").reshape(-1, 3).astype(np.float64)
+    positions = np.ascontiguousarray(rows[:, start : start + 12]).view("<f4").reshape(-1, 3).astype(np.float64)
     parts = []
     for p in range(geom.getNumPrimitives()):
         prim = geom.getPrimitive(p)
@@ -172,8 +172,10 @@ def _cells(triangles: np.ndarray, cell: float):
     length = np.linalg.norm(cross, axis=1)
     keep = length > MIN_AREA
     normal_z = np.where(keep, cross[:, 2] / np.maximum(length, 1e-12), 0.0)
-    kinds = (("walls", keep & (np.abs(normal_z) < WALL_NORMAL_Z), WALL_MASK | PICK_MASK),
-             ("floors", keep & (normal_z >= WALL_NORMAL_Z), FLOOR_MASK | PICK_MASK))
+    kinds = (
+        ("walls", keep & (np.abs(normal_z) < WALL_NORMAL_Z), WALL_MASK | PICK_MASK),
+        ("floors", keep & (normal_z >= WALL_NORMAL_Z), FLOOR_MASK | PICK_MASK),
+    )
     for name, mask, into in kinds:
         chosen = triangles[mask]
         if not len(chosen):

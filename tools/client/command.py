@@ -25,19 +25,27 @@ class UsageError(ValueError):
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     """The `halls client` arguments."""
-    parser.add_argument("server", metavar="URL",
-                        help="hall server (http://host:8080), a local build folder, or a manifest file with --objects")
+    parser.add_argument(
+        "server",
+        metavar="URL",
+        help="hall server (http://host:8080), a local build folder, or a manifest file with --objects",
+    )
     parser.add_argument("--hall", required=True, help="hall id, e.g. red")
     parser.add_argument("--name", default="访客", help="your name as others see it (default 访客)")
     parser.add_argument("--at", dest="at_room", metavar="ROOM", help="start in this room (default: the spawn room)")
-    parser.add_argument("--cache", type=Path, metavar="DIR",
-                        help="object cache folder (default $XDG_CACHE_HOME/tunlan-halls)")
+    parser.add_argument(
+        "--cache", type=Path, metavar="DIR", help="object cache folder (default $XDG_CACHE_HOME/tunlan-halls)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="keep no downloaded objects")
     parser.add_argument("--offscreen", action="store_true", help="render without a display (tests, thumbnails)")
     parser.add_argument("--screenshot", type=Path, metavar="PNG", help="with --offscreen: save a PNG once loaded")
     parser.add_argument("--size", default="1280x720", metavar="WxH", help="window or image size (default 1280x720)")
-    parser.add_argument("--display", choices=DISPLAYS, default=DEFAULT_DISPLAY,
-                        help=f"offscreen display module (default {DEFAULT_DISPLAY})")
+    parser.add_argument(
+        "--display",
+        choices=DISPLAYS,
+        default=DEFAULT_DISPLAY,
+        help=f"offscreen display module (default {DEFAULT_DISPLAY})",
+    )
     parser.add_argument("--vr", action="store_true", help="render to a headset (needs panda3d-openvr and SteamVR)")
     parser.add_argument("--no-presence", action="store_true", help="do not join the hall's presence hub")
     parser.add_argument("--follow", action="store_true", help="follow a trainer's guided tour when one starts")
@@ -49,8 +57,9 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", type=Path, metavar="DIR", help="objects folder, when URL is a manifest file")
     parser.add_argument("--report", type=Path, metavar="JSON", help="write fetch log and load timings here")
     parser.add_argument("--timeout", type=float, default=120.0, help="offscreen: seconds to wait for the hall")
-    parser.add_argument("--linger", type=float, default=0.0,
-                        help="offscreen: keep running this many seconds after loading (presence)")
+    parser.add_argument(
+        "--linger", type=float, default=0.0, help="offscreen: keep running this many seconds after loading (presence)"
+    )
 
 
 def client_command(args: argparse.Namespace) -> int:
@@ -80,10 +89,19 @@ def client_command(args: argparse.Namespace) -> int:
         return 1
     from tools.client.app import ClientOptions, HallClient
 
-    options = ClientOptions(hall=args.hall, name=args.name, at_room=args.at_room, presence=not args.no_presence,
-                            follow_tour=args.follow, member_id=args.member_id, branch=args.branch,
-                            enrolment_code=args.enrolment_code, overlay=not args.no_overlay,
-                            platform="headset" if args.vr else "client", trainer_key=args.trainer_key)
+    options = ClientOptions(
+        hall=args.hall,
+        name=args.name,
+        at_room=args.at_room,
+        presence=not args.no_presence,
+        follow_tour=args.follow,
+        member_id=args.member_id,
+        branch=args.branch,
+        enrolment_code=args.enrolment_code,
+        overlay=not args.no_overlay,
+        platform="headset" if args.vr else "client",
+        trainer_key=args.trainer_key,
+    )
     client = HallClient(base, store, options, started=started, interactive=not args.offscreen)
     client.open_hall(args.hall, room=args.at_room, stream=stream)
     try:

@@ -60,12 +60,15 @@ def default_cache_dir() -> Path:
 def verify(ref: ObjectRef, data: bytes) -> None:
     """Raise `ObjectRejected` unless `data` has the size and sha256 the manifest lists."""
     if len(data) != ref.size:
-        raise ObjectRejected(f"object {ref.name}: {len(data)} bytes, the manifest says {ref.size} "
-                             "(truncated or corrupt); discarded")
+        raise ObjectRejected(
+            f"object {ref.name}: {len(data)} bytes, the manifest says {ref.size} (truncated or corrupt); discarded"
+        )
     digest = hashlib.sha256(data).hexdigest()
     if digest != ref.sha256:
-        raise ObjectRejected(f"object {ref.name}: sha256 {digest[:12]}... does not match the manifest's "
-                             f"{ref.sha256[:12]}... (corrupt); discarded")
+        raise ObjectRejected(
+            f"object {ref.name}: sha256 {digest[:12]}... does not match the manifest's "
+            f"{ref.sha256[:12]}... (corrupt); discarded"
+        )
 
 
 # --- cache ------------------------------------------------------------------------
@@ -201,8 +204,12 @@ def _error_text(exc: urllib.error.HTTPError) -> str:
 class BuildFolderSource:
     """A local build folder (`current/halls/<id>/manifest.json`, `objects/`), or one manifest file."""
 
-    def __init__(self, build_dir: Path | str | None, objects_dir: Path | str | None = None,
-                 manifest_file: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        build_dir: Path | str | None,
+        objects_dir: Path | str | None = None,
+        manifest_file: Path | str | None = None,
+    ) -> None:
         if build_dir is None and (objects_dir is None or manifest_file is None):
             raise ValueError("a local source needs a build folder, or a manifest file and an objects folder")
         self.build_dir = Path(build_dir) if build_dir is not None else None

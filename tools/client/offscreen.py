@@ -37,17 +37,33 @@ def offscreen_prc(display: str = DEFAULT_DISPLAY, size: tuple[int, int] = (1280,
     """PRC lines for an offscreen ShowBase on `display`."""
     if display not in DISPLAYS:
         raise ValueError(f"offscreen: display must be one of {', '.join(DISPLAYS)}, got {display!r}")
-    return "\n".join([
-        "window-type offscreen", f"load-display {display}", "aux-display", "audio-library-name null",
-        f"win-size {size[0]} {size[1]}", "sync-video false", "model-cache-dir", "notify-level-display error",
-        "notify-level-glgsg error", "framebuffer-srgb false",
-    ])
+    return "\n".join(
+        [
+            "window-type offscreen",
+            f"load-display {display}",
+            "aux-display",
+            "audio-library-name null",
+            f"win-size {size[0]} {size[1]}",
+            "sync-video false",
+            "model-cache-dir",
+            "notify-level-display error",
+            "notify-level-glgsg error",
+            "framebuffer-srgb false",
+        ]
+    )
 
 
 def window_prc(size: tuple[int, int]) -> str:
     """PRC lines for a desktop window."""
-    return "\n".join([f"win-size {size[0]} {size[1]}", "window-title 屯兰VR展厅", "audio-library-name null",
-                      "model-cache-dir", "sync-video true"])
+    return "\n".join(
+        [
+            f"win-size {size[0]} {size[1]}",
+            "window-title 屯兰VR展厅",
+            "audio-library-name null",
+            "model-cache-dir",
+            "sync-video true",
+        ]
+    )
 
 
 def run_offscreen(base, client, screenshot: Path | None, timeout: float, linger: float = 0.0) -> int:
@@ -76,9 +92,15 @@ def run_offscreen(base, client, screenshot: Path | None, timeout: float, linger:
     return 0 if complete else 1
 
 
-def render_hall_thumbnail(manifest: Mapping | Path, objects_dir: Path, out: Path, *,
-                          size: tuple[int, int] = THUMBNAIL_SIZE, display: str = DEFAULT_DISPLAY,
-                          timeout: float = 120.0) -> Path:
+def render_hall_thumbnail(
+    manifest: Mapping | Path,
+    objects_dir: Path,
+    out: Path,
+    *,
+    size: tuple[int, int] = THUMBNAIL_SIZE,
+    display: str = DEFAULT_DISPLAY,
+    timeout: float = 120.0,
+) -> Path:
     """Render a hall (manifest dict or file; chunks from `objects_dir`) from its spawn point to PNG `out`.
 
     Raises `RuntimeError` with the renderer's last messages when it fails.
@@ -92,16 +114,34 @@ def render_hall_thumbnail(manifest: Mapping | Path, objects_dir: Path, out: Path
         else:
             manifest_path = Path(manifest).resolve()
             hall_id = json.loads(manifest_path.read_text(encoding="utf-8"))["id"]
-        argv = [sys.executable, "-m", "tools.client", str(manifest_path), "--hall", hall_id,
-                "--objects", str(Path(objects_dir).resolve()), "--offscreen", "--screenshot", str(out),
-                "--size", f"{size[0]}x{size[1]}", "--display", display, "--no-presence", "--no-cache", "--no-overlay"]
+        argv = [
+            sys.executable,
+            "-m",
+            "tools.client",
+            str(manifest_path),
+            "--hall",
+            hall_id,
+            "--objects",
+            str(Path(objects_dir).resolve()),
+            "--offscreen",
+            "--screenshot",
+            str(out),
+            "--size",
+            f"{size[0]}x{size[1]}",
+            "--display",
+            display,
+            "--no-presence",
+            "--no-cache",
+            "--no-overlay",
+        ]
         repo = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=repo)
         except subprocess.TimeoutExpired:
-            raise RuntimeError(f"thumbnail of hall {hall_id!r}: the renderer took longer than {timeout:.0f} s"
-                               ) from None
+            raise RuntimeError(
+                f"thumbnail of hall {hall_id!r}: the renderer took longer than {timeout:.0f} s"
+            ) from None
     if done.returncode != 0 or not out.is_file():
         tail = "\n".join(done.stderr.strip().splitlines()[-10:])
         raise RuntimeError(f"thumbnail of hall {hall_id!r}: the renderer failed (exit {done.returncode}):\n{tail}")

@@ -51,12 +51,21 @@ class Hud:
 
     def __init__(self, font, base) -> None:
         common = {"font": font, "fg": TEXT, "shadow": (0, 0, 0, 0.8), "mayChange": True}
-        self.status = OnscreenText(text="", parent=base.a2dTopLeft, pos=(0.04, -0.07), scale=0.045,
-                                   align=TextNode.ALeft, **common)
-        self.subtitle = OnscreenText(text="", parent=base.a2dBottomCenter, pos=(0, 0.12), scale=0.05,
-                                     align=TextNode.ACenter, wordwrap=30, **common)
-        self.hint = OnscreenText(text="", parent=base.a2dBottomCenter, pos=(0, 0.25), scale=0.045,
-                                 align=TextNode.ACenter, **common)
+        self.status = OnscreenText(
+            text="", parent=base.a2dTopLeft, pos=(0.04, -0.07), scale=0.045, align=TextNode.ALeft, **common
+        )
+        self.subtitle = OnscreenText(
+            text="",
+            parent=base.a2dBottomCenter,
+            pos=(0, 0.12),
+            scale=0.05,
+            align=TextNode.ACenter,
+            wordwrap=30,
+            **common,
+        )
+        self.hint = OnscreenText(
+            text="", parent=base.a2dBottomCenter, pos=(0, 0.25), scale=0.045, align=TextNode.ACenter, **common
+        )
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
@@ -77,12 +86,31 @@ class ExhibitPanel:
 
     def __init__(self, font, aspect2d) -> None:
         self.font = font
-        self.frame = DirectFrame(parent=aspect2d, frameColor=PANEL_BG, frameSize=(-0.02, 1.12, -1.2, 0.06),
-                                 pos=(0.2, 0, 0.78))
-        self.title = OnscreenText(parent=self.frame, text="", pos=(0.02, -0.02), scale=0.065, fg=ACCENT,
-                                  align=TextNode.ALeft, font=font, wordwrap=16, mayChange=True)
-        self.body = OnscreenText(parent=self.frame, text="", pos=(0.02, -0.14), scale=0.042, fg=TEXT,
-                                 align=TextNode.ALeft, font=font, wordwrap=25.5, mayChange=True)
+        self.frame = DirectFrame(
+            parent=aspect2d, frameColor=PANEL_BG, frameSize=(-0.02, 1.12, -1.2, 0.06), pos=(0.2, 0, 0.78)
+        )
+        self.title = OnscreenText(
+            parent=self.frame,
+            text="",
+            pos=(0.02, -0.02),
+            scale=0.065,
+            fg=ACCENT,
+            align=TextNode.ALeft,
+            font=font,
+            wordwrap=16,
+            mayChange=True,
+        )
+        self.body = OnscreenText(
+            parent=self.frame,
+            text="",
+            pos=(0.02, -0.14),
+            scale=0.042,
+            fg=TEXT,
+            align=TextNode.ALeft,
+            font=font,
+            wordwrap=25.5,
+            mayChange=True,
+        )
         self.exhibit: Exhibit | None = None
         self.frame.hide()
 
@@ -113,8 +141,14 @@ class QuizDialog:
     `tick()` each frame to show its outcome.
     """
 
-    def __init__(self, font, aspect2d, checkpoint: Checkpoint, submit: Callable[[dict], AttemptResult],
-                 on_close: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        font,
+        aspect2d,
+        checkpoint: Checkpoint,
+        submit: Callable[[dict], AttemptResult],
+        on_close: Callable[[], None],
+    ) -> None:
         self.font = font
         self.sheet = AnswerSheet(checkpoint)
         self.submit_answers = submit
@@ -124,12 +158,29 @@ class QuizDialog:
         self.result: AttemptResult | None = None
         self._outcome: queue.Queue = queue.Queue()
         self.frame = DirectFrame(parent=aspect2d, frameColor=PANEL_BG, frameSize=(-1.0, 1.0, -0.7, 0.7))
-        self.heading = OnscreenText(parent=self.frame, text=text_of(checkpoint.title), pos=(0, 0.58),
-                                    scale=0.065, fg=ACCENT, font=font, mayChange=True)
-        self.prompt = OnscreenText(parent=self.frame, text="", pos=(-0.92, 0.45), scale=0.05, fg=TEXT,
-                                   align=TextNode.ALeft, font=font, wordwrap=36, mayChange=True)
-        self.message = OnscreenText(parent=self.frame, text="", pos=(0, -0.5), scale=0.045, fg=ACCENT,
-                                    font=font, wordwrap=40, mayChange=True)
+        self.heading = OnscreenText(
+            parent=self.frame,
+            text=text_of(checkpoint.title),
+            pos=(0, 0.58),
+            scale=0.065,
+            fg=ACCENT,
+            font=font,
+            mayChange=True,
+        )
+        self.prompt = OnscreenText(
+            parent=self.frame,
+            text="",
+            pos=(-0.92, 0.45),
+            scale=0.05,
+            fg=TEXT,
+            align=TextNode.ALeft,
+            font=font,
+            wordwrap=36,
+            mayChange=True,
+        )
+        self.message = OnscreenText(
+            parent=self.frame, text="", pos=(0, -0.5), scale=0.045, fg=ACCENT, font=font, wordwrap=40, mayChange=True
+        )
         self.options: list[DirectButton] = []
         self.nav = [
             self._button("上一题", (-0.6, 0, -0.62), lambda: self.go(-1)),
@@ -140,9 +191,18 @@ class QuizDialog:
         self.render_question()
 
     def _button(self, label: str, pos, command, scale: float = 0.05) -> DirectButton:
-        return DirectButton(parent=self.frame, text=label, text_font=self.font, scale=scale, pos=pos,
-                            command=command, frameColor=UNCHOSEN, text_fg=TEXT, pad=(0.4, 0.25),
-                            relief=DGG.FLAT)
+        return DirectButton(
+            parent=self.frame,
+            text=label,
+            text_font=self.font,
+            scale=scale,
+            pos=pos,
+            command=command,
+            frameColor=UNCHOSEN,
+            text_fg=TEXT,
+            pad=(0.4, 0.25),
+            relief=DGG.FLAT,
+        )
 
     @property
     def questions(self):
@@ -164,11 +224,20 @@ class QuizDialog:
         else:
             choices = [(option.id, f"{option.id}. {text_of(option.text)}") for option in question.options]
         for row, (value, text) in enumerate(choices):
-            button = DirectButton(parent=self.frame, text=text, text_font=self.font, text_align=TextNode.ALeft,
-                                  scale=0.048, pos=(-0.85, 0, 0.22 - row * 0.14), relief=DGG.FLAT,
-                                  frameColor=CHOSEN if self.sheet.is_chosen(question.id, value) else UNCHOSEN,
-                                  text_fg=TEXT, pad=(0.3, 0.2),
-                                  command=self.choose, extraArgs=[question.id, value])
+            button = DirectButton(
+                parent=self.frame,
+                text=text,
+                text_font=self.font,
+                text_align=TextNode.ALeft,
+                scale=0.048,
+                pos=(-0.85, 0, 0.22 - row * 0.14),
+                relief=DGG.FLAT,
+                frameColor=CHOSEN if self.sheet.is_chosen(question.id, value) else UNCHOSEN,
+                text_fg=TEXT,
+                pad=(0.3, 0.2),
+                command=self.choose,
+                extraArgs=[question.id, value],
+            )
             self.options.append(button)
 
     def choose(self, question_id: str, value) -> None:

@@ -43,17 +43,26 @@ def hub_url(server: str, hall_id: str) -> str:
     """`ws(s)://host/ws/halls/<hall>` for an `http(s)://host` server URL."""
     base = server.rstrip("/")
     if base.startswith("https://"):
-        base = "wss://" + base[len("https://"):]
+        base = "wss://" + base[len("https://") :]
     elif base.startswith("http://"):
-        base = "ws://" + base[len("http://"):]
+        base = "ws://" + base[len("http://") :]
     return f"{base}/ws/halls/{hall_id}"
 
 
 class PresenceClient:
     """A hub connection kept alive on a daemon thread with its own event loop."""
 
-    def __init__(self, server: str, hall_id: str, name: str, *, role: str = "member", key: str | None = None,
-                 rate_hz: float = DEFAULT_RATE_HZ, retry_max: float = 30.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        hall_id: str,
+        name: str,
+        *,
+        role: str = "member",
+        key: str | None = None,
+        rate_hz: float = DEFAULT_RATE_HZ,
+        retry_max: float = 30.0,
+    ) -> None:
         self.url = hub_url(server, hall_id)
         self.hall_id = hall_id
         self.name = name
@@ -142,8 +151,9 @@ class PresenceClient:
         delay = 1.0
         while not self._stopping.is_set():
             try:
-                async with websockets.connect(self.url, open_timeout=10, close_timeout=2,
-                                              max_size=1 << 20, compression=None) as ws:
+                async with websockets.connect(
+                    self.url, open_timeout=10, close_timeout=2, max_size=1 << 20, compression=None
+                ) as ws:
                     delay = 1.0
                     await self._session(ws)
             except InvalidStatus as exc:
@@ -152,8 +162,9 @@ class PresenceClient:
                 if status in (400, 403, 404):
                     return
             except (TimeoutError, OSError, InvalidHandshake, ConnectionClosed) as exc:
-                self._emit("status", f"presence: connection lost ({type(exc).__name__}: {exc}); "
-                           f"retrying in {delay:.0f} s")
+                self._emit(
+                    "status", f"presence: connection lost ({type(exc).__name__}: {exc}); retrying in {delay:.0f} s"
+                )
             if self._stopping.is_set():
                 return
             with contextlib.suppress(TimeoutError):
@@ -198,11 +209,25 @@ class PresenceClient:
             for message in outbox:
                 await ws.send(json.dumps(message, ensure_ascii=False))
             now = time.monotonic()
-            if pose is not None and self.member_id is not None and (
-                    version != sent_version or now - sent_at >= KEEPALIVE) and now - sent_at >= self.period:
+            if (
+                pose is not None
+                and self.member_id is not None
+                and (version != sent_version or now - sent_at >= KEEPALIVE)
+                and now - sent_at >= self.period
+            ):
                 room, p, q = pose
-                await ws.send(json.dumps({"v": PROTOCOL_VERSION, "type": "pose", "room": room, "p": list(p),
-                                          "q": list(q), "t": int(now * 1000) & 0xFFFFFFFF}))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "v": PROTOCOL_VERSION,
+                            "type": "pose",
+                            "room": room,
+                            "p": list(p),
+                            "q": list(q),
+                            "t": int(now * 1000) & 0xFFFFFFFF,
+                        }
+                    )
+                )
                 sent_version, sent_at = version, now
                 self.sent_poses += 1
             wake.clear()

@@ -74,8 +74,16 @@ class AttemptResult:
         results = data.get("results")
         if isinstance(results, dict):  # {question id: correct}
             results = [{"question": qid, "correct": bool(ok)} for qid, ok in results.items()]
-        return cls(bool(data.get("passed")), float(scaled or 0.0), raw, top, list(results or []),
-                   data.get("attempts_left"), data.get("retry_after"), bool(data.get("hall_complete")))
+        return cls(
+            bool(data.get("passed")),
+            float(scaled or 0.0),
+            raw,
+            top,
+            list(results or []),
+            data.get("attempts_left"),
+            data.get("retry_after"),
+            bool(data.get("hall_complete")),
+        )
 
     def summary(self) -> str:
         """One line in Chinese for the panel."""
@@ -142,8 +150,9 @@ class QuizApi:
         self.unsettled: dict[tuple[str, str], tuple[str, str]] = {}
         """(hall, checkpoint) -> (answers as JSON, key) of a submission whose reply never came."""
 
-    def open_session(self, member_id: str, name: str, branch: str | None = None,
-                     enrolment_code: str | None = None) -> dict:
+    def open_session(
+        self, member_id: str, name: str, branch: str | None = None, enrolment_code: str | None = None
+    ) -> dict:
         """`POST /api/session`; keeps the token."""
         body: dict[str, Any] = {"member_id": member_id, "name": name}
         if branch:
@@ -168,8 +177,9 @@ class QuizApi:
         self.registrations[hall_id] = registration or str(uuid.uuid4())
         return self.registrations[hall_id]
 
-    def submit(self, hall_id: str, checkpoint_id: str, answers: dict[str, Any], *,
-               platform: str = "client") -> AttemptResult:
+    def submit(
+        self, hall_id: str, checkpoint_id: str, answers: dict[str, Any], *, platform: str = "client"
+    ) -> AttemptResult:
         """Grade `answers` on the server (a visit is started first when there is none for the hall).
 
         Sent with an `Idempotency-Key`, and once more with the same key if no
@@ -200,8 +210,9 @@ class QuizApi:
         headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
         if auth:
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.server + path, data=json.dumps(body, ensure_ascii=False).encode(),
-                                         headers=headers, method="POST")
+        request = urllib.request.Request(
+            self.server + path, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")

@@ -65,8 +65,9 @@ class StreamEnded:
 class HallStream:
     """One hall's manifest and chunks (all, or `only_ids` after a rebuild), fetched and loaded on a daemon thread."""
 
-    def __init__(self, store: ObjectStore, hall_id: str, start_room: str | None = None,
-                 only_ids: set[str] | None = None) -> None:
+    def __init__(
+        self, store: ObjectStore, hall_id: str, start_room: str | None = None, only_ids: set[str] | None = None
+    ) -> None:
         self.store = store
         self.hall_id = hall_id
         self.start_room = start_room
@@ -105,8 +106,10 @@ class HallStream:
             try:
                 path = self.store.fetch(chunk.bam)
             except ServerUnreachable as exc:
-                message = (f"the server went away after {fetched} of {len(chunks)} chunks of hall "
-                           f"{manifest.id!r} ({exc}); keeping what was loaded")
+                message = (
+                    f"the server went away after {fetched} of {len(chunks)} chunks of hall "
+                    f"{manifest.id!r} ({exc}); keeping what was loaded"
+                )
                 self.events.put(ChunkFailed(chunk, str(exc)))
                 self.events.put(StreamEnded(manifest.id, fetched, len(chunks), message))
                 return

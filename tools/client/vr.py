@@ -37,8 +37,9 @@ def check_vr() -> None:
         import p3dopenvr  # noqa: F401, I001 - loaded here only to learn that it is installed
         import openvr
     except ImportError as missing:
-        raise VrUnavailable(f"--vr needs the optional package panda3d-openvr (module {missing.name!r} "
-                            f"is missing); {INSTALL_HINT}") from None
+        raise VrUnavailable(
+            f"--vr needs the optional package panda3d-openvr (module {missing.name!r} is missing); {INSTALL_HINT}"
+        ) from None
 
     try:
         runtime = openvr.isRuntimeInstalled()
@@ -63,8 +64,10 @@ class VrSession:
 
         class _Runtime(P3DOpenVR):
             def process_vr_event(self, event) -> None:  # called by p3dopenvr each frame
-                if (event.eventType == openvr.VREvent_ButtonPress
-                        and event.data.controller.button == openvr.k_EButton_SteamVR_Trigger):
+                if (
+                    event.eventType == openvr.VREvent_ButtonPress
+                    and event.data.controller.button == openvr.k_EButton_SteamVR_Trigger
+                ):
                     session._trigger(event.trackedDeviceIndex)
 
             def new_tracked_device(self, device_index, device_anchor) -> None:
