@@ -1363,7 +1363,7 @@ class Handshake:
 
     @property
     def upgrade(self) -> bool:
-        """Whether this is a WebSocket upgrade the server must accept (RFC 6455 section 4.2.1)."""
+        """Whether this is a WebSocket upgrade the server accepts (RFC 6455 section 4.2.1; the same framing)."""
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
             key = base64.b64decode(headers.get("sec-websocket-key", ""), validate=True)
@@ -1374,7 +1374,7 @@ class Handshake:
             and headers.get("upgrade", "").lower() == "websocket"
             and "upgrade" in headers.get("connection", "").lower()
             and len(key) == 16
-            and headers.get("sec-websocket-version") == "13"
+            and headers.get("sec-websocket-version") in ("13", "8", "7")  # aiohttp takes hybi drafts 7 and 8 too
         )
 
 
