@@ -15,16 +15,19 @@ State lives in typed app keys; background work runs in cleanup contexts;
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from server.config import CONFIG, ServerConfig
-from server.hub.service import MANIFEST_LOOKUP, add_hub, hub_stats
+from server.hub.service import MANIFEST_LOOKUP, ManifestLookup, add_hub, hub_stats
 from server.learning.forwarder import outbox_stats
 from server.learning.routes import add_quiz
 from server.lrs.service import add_lrs
@@ -79,7 +82,8 @@ def create_app(config: ServerConfig) -> web.Application:
     add_object_routes(app)
     app.router.add_get("/api/health", health_handler)
     # the hub reads manifests of the current build and hears of every build switch
-    app[MANIFEST_LOOKUP] = lambda hall_id: app[CURRENT_BUILD].view.manifest(hall_id)
+    lookup: ManifestLookup = functools.partial(_current_manifest, app)
+    app[MANIFEST_LOOKUP] = lookup
     hub = add_hub(app, config.hub, redis_url=config.redis_url, trainer_key=config.auth.trainer_key)
     events.connect(hub.on_build)
     if config.lrs.embedded:
@@ -91,6 +95,10 @@ def create_app(config: ServerConfig) -> web.Application:
     add_api_docs(app, config)  # /api/openapi.json (checked against these routes by a test), /api/docs
     _add_viewer_files(app, config)
     return app
+
+
+def _current_manifest(app: web.Application, hall_id: str) -> Mapping[str, Any] | None:
+    return app[CURRENT_BUILD].view.manifest(hall_id)
 
 
 async def health_handler(request: web.Request) -> web.Response:

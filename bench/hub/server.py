@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 from bench.hub.hall import bench_manifest
 from halls_contract import hub as msg
 from server.config import HubSettings
-from server.hub.service import MANIFEST_LOOKUP, add_hub, hub_stats
+from server.hub.service import MANIFEST_LOOKUP, ManifestLookup, add_hub, hub_stats
 
 MANIFESTS = web.AppKey("manifests", dict)
 
@@ -103,7 +103,8 @@ def make_app(mode: str, settings: HubSettings, redis_url: str | None = None) -> 
     app.router.add_get("/api/halls/{hall_id}", manifest)
     app.router.add_get("/api/health", health)
     if mode == "hub":
-        app[MANIFEST_LOOKUP] = manifests.get
+        lookup: ManifestLookup = manifests.get
+        app[MANIFEST_LOOKUP] = lookup
         add_hub(app, settings, redis_url=redis_url)
     else:
         naive = app[NAIVE] = NaiveFanout(manifests["bench"])

@@ -108,8 +108,14 @@ class RateLimit:
 class Connection:
     """A client socket: direct writes while it keeps up, a bounded backlog when it does not."""
 
-    def __init__(self, ws: HubSocket, request: web.Request, queue_limit: int,
-                 send_buffer: int, on_overflow: Callable[[Connection], None]) -> None:
+    def __init__(
+        self,
+        ws: HubSocket,
+        request: web.Request,
+        queue_limit: int,
+        send_buffer: int,
+        on_overflow: Callable[[Connection], None],
+    ) -> None:
         self.ws = ws
         self.transport = request.transport
         self.peer = request.remote

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class Member:
     following: bool = False
     roster_seq: int = 0
     """Roster events up to this one are already known to this member."""
-    hall: "Hall | None" = None
+    hall: Hall | None = None
     room_id: str | None = None
     """Room of the latest pose (local members)."""
     poses: RateLimit | None = None
@@ -62,7 +63,7 @@ class Tour:
 class Hall:
     """Presence state of one hall: members, the pose table, the tour."""
 
-    def __init__(self, hall_id: str, manifest: dict | None) -> None:
+    def __init__(self, hall_id: str, manifest: Mapping[str, Any] | None) -> None:
         self.id = hall_id
         self.members: dict[int, Member] = {}
         self.by_slot: list[Member | None] = []
@@ -75,12 +76,12 @@ class Hall:
         self.tour: Tour | None = None
         self.roster_seq = 0
         self.pending: list[tuple[int, str, Any]] = []  # (seq, "joined"|"left", info or id)
-        self.manifest: dict | None = None
+        self.manifest: Mapping[str, Any] | None = None
         self.graph = RoomGraph.from_manifest({})
         self.exhibits: dict[str, dict] = {}
         self.refresh(manifest)
 
-    def refresh(self, manifest: dict | None) -> None:
+    def refresh(self, manifest: Mapping[str, Any] | None) -> None:
         """Take a new build's manifest: rooms, doorways, exhibits."""
         if manifest is self.manifest:
             return
@@ -88,7 +89,7 @@ class Hall:
         self.graph = RoomGraph.from_manifest(manifest or {})
         self.exhibits = {e["id"]: e for e in (manifest or {}).get("exhibits", ())}
         for member in self.members.values():  # local rooms by name survive a rebuild
-            if member.conn is not None and self.has_pose[member.slot]:
+            if member.conn is not None and self.has_pose[member.slot] and member.room_id is not None:
                 self.table["room"][member.slot] = self.graph.index.get(member.room_id, msg.NO_ROOM)
         self.dirty = True
 
@@ -186,8 +187,7 @@ class Hall:
         rows = self.table[active]
         positions = np.column_stack((rows["x"], rows["y"], rows["z"])).astype(np.float64) * 0.01
         positions -= positions.mean(axis=0)
-        order, counts, flat = nearest(positions, self.graph.room_of(rows["room"]), self.graph.visible,
-                                      receivers, k)
+        order, counts, flat = nearest(positions, self.graph.room_of(rows["room"]), self.graph.visible, receivers, k)
         # Fancy indexing is much faster on plain integers than on a structured dtype.
         words = msg.POSE_DTYPE.itemsize // 8
         payload = memoryview(rows.view(np.uint64).reshape(-1, words)[flat].tobytes())

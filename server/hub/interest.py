@@ -6,7 +6,9 @@ away.  Rooms and doorways come from the hall manifest.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ class RoomGraph:
         return len(self.ids)
 
     @classmethod
-    def from_manifest(cls, manifest: dict) -> "RoomGraph":
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> RoomGraph:
         ids = tuple(room["id"] for room in manifest.get("rooms", ()))
         index = {room_id: i for i, room_id in enumerate(ids)}
         size = len(ids) + 1
@@ -48,8 +50,9 @@ class RoomGraph:
         return rooms
 
 
-def nearest(positions: np.ndarray, rooms: np.ndarray, visible: np.ndarray,
-            receivers: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def nearest(
+    positions: np.ndarray, rooms: np.ndarray, visible: np.ndarray, receivers: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The nearest `k` visible others for each receiver.
 
     `positions` (n, 3) and `rooms` (n,) describe every member with a pose;
@@ -71,9 +74,11 @@ def nearest(positions: np.ndarray, rooms: np.ndarray, visible: np.ndarray,
             continue
         here = positions[group].astype(np.float32)
         there = positions[candidates].astype(np.float32)
-        distance = (np.einsum("ij,ij->i", here, here)[:, None]
-                    + np.einsum("ij,ij->i", there, there)[None, :]
-                    - 2.0 * here @ there.T)
+        distance = (
+            np.einsum("ij,ij->i", here, here)[:, None]
+            + np.einsum("ij,ij->i", there, there)[None, :]
+            - 2.0 * here @ there.T
+        )
         distance[np.arange(len(group)), np.searchsorted(candidates, group)] = np.inf
         best = np.argpartition(distance, k - 1, axis=1)[:, :k]
         count_parts.append(np.full(len(group), k))

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import redis.asyncio as redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from halls_contract import hub as msg
@@ -59,7 +60,7 @@ class RedisBus:
         self.proc = uuid.uuid4().hex[:16]
         self.hub: Any = None
         self.redis: redis.Redis | None = None
-        self.pubsub = None
+        self.pubsub: PubSub | None = None
         self.outbox: asyncio.Queue[tuple] = asyncio.Queue(OUTBOX_LIMIT)
         self.heard: dict[str, float] = {}
         self.dropped = 0
@@ -73,12 +74,14 @@ class RedisBus:
         self.hub = hub
         self.redis = redis.from_url(self.url)
         await self.redis.ping()
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        await self.pubsub.psubscribe(f"{self.prefix}:hall:*")
-        await self.pubsub.subscribe(self._all)
-        self._tasks = [asyncio.create_task(self._read(), name="hub-redis-read"),
-                       asyncio.create_task(self._write(), name="hub-redis-write"),
-                       asyncio.create_task(self._heartbeat(), name="hub-redis-heartbeat")]
+        pubsub = self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.psubscribe(f"{self.prefix}:hall:*")
+        await pubsub.subscribe(self._all)
+        self._tasks = [
+            asyncio.create_task(self._read(), name="hub-redis-read"),
+            asyncio.create_task(self._write(), name="hub-redis-write"),
+            asyncio.create_task(self._heartbeat(), name="hub-redis-heartbeat"),
+        ]
         self.publish(None, {"kind": "hello"})
         log.info("hub redis backend worker=%s url=%s", self.proc, self.url)
 
@@ -100,14 +103,19 @@ class RedisBus:
         if self.redis is not None:
             await self.redis.aclose()
 
+    @property
+    def client(self) -> redis.Redis:
+        assert self.redis is not None, "start() connects before the hub or the tasks use the bus"
+        return self.redis
+
     # what the hub calls
 
     async def next_member_id(self) -> int:
-        value = await self.redis.incr(f"{self.prefix}:member-ids")
+        value = await self.client.incr(f"{self.prefix}:member-ids")
         return (value - 1) % 0xFFFFFFFF + 1
 
     async def claim_tour(self, hall_id: str, leader: int) -> bool:
-        return bool(await self.redis.set(self._tour_key(hall_id), leader, nx=True, ex=TOUR_CLAIM_TTL))
+        return bool(await self.client.set(self._tour_key(hall_id), leader, nx=True, ex=TOUR_CLAIM_TTL))
 
     def release_tour(self, hall_id: str, leader: int) -> None:
         self._enqueue(("eval", _RELEASE_TOUR, 1, self._tour_key(hall_id), leader))
@@ -149,7 +157,7 @@ class RedisBus:
             while not self.outbox.empty() and len(batch) < 512:
                 batch.append(self.outbox.get_nowait())
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
+                async with self.client.pipeline(transaction=False) as pipe:
                     for command, *args in batch:
                         getattr(pipe, command)(*args)
                     await pipe.execute()
@@ -159,9 +167,11 @@ class RedisBus:
                 await asyncio.sleep(0.5)
 
     async def _read(self) -> None:
+        pubsub = self.pubsub
+        assert pubsub is not None, "start() subscribes before it starts reading"
         while True:
             try:
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except RedisError as exc:
                 log.warning("hub redis subscription failed: %s", exc)
                 await asyncio.sleep(0.5)
@@ -175,7 +185,7 @@ class RedisBus:
 
     def _receive(self, channel: bytes, data: bytes) -> None:
         hub = self.hub
-        hall_id = channel[len(self._hall_prefix):].decode() if channel.startswith(self._hall_prefix) else None
+        hall_id = channel[len(self._hall_prefix) :].decode() if channel.startswith(self._hall_prefix) else None
         if data[:1] == bytes([POSE_FRAME_KIND]):
             _, _, proc, count = POSE_FRAME.unpack_from(data)
             proc = proc.decode()

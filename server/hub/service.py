@@ -16,7 +16,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,7 +32,7 @@ from server.web.events import BuildNotice
 
 log = logging.getLogger(__name__)
 
-ManifestLookup = Callable[[str], "dict | None"]
+ManifestLookup = Callable[[str], Mapping[str, Any] | None]
 Authenticator = Callable[[web.Application, msg.Join], Awaitable["Identity"]]
 
 MANIFEST_LOOKUP: web.AppKey[ManifestLookup] = web.AppKey("hub_manifest_lookup")
@@ -69,11 +69,16 @@ async def authenticate(app: web.Application, join: msg.Join) -> Identity:
             account, name, role = hub_identity(app, token)
         except LookupError as error:
             raise AuthError(str(error)) from None
-        return Identity(name=name or join.name.strip(), role="member" if role == "member" else "trainer",
-                        account=account)
+        return Identity(
+            name=name or join.name.strip(), role="member" if role == "member" else "trainer", account=account
+        )
     trainer_key = app[HUB].trainer_key
-    trainer = (join.role == "trainer" and trainer_key is not None and join.key is not None
-               and hmac.compare_digest(join.key.encode(), trainer_key.encode()))
+    trainer = (
+        join.role == "trainer"
+        and trainer_key is not None
+        and join.key is not None
+        and hmac.compare_digest(join.key.encode(), trainer_key.encode())
+    )
     name = join.name.strip()
     if not name:
         raise AuthError("name must not be blank")
@@ -236,8 +241,13 @@ class Hub:
     async def serve(self, request: web.Request, hall_id: str) -> web.StreamResponse:
         settings = self.settings
         ws = HubSocket(
-            limit=settings.max_message_bytes, autoping=False, timeout=2.0, compress=False,
-            max_msg_size=4 * settings.max_message_bytes, writer_limit=max(1024, settings.send_buffer // 4))
+            limit=settings.max_message_bytes,
+            autoping=False,
+            timeout=2.0,
+            compress=False,
+            max_msg_size=4 * settings.max_message_bytes,
+            writer_limit=max(1024, settings.send_buffer // 4),
+        )
         try:
             await ws.prepare(request)
         except ConnectionError:  # the client left during the handshake: there is no one to answer
@@ -252,8 +262,13 @@ class Hub:
             await self._receive(conn, member)
         except msg.ProtocolError as exc:
             self.counters.protocol += 1
-            log.info("hub close peer=%s member=%s code=%d reason=%s", conn.peer,
-                     member.id if member else None, exc.code, exc.reason)
+            log.info(
+                "hub close peer=%s member=%s code=%d reason=%s",
+                conn.peer,
+                member.id if member else None,
+                exc.code,
+                exc.reason,
+            )
             await conn.close(exc.code, exc.reason_bytes)
         except AuthError as exc:
             self.counters.protocol += 1
@@ -285,8 +300,9 @@ class Hub:
             data = message.data
             limit = self.settings.max_message_bytes
             if len(data) > limit // 4 and len(data.encode()) > limit:
-                raise msg.ProtocolError(msg.CLOSE_TOO_BIG, f"message of {len(data.encode())} bytes "
-                                        f"exceeds the limit of {limit}")
+                raise msg.ProtocolError(
+                    msg.CLOSE_TOO_BIG, f"message of {len(data.encode())} bytes exceeds the limit of {limit}"
+                )
             return data
         if message.type is WSMsgType.BINARY:
             raise msg.ProtocolError(msg.CLOSE_UNSUPPORTED, "binary frames are not accepted: send JSON text")
@@ -318,12 +334,24 @@ class Hub:
         burst = self.settings.rate_burst
         member.poses = RateLimit(self.settings.max_rate_hz, burst * self.settings.max_rate_hz, loop.time())
         member.control = RateLimit(self.settings.control_rate_hz, burst * self.settings.control_rate_hz, loop.time())
-        conn.send(msg.encode(
-            "welcome", id=member.id, name=member.name, role=member.role, hall=hall_id,
-            tick_hz=self.settings.tick_hz, neighbours=self.settings.neighbours, members=others,
-            tour=hall.tour.describe() if hall.tour else None,
-            limits={"max_rate_hz": self.settings.max_rate_hz, "control_rate_hz": self.settings.control_rate_hz,
-                    "max_message_bytes": self.settings.max_message_bytes}))
+        conn.send(
+            msg.encode(
+                "welcome",
+                id=member.id,
+                name=member.name,
+                role=member.role,
+                hall=hall_id,
+                tick_hz=self.settings.tick_hz,
+                neighbours=self.settings.neighbours,
+                members=others,
+                tour=hall.tour.describe() if hall.tour else None,
+                limits={
+                    "max_rate_hz": self.settings.max_rate_hz,
+                    "control_rate_hz": self.settings.control_rate_hz,
+                    "max_message_bytes": self.settings.max_message_bytes,
+                },
+            )
+        )
         self.bus.publish(hall_id, {"kind": "joined", "members": [member.info]})
         log.info("hub join hall=%s member=%d role=%s peer=%s", hall_id, member.id, member.role, conn.peer)
         return member
@@ -340,13 +368,15 @@ class Hub:
             message = parse(text)
             if type(message) is Pose:
                 if not poses.allow(loop.time()):
-                    raise msg.ProtocolError(msg.CLOSE_POLICY, f"rate limit: more than {self.settings.max_rate_hz:g} "
-                                            "poses a second")
+                    raise msg.ProtocolError(
+                        msg.CLOSE_POLICY, f"rate limit: more than {self.settings.max_rate_hz:g} poses a second"
+                    )
                 self._pose(hall, member, message, loop)
                 continue
             if not control.allow(loop.time()):
-                raise msg.ProtocolError(msg.CLOSE_POLICY, f"rate limit: more than {self.settings.control_rate_hz:g} "
-                                        "messages a second")
+                raise msg.ProtocolError(
+                    msg.CLOSE_POLICY, f"rate limit: more than {self.settings.control_rate_hz:g} messages a second"
+                )
             await self._dispatch(hall, member, message)
 
     def _pose(self, hall: Hall, member: Member, pose: msg.Pose, loop) -> None:
@@ -401,8 +431,10 @@ class Hub:
             exhibit = hall.exhibits.get(message.exhibit)
             if exhibit is None:
                 return self._error(member, "unknown-exhibit", f"no exhibit {message.exhibit!r} in this hall", kind)
-            self._cue(hall, {"event": "goto", "exhibit": exhibit["id"], "room": exhibit.get("room"),
-                             "p": exhibit.get("position")})
+            self._cue(
+                hall,
+                {"event": "goto", "exhibit": exhibit["id"], "room": exhibit.get("room"), "p": exhibit.get("position")},
+            )
         elif isinstance(message, msg.TourNarrate):
             self._cue(hall, {"event": "narrate", "text": message.text})
         elif isinstance(message, msg.TourGather):
@@ -472,8 +504,9 @@ class Hub:
             self._cue(hall, {"event": "end", "reason": "leader-left", "leader": member.id})
         elif member.following and hall.tour is not None:
             self.apply_follow(hall, hall.tour.leader, member.info, False)
-            self.bus.publish(hall.id, {"kind": "follow", "leader": hall.tour.leader, "member": member.info,
-                                       "on": False})
+            self.bus.publish(
+                hall.id, {"kind": "follow", "leader": hall.tour.leader, "member": member.info, "on": False}
+            )
         hall.remove(member)
         self.bus.publish(hall.id, {"kind": "left", "ids": [member.id]})
         log.info("hub leave hall=%s member=%d", hall.id, member.id)
@@ -604,10 +637,17 @@ class Hub:
             "local_members": {h.id: sum(1 for _ in h.local_members()) for h in self.halls.values()},
             "tours": {h.id: h.tour.leader for h in self.halls.values() if h.tour is not None},
             "queue_depth": {"max": max(depths, default=0), "total": sum(depths)},
-            "dropped": {"slow_consumer": counters.slow_consumer, "protocol": counters.protocol,
-                        "heartbeat": counters.heartbeat},
-            "ticks": {"count": counters.ticks, "late": counters.late_ticks,
-                      "last_ms": round(counters.last_tick_ms, 2), "max_ms": round(counters.max_tick_ms, 2)},
+            "dropped": {
+                "slow_consumer": counters.slow_consumer,
+                "protocol": counters.protocol,
+                "heartbeat": counters.heartbeat,
+            },
+            "ticks": {
+                "count": counters.ticks,
+                "late": counters.late_ticks,
+                "last_ms": round(counters.last_tick_ms, 2),
+                "max_ms": round(counters.max_tick_ms, 2),
+            },
         }
 
 
@@ -618,8 +658,9 @@ HUB = web.AppKey("hub", Hub)
 # --- the interface the HTTP side calls -------------------------------------------
 
 
-def add_hub(app: web.Application, settings: HubSettings, *, redis_url: str | None = None,
-            trainer_key: str | None = None) -> Hub:
+def add_hub(
+    app: web.Application, settings: HubSettings, *, redis_url: str | None = None, trainer_key: str | None = None
+) -> Hub:
     """Register `GET /ws/halls/{hall_id}`, the tick task and clean shutdown; the hub, for the app to wire.
 
     With `redis_url` the hub shares presence and tours with other workers; `trainer_key` grants
@@ -638,16 +679,19 @@ def add_hub(app: web.Application, settings: HubSettings, *, redis_url: str | Non
         hall_id = request.match_info["hall_id"]
         lookup = request.app.get(MANIFEST_LOOKUP)
         if lookup is None or lookup(hall_id) is None:
-            raise web.HTTPNotFound(text=json.dumps({"error": f"no such hall {hall_id!r}"}),
-                                   content_type="application/json")
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": f"no such hall {hall_id!r}"}), content_type="application/json"
+            )
         if request.method != "GET":  # `add_get` answers HEAD too; aiohttp would upgrade it (RFC 6455 4.1: GET)
             raise web.HTTPBadRequest(text="a WebSocket handshake is a GET request")
         return await hub.serve(request, hall_id)
 
     async def hub_context(app: web.Application):
         await bus.start(hub)
-        tasks = [asyncio.create_task(hub.run_ticks(), name="hub-tick"),
-                 asyncio.create_task(hub.run_heartbeats(), name="hub-heartbeat")]
+        tasks = [
+            asyncio.create_task(hub.run_ticks(), name="hub-tick"),
+            asyncio.create_task(hub.run_heartbeats(), name="hub-heartbeat"),
+        ]
         yield
         for task in tasks:
             task.cancel()
@@ -669,8 +713,9 @@ def hub_stats(app: web.Application) -> dict:
     return hub.stats() if hub is not None else {}
 
 
-async def broadcast_reload(app: web.Application, hall_id: str | None, changed: list[str],
-                           error: str | None, *, share: bool = True) -> None:
+async def broadcast_reload(
+    app: web.Application, hall_id: str | None, changed: list[str], error: str | None, *, share: bool = True
+) -> None:
     """Tell clients a rebuild replaced `changed` chunks, or tell trainers it failed.
 
     With `hall_id` None the notice goes to every hall.  `share` also sends it

@@ -31,6 +31,7 @@ def test_two_members_see_each_others_poses_with_quantised_positions():
             await ann.close()
             assert (await bo.expect("left"))["ids"] == [ann.id]
             await bo.close()
+
     run(scenario())
 
 
@@ -51,6 +52,7 @@ def test_batch_holds_only_the_nearest_k_members():
             assert ids(farthest) == {others[4].id, others[3].id, others[2].id}
             for client in [me, *others]:
                 await client.close()
+
     run(scenario())
 
 
@@ -78,6 +80,7 @@ def test_members_see_only_their_own_and_adjacent_rooms():
             assert ids(await far.batch(until=lambda r: len(r) == 3)) == everyone
             for client in (lobby, east, north, far):
                 await client.close()
+
     run(scenario())
 
 
@@ -95,6 +98,7 @@ def test_batch_flags_trainers_and_the_tour_leader():
             assert (await ann.batch(until=lambda r: r["flags"][0] == 3))["id"][0] == guide.id
             await guide.close()
             await ann.close()
+
     run(scenario())
 
 
@@ -116,8 +120,15 @@ def test_tour_trainer_leads_and_followers_get_goto_narrate_and_gather():
 
             await guide.send(type="tour-goto", exhibit="lamp")
             goto = await follower.expect("tour", event="goto")
-            assert goto == {"v": 1, "type": "tour", "event": "goto", "exhibit": "lamp", "room": "east",
-                            "p": [15.0, 5.0, 0.0], "leader": guide.id}
+            assert goto == {
+                "v": 1,
+                "type": "tour",
+                "event": "goto",
+                "exhibit": "lamp",
+                "room": "east",
+                "p": [15.0, 5.0, 0.0],
+                "leader": guide.id,
+            }
             await guide.send(type="tour-narrate", text="这盏矿灯陪伴了三代矿工。")
             assert (await follower.expect("tour", event="narrate"))["text"] == "这盏矿灯陪伴了三代矿工。"
             await guide.send(type="tour-gather", room="lobby", p=[5, 5, 0])
@@ -137,6 +148,7 @@ def test_tour_trainer_leads_and_followers_get_goto_narrate_and_gather():
             assert [m["event"] for m in bystander.seen if m["type"] == "tour"] == ["start", "end"]
             for client in (guide, follower, bystander, late):
                 await client.close()
+
     run(scenario())
 
 
@@ -146,8 +158,12 @@ def test_member_cannot_lead_a_tour():
             member = await HubClient.join(base, "Mo", role="trainer", key="wrong key")
             assert member.welcome["role"] == "member"
             other = await HubClient.join(base, "Ot")
-            for message in ({"type": "tour-start"}, {"type": "tour-goto", "exhibit": "lamp"},
-                            {"type": "tour-narrate", "text": "hi"}, {"type": "tour-end"}):
+            for message in (
+                {"type": "tour-start"},
+                {"type": "tour-goto", "exhibit": "lamp"},
+                {"type": "tour-narrate", "text": "hi"},
+                {"type": "tour-end"},
+            ):
                 await member.send(**message)
                 error = await member.expect("error")
                 assert error["code"] == "forbidden" and error["ref"] == message["type"]
@@ -157,6 +173,7 @@ def test_member_cannot_lead_a_tour():
             assert not [m for m in other.seen if m["type"] == "tour"]
             await member.close()
             await other.close()
+
     run(scenario())
 
 
@@ -181,6 +198,7 @@ def test_tour_leaving_leader_ends_tour_and_second_trainer_is_refused():
             assert (await follower.expect("tour", event="start"))["leader"]["id"] == second.id
             await second.close()
             await follower.close()
+
     run(scenario())
 
 
@@ -202,6 +220,7 @@ def test_reload_reaches_members_and_build_errors_reach_trainers_only():
             assert not [m for m in member.seen if m["type"] in ("build-error",) or m.get("hall") == "beta"]
             await member.close()
             await trainer.close()
+
     run(scenario())
 
 
@@ -212,6 +231,7 @@ def test_unknown_hall_answers_404_before_upgrading():
                 async with session.get(base.replace("ws://", "http://") + "/ws/halls/nowhere") as response:
                     assert response.status == 404
                     assert await response.json() == {"error": "no such hall 'nowhere'"}
+
     run(scenario())
 
 
@@ -229,6 +249,7 @@ def test_hub_stats_reports_connections_members_and_ticks():
             assert report["dropped"] == {"slow_consumer": 0, "protocol": 0, "heartbeat": 0}
             assert report["ticks"]["count"] >= 2
             await ann.close()
+
     run(scenario())
 
 
@@ -238,5 +259,5 @@ def test_shutdown_closes_sockets_with_going_away():
             ann = await HubClient.join(base, "Ann")
             closing = asyncio.create_task(ann.closed())
         assert await closing == (1001, "server shutting down")
-    run(scenario())
 
+    run(scenario())

@@ -18,12 +18,15 @@ def batch(*poses: tuple[int, int]) -> bytes:
 
 def test_summarise_counts_superseded_poses_as_delivered_and_late_ones_as_lost():
     sender = MemberLog(id=1, sent=[1000, 1100, 1200, 1300, 1400])
-    receiver = MemberLog(id=2, batches=[
-        (1150.0, batch((1, 1100))),  # first sighting: counts for itself only
-        (1350.0, batch((1, 1300))),  # covers 1200 (superseded) and 1300
-        (2600.0, batch((1, 1400))),  # 1.2 s late: not delivered
-        (2650.0, batch((1, 1400))),  # the same pose again next tick: ignored
-    ])
+    receiver = MemberLog(
+        id=2,
+        batches=[
+            (1150.0, batch((1, 1100))),  # first sighting: counts for itself only
+            (1350.0, batch((1, 1300))),  # covers 1200 (superseded) and 1300
+            (2600.0, batch((1, 1400))),  # 1.2 s late: not delivered
+            (2650.0, batch((1, 1400))),  # the same pose again next tick: ignored
+        ],
+    )
     report = summarise([sender, receiver], (0.0, 10_000.0), tick_hz=10)
     assert report["delivered"] == 0.75
     assert report["exact"] == 0.75
@@ -46,8 +49,9 @@ def test_hub_url_accepts_a_server_or_a_full_hall_url():
 def test_loadtest_walks_members_through_a_real_hub():
     async def scenario():
         async with running_hub(hub_tick_hz=10) as (app, base):
-            load = Run(hub_url(base, "alpha"), members=6, rate=10, seconds=1.5, warmup=0.5,
-                       floor=Floor.from_manifest(MANIFEST))
+            load = Run(
+                hub_url(base, "alpha"), members=6, rate=10, seconds=1.5, warmup=0.5, floor=Floor.from_manifest(MANIFEST)
+            )
             return await execute(load)
 
     report = run(scenario())

@@ -21,31 +21,56 @@ BAD_MESSAGES = [
     ("wrong-version", ['{"v":2,"type":"ping"}'], 1008, "unsupported protocol version 2"),
     ("version-true", ['{"v":true,"type":"ping"}'], 1008, "unsupported protocol version True"),  # found by fuzzing
     ("missing-version", ['{"type":"ping"}'], 1008, "missing field 'v' (the protocol version): this server speaks v=1"),
-    ("missing-field", [json.dumps({"v": 1, "type": "pose", "room": "lobby", "p": [1, 1, 0]})], 1008,
-     "pose.q: field required"),
-    ("out-of-range-position", [json.dumps({"v": 1, **POSE, "p": [1e9, 0, 0]})], 1008,
-     "pose.p[0]: input should be less than or equal to 10000"),
-    ("not-a-number", [json.dumps({"v": 1, **POSE, "p": ["1", 0, 0]})], 1008,
-     "pose.p[0]: input should be a valid number"),
-    ("nan", ['{"v":1,"type":"pose","room":"lobby","p":[0,0,NaN],"q":[0,0,0,1]}'], 1008,
-     "pose.p[2]: input should be a finite number"),
+    (
+        "missing-field",
+        [json.dumps({"v": 1, "type": "pose", "room": "lobby", "p": [1, 1, 0]})],
+        1008,
+        "pose.q: field required",
+    ),
+    (
+        "out-of-range-position",
+        [json.dumps({"v": 1, **POSE, "p": [1e9, 0, 0]})],
+        1008,
+        "pose.p[0]: input should be less than or equal to 10000",
+    ),
+    (
+        "not-a-number",
+        [json.dumps({"v": 1, **POSE, "p": ["1", 0, 0]})],
+        1008,
+        "pose.p[0]: input should be a valid number",
+    ),
+    (
+        "nan",
+        ['{"v":1,"type":"pose","room":"lobby","p":[0,0,NaN],"q":[0,0,0,1]}'],
+        1008,
+        "pose.p[2]: input should be a finite number",
+    ),
     ("zero-quaternion", [json.dumps({"v": 1, **POSE, "q": [0, 0, 0, 0]})], 1008, "pose.q: not a unit quaternion"),
     ("unknown-room", [json.dumps({"v": 1, **POSE, "room": "attic"})], 1008, "pose.room: no room 'attic'"),
     ("timestamp-out-of-range", [json.dumps({"v": 1, **POSE, "t": -5})], 1008, "pose.t: input should be greater"),
-    ("narration-too-long", [json.dumps({"v": 1, "type": "tour-narrate", "text": "x" * 2001})], 1008,
-     "tour-narrate.text: string should have at most 2000 characters"),
+    (
+        "narration-too-long",
+        [json.dumps({"v": 1, "type": "tour-narrate", "text": "x" * 2001})],
+        1008,
+        "tour-narrate.text: string should have at most 2000 characters",
+    ),
     ("join-twice", [json.dumps({"v": 1, "type": "join", "name": "again"})], 1008, "join: already joined"),
     ("binary-frame", [b"\x01\x02\x03"], 1003, "binary frames are not accepted"),
     ("too-big", [json.dumps({"v": 1, "type": "ping", "pad": "x" * 5000})], 1009, "exceeds the limit of 4096"),
-    ("far-too-big", [json.dumps({"v": 1, "type": "ping", "pad": "x" * 40000})], 1009,
-     "message of more than 16383 bytes exceeds the limit of 4096"),  # aiohttp refuses it: the reason was empty
+    (
+        "far-too-big",
+        [json.dumps({"v": 1, "type": "ping", "pad": "x" * 40000})],
+        1009,
+        "message of more than 16383 bytes exceeds the limit of 4096",
+    ),  # aiohttp refuses it: the reason was empty
     ("pose-flood", [json.dumps({"v": 1, **POSE})] * 150, 1008, "rate limit: more than 20 poses a second"),
     ("control-flood", [json.dumps({"v": 1, "type": "ping"})] * 40, 1008, "rate limit: more than 5 messages a second"),
 ]
 
 
-@pytest.mark.parametrize("frames, code, reason", [case[1:] for case in BAD_MESSAGES],
-                         ids=[case[0] for case in BAD_MESSAGES])
+@pytest.mark.parametrize(
+    "frames, code, reason", [case[1:] for case in BAD_MESSAGES], ids=[case[0] for case in BAD_MESSAGES]
+)
 def test_bad_message_closes_only_that_client(frames, code, reason):
     async def scenario():
         async with running_hub() as (app, base):
@@ -72,20 +97,34 @@ def test_bad_message_closes_only_that_client(frames, code, reason):
             await walking
             await walker.close()
             await watcher.close()
+
     run(scenario())
 
 
-@pytest.mark.parametrize("first, reason", [
-    ({"type": "pose", "room": "lobby", "p": [0, 0, 0], "q": [0, 0, 0, 1]}, "pose: send join first"),
-    ({"type": "join", "name": "   "}, "join.name: string should match pattern"),
-    ({"type": "join", "name": "x" * 41}, "join.name: string should have at most 40 characters"),
-    ({"type": "join", "name": "a\u0007b"}, "join.name: string should match pattern"),
-    ({"type": "join", "name": "\u3000"}, "join: name must not be blank"),
-    ({"type": "join", "name": "x", "token": "v1." + "x" * 510},
-     "join.token: string should have at most 512 characters"),
-    ({"type": "join", "name": "x", "token": "v1.abc.def"}, "join: session tokens are not enabled on this server"),
-], ids=["pose-before-join", "blank-name", "long-name", "control-character", "ideographic-space", "long-token",
-        "token-without-accounts"])
+@pytest.mark.parametrize(
+    "first, reason",
+    [
+        ({"type": "pose", "room": "lobby", "p": [0, 0, 0], "q": [0, 0, 0, 1]}, "pose: send join first"),
+        ({"type": "join", "name": "   "}, "join.name: string should match pattern"),
+        ({"type": "join", "name": "x" * 41}, "join.name: string should have at most 40 characters"),
+        ({"type": "join", "name": "a\u0007b"}, "join.name: string should match pattern"),
+        ({"type": "join", "name": "\u3000"}, "join: name must not be blank"),
+        (
+            {"type": "join", "name": "x", "token": "v1." + "x" * 510},
+            "join.token: string should have at most 512 characters",
+        ),
+        ({"type": "join", "name": "x", "token": "v1.abc.def"}, "join: session tokens are not enabled on this server"),
+    ],
+    ids=[
+        "pose-before-join",
+        "blank-name",
+        "long-name",
+        "control-character",
+        "ideographic-space",
+        "long-token",
+        "token-without-accounts",
+    ],
+)
 def test_bad_join_is_refused_with_1008(first, reason):
     async def scenario():
         async with running_hub() as (app, base):
@@ -94,6 +133,7 @@ def test_bad_join_is_refused_with_1008(first, reason):
             code, text = await client.closed()
             assert code == 1008 and text.startswith(reason)
             assert stats(app)["members"] == {}
+
     run(scenario())
 
 
@@ -102,6 +142,7 @@ def test_silent_socket_must_join_in_time():
         async with running_hub(hub_join_timeout=0.3) as (app, base):
             client = await HubClient.open(base)
             assert await client.closed() == (1008, "join: no join message in time")
+
     run(scenario())
 
 
@@ -147,6 +188,7 @@ def test_slow_consumer_is_dropped_while_others_keep_their_tick():
             await walker.close()
             await watcher.close()
             sock.close()
+
     run(scenario())
 
 
@@ -167,4 +209,5 @@ def test_heartbeat_closes_a_dead_connection():
             assert stats(app)["dropped"]["heartbeat"] == 1
             await watcher.close()
             dead.ws.transport.abort()
+
     run(scenario())

@@ -21,12 +21,12 @@ from tests.serving import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}: {process.stdout.read()}")
+            output = process.stdout.read() if process.stdout is not None else ""
+            raise RuntimeError(f"{what} exited with {process.returncode}: {output}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -43,9 +43,24 @@ def redis_url():
     if binary is None:
         pytest.skip("redis-server is not installed (Debian package redis-server)")
     port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--protected-mode", "yes"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for_port(port, process, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
@@ -114,6 +129,7 @@ def test_two_workers_in_one_process_share_presence_and_a_tour(redis_url):
             assert (await guide.expect("left"))["ids"] == [fei.id]
             await guide.close()
             await rival.close()
+
     run(scenario())
 
 
@@ -136,6 +152,7 @@ def test_reload_reaches_members_on_every_worker(redis_url):
             assert (await there.expect("build-error"))["text"] == "halls/alpha.yaml:1:1: broken"
             await here.close()
             await there.close()
+
     run(scenario())
 
 
@@ -151,9 +168,14 @@ web.run_app(build_app(redis_url=sys.argv[1], hub_redis_prefix="t3"), host="127.0
 
 def start_worker(redis_url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", WORKER, redis_url, str(port)], cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WORKER, redis_url, str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_for_port(port, process, "hub worker")
     return process, f"ws://127.0.0.1:{port}"
 
@@ -162,6 +184,7 @@ def test_two_server_processes_share_members_and_a_tour_and_forget_a_dead_one(red
     first, base_one = start_worker(redis_url)
     second, base_two = start_worker(redis_url)
     try:
+
         async def scenario():
             guide = await HubClient.join(base_one, "Guide", role="trainer", key="sesame")
             fei = await HubClient.join(base_two, "Fei")

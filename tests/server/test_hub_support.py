@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from halls_contract.hub import decode_pose_batch, parse_server_message
 from halls_contract.manifest import Bounds, Doorway, Exhibit, Manifest, Room, Spawn, Text, Theme, dump_manifest
 from server.config import ServerConfig, load_config
-from server.hub.service import HUB, MANIFEST_LOOKUP, add_hub
+from server.hub.service import HUB, MANIFEST_LOOKUP, ManifestLookup, add_hub
 
 
 def box(x0: float, y0: float, x1: float, y1: float) -> Bounds:
@@ -33,22 +33,44 @@ def _door(room: str, to_room: str | None, to_hall: str | None, position) -> Door
 
 
 def _panel(exhibit_id: str, room: str, position) -> Exhibit:
-    return Exhibit(id=exhibit_id, room=room, kind="panel", node=f"{room}/exhibit/{exhibit_id}",
-                   title=Text(zh=exhibit_id), text=None, position=position, radius=2.0, assets=())
+    return Exhibit(
+        id=exhibit_id,
+        room=room,
+        kind="panel",
+        node=f"{room}/exhibit/{exhibit_id}",
+        title=Text(zh=exhibit_id),
+        text=None,
+        position=position,
+        radius=2.0,
+        assets=(),
+    )
 
 
 # lobby -- east, lobby -- north; far has no doorway to the others.
-MANIFEST = dump_manifest(Manifest(
-    id="alpha", title=Text(zh="阿尔法"), intro=None, order=0, theme=Theme(),
-    spawn=Spawn(room="lobby", position=(5.0, 5.0, 0.0), heading=0.0),
-    rooms=(_room("lobby", box(0, 0, 10, 10)), _room("east", box(10, 0, 20, 10)), _room("north", box(0, 10, 10, 20)),
-           _room("far", box(100, 0, 110, 10))),
-    doorways=(_door("lobby", "east", None, (10, 5, 0)), _door("lobby", "north", None, (5, 10, 0)),
-              _door("far", None, "beta", (110, 5, 0))),
-    chunks=(),
-    exhibits=(_panel("lamp", "east", (15.0, 5.0, 0.0)), _panel("intro", "lobby", (5.0, 1.0, 0.0))),
-    checkpoints=(),
-))
+MANIFEST = dump_manifest(
+    Manifest(
+        id="alpha",
+        title=Text(zh="阿尔法"),
+        intro=None,
+        order=0,
+        theme=Theme(),
+        spawn=Spawn(room="lobby", position=(5.0, 5.0, 0.0), heading=0.0),
+        rooms=(
+            _room("lobby", box(0, 0, 10, 10)),
+            _room("east", box(10, 0, 20, 10)),
+            _room("north", box(0, 10, 10, 20)),
+            _room("far", box(100, 0, 110, 10)),
+        ),
+        doorways=(
+            _door("lobby", "east", None, (10, 5, 0)),
+            _door("lobby", "north", None, (5, 10, 0)),
+            _door("far", None, "beta", (110, 5, 0)),
+        ),
+        chunks=(),
+        exhibits=(_panel("lamp", "east", (15.0, 5.0, 0.0)), _panel("intro", "lobby", (5.0, 1.0, 0.0))),
+        checkpoints=(),
+    )
+)
 
 
 def hub_config(**overrides) -> ServerConfig:
@@ -60,7 +82,8 @@ def build_app(manifests: dict | None = None, **keys) -> web.Application:
     """A bare application with only the hub, as the tests need it; `keys` are config keys."""
     manifests = {"alpha": MANIFEST} if manifests is None else manifests
     app = web.Application()
-    app[MANIFEST_LOOKUP] = manifests.get
+    lookup: ManifestLookup = manifests.get
+    app[MANIFEST_LOOKUP] = lookup
     config = hub_config(**keys)
     add_hub(app, config.hub, redis_url=config.redis_url, trainer_key=config.auth.trainer_key)
     return app
@@ -103,14 +126,14 @@ class HubClient:
         """JSON messages received while waiting for something else, not yet expected."""
 
     @classmethod
-    async def join(cls, base: str, name: str, hall: str = "alpha", **fields) -> "HubClient":
+    async def join(cls, base: str, name: str, hall: str = "alpha", **fields) -> HubClient:
         client = await cls.open(base, hall)
         await client.send(type="join", name=name, **fields)
         client.welcome = await client.expect("welcome")
         return client
 
     @classmethod
-    async def open(cls, base: str, hall: str = "alpha", **options) -> "HubClient":
+    async def open(cls, base: str, hall: str = "alpha", **options) -> HubClient:
         ws = await connect(f"{base}/ws/halls/{hall}", compression=None, open_timeout=5, **options)
         return cls(ws)
 
@@ -122,13 +145,14 @@ class HubClient:
         await self.ws.send(json.dumps({"v": 1, **fields}))
 
     async def pose(self, room: str, p, q=(0.0, 0.0, 0.0, 1.0), t: int | None = None) -> None:
-        fields = {"type": "pose", "room": room, "p": list(p), "q": list(q)}
+        fields: dict[str, object] = {"type": "pose", "room": room, "p": list(p), "q": list(q)}
         if t is not None:
             fields["t"] = t
         await self.send(**fields)
 
     async def expect(self, type_: str, timeout: float = 5.0, **match) -> dict:
         """The first unexpected JSON message of `type_` (with matching fields), waiting for it if need be."""
+
         def wanted(message: dict) -> bool:
             return message["type"] == type_ and all(message.get(k) == v for k, v in match.items())
 
@@ -177,6 +201,7 @@ class HubClient:
 
     async def close(self) -> None:
         """Close, reading what is still queued so the server's close frame gets through."""
+
         async def drain() -> None:
             try:
                 while True:
@@ -198,13 +223,15 @@ async def keep_walking(client: HubClient, room: str, p, stop: asyncio.Event, hz:
         await client.pose(room, (x + 0.01 * (step % 10), y, z), t=int(time.monotonic() * 1000) & 0xFFFFFFFF)
         try:
             await asyncio.wait_for(stop.wait(), 1.0 / hz)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
 def run(coro, timeout: float = 60.0):
     """Run one test scenario on a fresh event loop, bounded in time."""
+
     async def bounded():
         async with asyncio.timeout(timeout):
             return await coro
+
     return asyncio.run(bounded())
