@@ -951,11 +951,11 @@ OBJ_SAMPLES = [
 ]
 
 
-@pytest.mark.parametrize("index", range(len(OBJ_SAMPLES)))
-def test_obj_quick_pass_accepts_only_what_the_careful_pass_accepts(index):
-    data = OBJ_SAMPLES[index]
-    if assets._obj_clearly_fine(data):
-        assets._obj_structure("assets/m.obj", data)  # raises when the careful pass finds a problem
+def test_obj_quick_pass_accepts_only_what_the_careful_pass_accepts():
+    accepted = [data for data in OBJ_SAMPLES if assets._obj_clearly_fine(data)]
+    assert accepted, "the quick pass vouched for none of the samples: the comparison would prove nothing"
+    for data in accepted:
+        assert assets._obj_structure("assets/m.obj", data) is None  # raises when the careful pass finds a problem
 
 
 def test_obj_quick_pass_takes_the_common_layouts_of_exporters():

@@ -44,8 +44,11 @@ def test_json_schemas_accept_the_built_manifests_catalog_and_answer_keys(built_h
     documents = [("catalog", release / "catalog.json")]
     documents += [("manifest", path) for path in sorted(release.glob("halls/*/manifest.json"))]
     documents += [("answer-keys", path) for path in sorted(release.glob("private/answers/*.json"))]
+    manifests = [path for name, path in documents if name == "manifest"]
+    assert len(manifests) == len(built_halls.result.halls)  # every hall's manifest is among those checked
     for name, path in documents:
-        jsonschema.Draft202012Validator(found[name]).validate(json.loads(path.read_bytes()))
+        errors = list(jsonschema.Draft202012Validator(found[name]).iter_errors(json.loads(path.read_bytes())))
+        assert errors == [], f"{path}: {errors[0].message if errors else ''}"
 
 
 def test_manifest_schema_refuses_a_manifest_without_spawn(built_halls):

@@ -1335,19 +1335,33 @@ def healthy(live):
 @fuzz_settings(1.0)
 @given(script=scripts(bad=False))
 def test_valid_sessions_get_the_documented_replies_and_stay_open(healthy, script):
-    healthy.call(healthy.run(script))
+    client = healthy.call(healthy.run(script))
+    assert client.violations == []
+    assert client.close is None or client.close[0] == 1000, client.close  # only ever a normal close
+    assert _healthy_members_remain(healthy)
 
 
 @fuzz_settings(2.0)
 @given(script=scripts(bad=True))
 def test_bad_frames_close_only_that_client_with_the_protocol_code_and_a_reason(healthy, script):
-    healthy.call(healthy.run(script))
+    client = healthy.call(healthy.run(script))
+    assert client.violations == []
+    if client.close is not None and client.close[0] not in (None, 1000):
+        assert client.close[1], f"closed with {client.close[0]} and no reason"
+    assert _healthy_members_remain(healthy)
 
 
 @fuzz_settings(0.5)
 @given(script=scripts(bad=True, flood=True, max_actions=3))
 def test_floods_are_cut_off_by_the_rate_limits_and_ping_frames_answered(healthy, script):
-    healthy.call(healthy.run(script))
+    client = healthy.call(healthy.run(script))
+    assert client.violations == []
+    assert _healthy_members_remain(healthy)
+
+
+def _healthy_members_remain(healthy) -> bool:
+    """The walker and the watcher are still members of the hall, whatever the fuzz client did."""
+    return healthy.members <= set(healthy.hub.halls["alpha"].members)
 
 
 # --- the handshake ----------------------------------------------------------------------
@@ -1591,7 +1605,8 @@ def test_regression_frames_aiohttp_refuses_are_closed_with_a_reason(healthy):
     for data, code, reason in cases:
         script = Script(wire=[join, data], code=code, reason=reason, replies=[{"type": "welcome"}])
         script.frames["regression"] += 2
-        healthy.call(healthy.run(script))
+        client = healthy.call(healthy.run(script))
+        assert client.close is not None and client.close[0] == code and client.close[1].startswith(reason), client.close
 
 
 def test_regression_ping_frames_from_a_client_that_vanishes(healthy):
